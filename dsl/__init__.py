@@ -1,0 +1,1 @@
+"""The Koncept ruleset language: parse, check and format `.krl` files."""

@@ -1,0 +1,157 @@
+"""Diagnostics: one type for every finding, rendered as text with a caret or as JSON."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from dsl.source import SourceFile, Span
+
+
+class Severity(str, Enum):
+    """How bad a finding is; `--strict` turns warnings into errors."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+#: Every code the tools emit, with a short title. Codes are stable: never renumber one.
+CODES: dict[str, str] = {
+    # input and limits
+    "E001": "unreadable input",
+    "E002": "invalid UTF-8",
+    "E003": "input too large",
+    "E004": "nesting too deep",
+    "E005": "ruleset header missing or repeated",
+    # syntax
+    "E101": "unexpected token",
+    "E102": "unexpected end of file",
+    "E103": "invalid character",
+    "E104": "single `=` in a comparison",
+    "E105": "unclosed brace",
+    "E106": "decimal comma",
+    "E107": "invalid literal",
+    "E108": "repeated setting",
+    # names
+    "E201": "unknown field",
+    "E202": "unknown stage",
+    "E203": "unknown score",
+    "E204": "unknown plan",
+    "E205": "unknown role",
+    "E206": "unknown KPI",
+    "E207": "duplicate definition",
+    "E208": "unknown record",
+    "E209": "unknown value",
+    "E210": "unknown keyword value",
+    "E211": "unknown function",
+    "E212": "unknown measure",
+    "E213": "unknown report",
+    # types
+    "E301": "type mismatch",
+    "E302": "condition is not a boolean",
+    "E303": "wrong number of arguments",
+    # tables and structure
+    "E401": "tier bands have a gap or an overlap",
+    "E402": "measure weights do not sum to 100%",
+    "E403": "score cannot reach its maximum",
+    "E404": "status threshold cannot be reached",
+    "E405": "unreachable case",
+    "E406": "stage without exit criterion",
+    "E407": "too many KPIs for a role",
+    "E408": "invalid plan",
+    "E409": "invalid bounds",
+    # domain lints
+    "W501": "activity count used as a KPI",
+    "W502": "objectives communicated after the period starts",
+    "W503": "payout can decrease as attainment rises",
+    "W504": "case can never match",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A finding: a stable code, a severity, a message, where it is, and how to fix it."""
+
+    code: str
+    message: str
+    span: Span
+    severity: Severity = Severity.ERROR
+    help: str | None = None
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        """Sort by file, then position, then code."""
+        return (self.span.path, self.span.start, self.span.end, self.code)
+
+    def as_error(self) -> Diagnostic:
+        """The same finding, as an error (for `--strict`)."""
+        return Diagnostic(self.code, self.message, self.span, Severity.ERROR, self.help)
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict with 1-based positions."""
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "path": self.span.path,
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_column,
+            "help": self.help,
+        }
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A 'did you mean' help line for a misspelt name, or None when nothing is close."""
+    pool = sorted(set(candidates))
+    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    if not matches:
+        lowered = {c.lower(): c for c in pool}
+        matches = [lowered[name.lower()]] if name.lower() in lowered else []
+    return f"did you mean `{matches[0]}`?" if matches else None
+
+
+def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """All findings in file and position order, without exact repeats."""
+    unique = {(d.code, d.message, d.span, d.severity, d.help): d for d in diagnostics}
+    return sorted(unique.values(), key=Diagnostic.sort_key)
+
+
+def render(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> str:
+    """`path:line:col: error[code]: message`, the source line, a caret under the span, help."""
+    span = diagnostic.span
+    head = (
+        f"{span.path}:{span.line}:{span.column}: "
+        f"{diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"
+    )
+    lines = [head]
+    source = sources.get(span.path)
+    if source is not None and source.text:
+        text = source.line_text(span.line)
+        gutter = f"{span.line:>4} | "
+        width = (
+            span.end_column - span.column if span.end_line == span.line else len(text) - span.column + 1
+        )
+        lines.append(gutter + text.expandtabs(1))
+        lines.append(" " * (len(gutter) + span.column - 1) + "^" * max(1, width))
+    if diagnostic.help:
+        lines.append(f"  help: {diagnostic.help}")
+    return "\n".join(lines)
+
+
+def render_all(diagnostics: Iterable[Diagnostic], sources: Mapping[str, SourceFile]) -> str:
+    """Every finding rendered as text, separated by blank lines, with a closing count."""
+    items = list(diagnostics)
+    blocks = [render(d, sources) for d in items]
+    errors = sum(d.severity is Severity.ERROR for d in items)
+    warnings = len(items) - errors
+    summary = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    return "\n\n".join([*blocks, summary]) + "\n"
+
+
+def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    """Every finding as a JSON document: `{"diagnostics": [...]}`."""
+    return json.dumps({"diagnostics": [d.to_json() for d in diagnostics]}, ensure_ascii=False, indent=2)

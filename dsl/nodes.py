@@ -1,0 +1,812 @@
+"""The typed AST of a ruleset. Nodes are frozen, slotted dataclasses; spans are left out of
+equality, so `==` compares meaning and a moved rule is not a changed rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from dsl.source import NO_SPAN, Span
+
+node = dataclass(frozen=True, slots=True)
+
+
+def _span() -> Span:
+    return field(default=NO_SPAN, compare=False, repr=False, kw_only=True)  # type: ignore[no-any-return]
+
+
+@node
+class Ident:
+    """A name as written, e.g. a field, stage, plan or option id."""
+
+    name: str
+    span: Span = _span()
+
+
+# ----------------------------------------------------------------------------- expressions
+@node
+class Number:
+    """A number or amount: `40_000`, `50K`, `1.5M`, `50K EUR`. `raw` keeps the spelling."""
+
+    value: Decimal
+    raw: str = field(compare=False)
+    currency: str | None = None
+    span: Span = _span()
+
+
+@node
+class Percent:
+    """A percentage: `80%`, held as the fraction 0.80."""
+
+    value: Decimal
+    raw: str = field(compare=False)
+    span: Span = _span()
+
+
+@node
+class Duration:
+    """A duration in days: `14d`, `2w` (14 days)."""
+
+    days: int
+    raw: str = field(compare=False)
+    span: Span = _span()
+
+
+@node
+class Date:
+    """A calendar date: `2026-01-01`."""
+
+    value: dt.date
+    span: Span = _span()
+
+
+@node
+class String:
+    """A quoted UTF-8 string."""
+
+    value: str
+    span: Span = _span()
+
+
+@node
+class Bool:
+    """`true` or `false`."""
+
+    value: bool
+    span: Span = _span()
+
+
+@node
+class Ref:
+    """A reference to a field or option (`amount`, `won`) or a dotted path (`territory.potential`)."""
+
+    parts: tuple[str, ...]
+    span: Span = _span()
+
+    @property
+    def dotted(self) -> str:
+        """The reference as written."""
+        return ".".join(self.parts)
+
+
+@node
+class Call:
+    """A function or aggregate: `count(status == won)`, `sum(amount where type == upsell)`."""
+
+    function: str
+    args: tuple[Expr, ...]
+    where: Expr | None = None
+    span: Span = _span()
+
+
+@node
+class ListExpr:
+    """A list of values: `[won, lost]`."""
+
+    items: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@node
+class RangeExpr:
+    """An inclusive range of numbers: `3..6`."""
+
+    low: Number
+    high: Number
+    span: Span = _span()
+
+
+@node
+class Unary:
+    """`-x` or `not x`."""
+
+    op: str
+    operand: Expr
+    span: Span = _span()
+
+
+@node
+class Binary:
+    """Arithmetic `+ - * /`, comparison `== != < <= > >=`, or logic `and`, `or`."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span = _span()
+
+
+@node
+class Membership:
+    """`x in [a, b]`, `x in 3..6`, or their negation `not in`."""
+
+    value: Expr
+    collection: ListExpr | RangeExpr
+    negated: bool = False
+    span: Span = _span()
+
+
+@node
+class IsMissing:
+    """`x is missing` / `x is not missing`."""
+
+    value: Expr
+    negated: bool = False
+    span: Span = _span()
+
+
+Expr = Number | Percent | Duration | Date | String | Bool | Ref | Call | ListExpr | RangeExpr | Unary | Binary | Membership | IsMissing
+Literal = Number | Percent | Duration
+
+
+# ----------------------------------------------------------------------------- header, records
+@node
+class Ruleset:
+    """The header: `ruleset id "Label" { currency EUR  rounding half_up 0.01 }`."""
+
+    name: Ident
+    label: str | None
+    currency: Ident | None = None
+    rounding: Rounding | None = None
+    span: Span = _span()
+
+
+@node
+class Rounding:
+    """How money is rounded: a mode and a step (`half_up 0.01`)."""
+
+    mode: Ident
+    step: Number
+    span: Span = _span()
+
+
+@node
+class TypeSpec:
+    """A field type: a scalar (`money`, `integer 0..2`) or `one_of` with option ids and labels."""
+
+    name: str
+    options: tuple[Option, ...] = ()
+    range: RangeExpr | None = None
+    span: Span = _span()
+
+
+@node
+class Option:
+    """One `one_of` option: an id and an optional label."""
+
+    name: Ident
+    label: str | None = None
+    span: Span = _span()
+
+
+@node
+class Field:
+    """A typed input field of a record."""
+
+    name: Ident
+    type: TypeSpec
+    span: Span = _span()
+
+
+@node
+class Record:
+    """`record deal { ... }`: the fields a client's data adds to a canonical table."""
+
+    name: Ident
+    fields: tuple[Field, ...]
+    span: Span = _span()
+
+
+# ----------------------------------------------------------------------------- strategy
+@node
+class StrategyTarget:
+    """`target revenue 8M from 5M`."""
+
+    measure: Ident
+    target: Number
+    baseline: Number
+    span: Span = _span()
+
+
+@node
+class StrategyGrowth:
+    """`growth new_logo 60% when <condition>`: a share of growth and the deals that make it."""
+
+    name: Ident
+    share: Percent
+    condition: Expr
+    span: Span = _span()
+
+
+@node
+class StrategyFocus:
+    """`focus <condition>`: where the strategy concentrates."""
+
+    condition: Expr
+    span: Span = _span()
+
+
+@node
+class StrategyChannel:
+    """`channel direct 100%`."""
+
+    name: Ident
+    share: Percent
+    span: Span = _span()
+
+
+StrategyItem = StrategyTarget | StrategyGrowth | StrategyFocus | StrategyChannel
+
+
+@node
+class Strategy:
+    """The client's growth strategy, in numbers."""
+
+    label: str | None
+    items: tuple[StrategyItem, ...]
+    span: Span = _span()
+
+
+# ----------------------------------------------------------------------------- scores
+@node
+class ValueCase:
+    """`confirmed -> 20`: points when the criterion's field equals an option."""
+
+    value: Ident
+    points: Number
+    span: Span = _span()
+
+
+@node
+class WhenCase:
+    """`when <condition> -> 15`."""
+
+    condition: Expr
+    points: Number
+    span: Span = _span()
+
+
+@node
+class OtherwiseCase:
+    """`otherwise -> 2`: the points when no earlier case matched."""
+
+    points: Number
+    span: Span = _span()
+
+
+Case = ValueCase | WhenCase | OtherwiseCase
+
+
+@node
+class Criterion:
+    """A criterion scored by a first-match list of cases; `of field` names the field matched."""
+
+    name: Ident
+    label: str | None
+    of: Ident | None
+    cases: tuple[Case, ...]
+    span: Span = _span()
+
+
+@node
+class FieldCriterion:
+    """`metrics -> m_metrics`: the criterion's points are the field's value."""
+
+    name: Ident
+    label: str | None
+    field: Ident
+    span: Span = _span()
+
+
+@node
+class StatusRule:
+    """`SQL when score > 70`, `MQL otherwise`, or a knock-out that wins whatever the score."""
+
+    name: Ident
+    label: str | None
+    condition: Expr | None
+    knockout: bool = False
+    span: Span = _span()
+
+
+@node
+class Score:
+    """A qualification score on a record: criteria, an optional maximum, and statuses."""
+
+    name: Ident
+    label: str | None
+    subject: Ident
+    max: Number | None
+    criteria: tuple[Criterion | FieldCriterion, ...]
+    statuses: tuple[StatusRule, ...]
+    span: Span = _span()
+
+
+@node
+class Route:
+    """`use bant when amount < 50K` / `use meddpicc otherwise`."""
+
+    score: Ident
+    condition: Expr | None
+    span: Span = _span()
+
+
+@node
+class Qualify:
+    """Which score qualifies a record, first match wins."""
+
+    subject: Ident
+    routes: tuple[Route, ...]
+    span: Span = _span()
+
+
+# ----------------------------------------------------------------------------- pipelines
+@node
+class Probability:
+    """`probability 40%`: the stage's win probability, used for weighted value."""
+
+    value: Percent
+    span: Span = _span()
+
+
+@node
+class MaxDays:
+    """`max_days 14d`: after that a deal in the stage is stale."""
+
+    days: Duration | Number
+    span: Span = _span()
+
+
+@node
+class ExitCriterion:
+    """`exit need "Besoin identifié": need_identified`: must hold before a deal leaves the stage."""
+
+    name: Ident
+    label: str | None
+    condition: Expr
+    span: Span = _span()
+
+
+@node
+class Action:
+    """`action "..."`: what the rep does in the stage."""
+
+    text: str
+    span: Span = _span()
+
+
+StageItem = Probability | MaxDays | ExitCriterion | Action
+
+
+@node
+class Stage:
+    """A pipeline stage and its items, in source order."""
+
+    name: Ident
+    label: str | None
+    items: tuple[StageItem, ...]
+    span: Span = _span()
+
+    @property
+    def exits(self) -> tuple[ExitCriterion, ...]:
+        """The stage's exit criteria."""
+        return tuple(i for i in self.items if isinstance(i, ExitCriterion))
+
+
+@node
+class ExpectConversion:
+    """`expect conversion demo -> proposal >= 50%`: an alert when the funnel misses it."""
+
+    source: Ident
+    target: Ident
+    op: str
+    value: Percent
+    span: Span = _span()
+
+
+@node
+class Pipeline:
+    """An ordered list of stages on a record, with conversion expectations."""
+
+    name: Ident
+    label: str | None
+    subject: Ident
+    items: tuple[Stage | ExpectConversion, ...]
+    span: Span = _span()
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """The stages in order."""
+        return tuple(i for i in self.items if isinstance(i, Stage))
+
+
+# ----------------------------------------------------------------------------- playbooks
+@node
+class Requirement:
+    """`require` (or `recommend`) a condition, due `before` a stage."""
+
+    kind: str
+    name: Ident
+    label: str | None
+    condition: Expr
+    before: Ident | None
+    span: Span = _span()
+
+
+@node
+class ExpectWinRate:
+    """`expect win_rate 30%..40%`."""
+
+    low: Percent
+    high: Percent
+    span: Span = _span()
+
+
+@node
+class Playbook:
+    """What a kind of deal requires and recommends, stage by stage."""
+
+    name: Ident
+    label: str | None
+    subject: Ident
+    condition: Expr | None
+    items: tuple[Requirement | ExpectWinRate, ...]
+    span: Span = _span()
+
+
+# ----------------------------------------------------------------------------- KPIs, roles
+@node
+class Target:
+    """`target >= 30%`."""
+
+    op: str
+    value: Literal
+    span: Span = _span()
+
+
+@node
+class Kpi:
+    """A KPI: an aggregate over a record, an optional family and target."""
+
+    name: Ident
+    label: str | None
+    family: Ident | None
+    subject: Ident
+    value: Expr
+    target: Target | None
+    span: Span = _span()
+
+
+@node
+class Mission:
+    """`mission "..."`."""
+
+    text: str
+    span: Span = _span()
+
+
+@node
+class RoleKpis:
+    """`kpis a, b, c`."""
+
+    names: tuple[Ident, ...]
+    span: Span = _span()
+
+
+@node
+class RolePlans:
+    """`plan a, b`: the plans a role is paid on (first) and compared with (others)."""
+
+    names: tuple[Ident, ...]
+    span: Span = _span()
+
+
+@node
+class Role:
+    """A sales role: its mission, KPIs and plans."""
+
+    name: Ident
+    label: str | None
+    items: tuple[Mission | RoleKpis | RolePlans, ...]
+    span: Span = _span()
+
+
+# ----------------------------------------------------------------------------- plans
+@node
+class Effective:
+    """`effective 2026-01-01 to 2026-12-31`."""
+
+    start: Date
+    end: Date
+    span: Span = _span()
+
+
+@node
+class Communicated:
+    """`communicated 2025-12-15`: when the reps were told their objectives."""
+
+    date: Date
+    span: Span = _span()
+
+
+@node
+class Period:
+    """`period quarter`."""
+
+    unit: Ident
+    span: Span = _span()
+
+
+@node
+class TargetVariable:
+    """`target_variable 40K per year`: the payout at exactly 100% attainment."""
+
+    amount: Number
+    per: Ident
+    span: Span = _span()
+
+
+@node
+class Proration:
+    """`proration daily` or `proration none`."""
+
+    mode: Ident
+    span: Span = _span()
+
+
+@node
+class Cap:
+    """`cap 200%` (of target) or `cap 50K`: on a measure, or on a whole plan."""
+
+    limit: Number | Percent
+    span: Span = _span()
+
+
+@node
+class BudgetGuardrail:
+    """`budget guardrail 110%`: an alert when total pay exceeds this share of the budget."""
+
+    limit: Number | Percent
+    span: Span = _span()
+
+
+@node
+class Credit:
+    """`credit amount of deals where ... to sdr_id dated ...`; `value` None means `count`."""
+
+    value: Expr | None
+    source: Ident
+    where: Expr | None = None
+    to: Ident | None = None
+    dated: Expr | None = None
+    span: Span = _span()
+
+
+@node
+class QuotaTable:
+    """`quota bookings`: the quota comes from the quotas table, measure `bookings`."""
+
+    measure: Ident
+    span: Span = _span()
+
+
+@node
+class QuotaFormula:
+    """`quota formula 250K * territory.potential`."""
+
+    formula: Expr
+    span: Span = _span()
+
+
+@node
+class Commission:
+    """`commission 10%`: a flat rate on the credited value."""
+
+    rate: Percent
+    span: Span = _span()
+
+
+@node
+class Band:
+    """A tier band `[lo, hi) value`; `high` None is open-ended (`...`)."""
+
+    low: Number | Percent
+    high: Number | Percent | None
+    value: Percent
+    low_inclusive: bool = True
+    high_inclusive: bool = False
+    span: Span = _span()
+
+
+@node
+class Rates:
+    """Rate tiers on attainment or amount, applied retroactively or marginally."""
+
+    basis: Ident | None
+    method: Ident
+    bands: tuple[Band, ...]
+    span: Span = _span()
+
+
+@node
+class Steps:
+    """Steps (paliers): reaching a band pays a fixed % of the measure's target variable."""
+
+    bands: tuple[Band, ...]
+    span: Span = _span()
+
+
+@node
+class CurveBelow:
+    """`below 80% pay 0%`."""
+
+    level: Percent
+    pay: Percent
+    span: Span = _span()
+
+
+@node
+class CurveAt:
+    """`at 100% pay 100%`: a point of the curve."""
+
+    level: Percent
+    pay: Percent
+    span: Span = _span()
+
+
+@node
+class CurveSlope:
+    """`slope 1.5 to 130%`: past the last point, pay rises by `slope` per point of attainment."""
+
+    slope: Number
+    until: Percent | None
+    span: Span = _span()
+
+
+@node
+class Curve:
+    """An interpolated payout curve: attainment -> % of target."""
+
+    points: tuple[CurveBelow | CurveAt | CurveSlope, ...]
+    span: Span = _span()
+
+
+@node
+class PerUnit:
+    """`per_unit 150`: a fixed amount per credited unit."""
+
+    amount: Number
+    span: Span = _span()
+
+
+@node
+class Threshold:
+    """`threshold 80% gate|floor`."""
+
+    level: Percent
+    mode: Ident
+    span: Span = _span()
+
+
+@node
+class Accelerator:
+    """`accelerator 2 above 100%`: adds factor x (attainment - level) x target on top."""
+
+    factor: Number
+    above: Percent
+    span: Span = _span()
+
+
+@node
+class Bonus:
+    """`bonus 2000 when attainment >= 100%`."""
+
+    amount: Number
+    op: str
+    level: Percent
+    span: Span = _span()
+
+
+MeasureItem = (
+    Credit | QuotaTable | QuotaFormula | Commission | Rates | Steps | Curve | PerUnit | Threshold
+    | Accelerator | Cap | Bonus
+)
+
+
+@node
+class Measure:
+    """One measure of a plan: what is credited, against which quota, paid how."""
+
+    name: Ident
+    label: str | None
+    weight: Percent | None
+    items: tuple[MeasureItem, ...]
+    span: Span = _span()
+
+
+PlanItem = (
+    Effective | Communicated | Period | TargetVariable | Proration | Cap | BudgetGuardrail | Measure
+)
+
+
+@node
+class Plan:
+    """A variable-pay plan for a role."""
+
+    name: Ident
+    label: str | None
+    role: Ident
+    items: tuple[PlanItem, ...]
+    span: Span = _span()
+
+    @property
+    def measures(self) -> tuple[Measure, ...]:
+        """The plan's measures in order."""
+        return tuple(i for i in self.items if isinstance(i, Measure))
+
+
+# ----------------------------------------------------------------------------- alerts, rituals
+@node
+class Alert:
+    """`alert id "Label" on deal when <condition> severity warning`."""
+
+    name: Ident
+    label: str | None
+    subject: Ident
+    condition: Expr
+    severity: Ident | None
+    span: Span = _span()
+
+
+@node
+class Ritual:
+    """`ritual id "Label" every week { show stale_deals, alerts }`."""
+
+    name: Ident
+    label: str | None
+    every: Ident
+    shows: tuple[Ident, ...]
+    span: Span = _span()
+
+
+Declaration = (
+    Ruleset | Record | Strategy | Score | Qualify | Pipeline | Playbook | Kpi | Role | Plan | Alert
+    | Ritual
+)
+
+
+@node
+class Module:
+    """One parsed `.krl` file."""
+
+    path: str = field(compare=False)
+    declarations: tuple[Declaration, ...]
+    span: Span = _span()
+
+
+@node
+class Comment:
+    """A `#` comment; kept by the parser for the formatter, not part of the AST's meaning."""
+
+    text: str
+    span: Span = _span()

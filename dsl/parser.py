@@ -1,0 +1,859 @@
+"""Source text -> typed AST. The only module that sees Lark; errors come out as diagnostics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer_NonRecursive, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from dsl import nodes as n
+from dsl.diagnostics import Diagnostic, did_you_mean
+from dsl.source import SourceFile, Span
+
+#: Limits, documented in docs/language.md; past them a diagnostic is reported, never a crash.
+MAX_FILE_BYTES = 2_000_000
+MAX_FILES = 1_000
+MAX_NESTING = 64
+MAX_SYNTAX_ERRORS_PER_FILE = 20
+
+TOP_LEVEL_KEYWORDS = (
+    "ruleset", "record", "strategy", "score", "qualify", "pipeline", "playbook", "kpi", "role",
+    "plan", "alert", "ritual",
+)  # fmt: skip
+_ITEM_START = re.compile(r"^(?:%s)\b" % "|".join(TOP_LEVEL_KEYWORDS), re.MULTILINE)
+
+#: How a consultant would name what the parser expected, by terminal name.
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "STRING": 'a quoted label like "Budget"',
+    "NUMBER": "a number like 50K or 40_000",
+    "PERCENT": "a percentage like 80%",
+    "DATE": "a date like 2026-01-01",
+    "DURATION": "a duration like 14d",
+    "COMP_OP": "a comparison like >= or ==",
+    "SCALAR_TYPE": "a type (text, number, integer, money, percent, boolean, date or one_of)",
+    "CURRENCY": "a currency like EUR",
+    "OPEN_END": "`...`",
+    "COUNT": "`count`",
+    "TRUE": "`true`",
+    "FALSE": "`false`",
+    "SINGLE_EQ": "`=`",
+    "$END": "the end of the file",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """One file's AST (None when it has syntax errors), its comments and its diagnostics."""
+
+    source: SourceFile
+    module: n.Module | None
+    comments: tuple[n.Comment, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+_collected = threading.local()
+
+
+def _collect_comment(token: Token) -> Token:
+    # The grammar ignores comments; the lexer hands each one here on its way past.
+    _collected.comments.append(token)
+    return token
+
+
+@functools.cache
+def _lark() -> Lark:
+    grammar = resources.files("dsl").joinpath("grammar.lark").read_text(encoding="utf-8")
+    return Lark(
+        grammar,
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        lexer_callbacks={"COMMENT": _collect_comment},
+    )
+
+
+# ----------------------------------------------------------------------------- reading files
+def read_source(path: Path, display: str | None = None) -> tuple[SourceFile | None, list[Diagnostic]]:
+    """Read one file as UTF-8 within the size limit; problems come back as diagnostics."""
+    name = display or str(path)
+    empty = SourceFile(name, "")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return None, [Diagnostic("E001", f"cannot read file: {error.strerror}", empty.span(0, 0))]
+    if len(data) > MAX_FILE_BYTES:
+        return None, [
+            Diagnostic(
+                "E003",
+                f"file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}",
+                empty.span(0, 0),
+                help="split the ruleset into several .krl files in one folder",
+            )
+        ]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        good = data[: error.start].decode("utf-8", errors="replace")
+        source = SourceFile(name, good)
+        return None, [
+            Diagnostic(
+                "E002",
+                f"invalid UTF-8 byte 0x{data[error.start]:02x}",
+                source.span(len(good), len(good)),
+                help="save the file as UTF-8 (most editors: 'Save with encoding')",
+            )
+        ]
+    return SourceFile(name, text), []
+
+
+def ruleset_files(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """The `.krl` files named by paths (files, or folders searched recursively), sorted."""
+    found: list[Path] = []
+    problems: list[Diagnostic] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*.krl") if p.is_file()))
+        elif path.is_file():
+            found.append(path)
+        else:
+            problems.append(
+                Diagnostic("E001", "no such file or folder", SourceFile(str(path), "").span(0, 0))
+            )
+    if len(found) > MAX_FILES:
+        problems.append(
+            Diagnostic(
+                "E003",
+                f"{len(found):,} ruleset files; the limit is {MAX_FILES:,}",
+                SourceFile(str(found[0]), "").span(0, 0),
+            )
+        )
+        found = found[:MAX_FILES]
+    return found, problems
+
+
+# ----------------------------------------------------------------------------- parsing
+def parse(source: SourceFile) -> ParsedFile:
+    """Parse one source file; all syntax errors (up to a limit) are collected."""
+    diagnostics = _nesting_diagnostics(source)
+    if diagnostics:
+        return ParsedFile(source, None, (), tuple(diagnostics))
+    text = source.text
+    comments: list[Token] = []
+    for _ in range(MAX_SYNTAX_ERRORS_PER_FILE):
+        _collected.comments = comments = []
+        try:
+            tree = _lark().parse(text)
+        except UnexpectedInput as error:
+            diagnostic, region = _syntax_diagnostic(source, text, error)
+            diagnostics.append(diagnostic)
+            if region is None:
+                break
+            start, end = region
+            text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+            continue
+        builder = _AstBuilder(source)
+        try:
+            module: n.Module = builder.transform(tree)
+        except RecursionError:
+            diagnostics.append(Diagnostic("E004", "expression nested too deeply", source.span(0, 0)))
+            break
+        diagnostics.extend(builder.diagnostics)
+        found = tuple(n.Comment(c.value.rstrip(), span=_token_span(source, c)) for c in comments)
+        return ParsedFile(source, None if diagnostics else module, found, tuple(diagnostics))
+    return ParsedFile(source, None, (), tuple(diagnostics))
+
+
+# ----------------------------------------------------------------------------- errors
+_OPENERS = {"{": "}", "(": ")", "[": "]"}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+
+
+def _brackets(text: str) -> Iterable[tuple[int, str]]:
+    """(offset, char) of every bracket outside strings and comments."""
+    i, size = 0, len(text)
+    while i < size:
+        char = text[i]
+        if char == "#":
+            newline = text.find("\n", i)
+            i = size if newline < 0 else newline
+        elif char == '"':
+            i += 1
+            while i < size and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+        elif char in _OPENERS or char in _CLOSERS:
+            yield i, char
+        i += 1
+
+
+def _nesting_diagnostics(source: SourceFile) -> list[Diagnostic]:
+    depth = 0
+    for offset, char in _brackets(source.text):
+        depth += 1 if char in _OPENERS else -1
+        if depth > MAX_NESTING:
+            return [
+                Diagnostic(
+                    "E004",
+                    f"brackets nested more than {MAX_NESTING} deep",
+                    source.span(offset, offset + 1),
+                    help="split the expression, or check for a runaway bracket",
+                )
+            ]
+    return []
+
+
+def _unclosed_brace(text: str, start: int, end: int) -> int | None:
+    """The offset of the first `{` in text[start:end] that is not closed within it."""
+    stack: list[int] = []
+    for offset, char in _brackets(text[start:end]):
+        if char == "{":
+            stack.append(start + offset)
+        elif char == "}" and stack:
+            stack.pop()
+    return stack[0] if stack else None
+
+
+def _item_region(text: str, offset: int) -> tuple[int, int]:
+    """The top-level item around an offset: from its keyword to the next top-level keyword."""
+    starts = [m.start() for m in _ITEM_START.finditer(text)]
+    before = [s for s in starts if s <= offset]
+    after = [s for s in starts if s > offset]
+    return (before[-1] if before else 0), (after[0] if after else len(text))
+
+
+def _describe(terminal: str) -> str:
+    if terminal in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[terminal]
+    pattern = _terminal_patterns().get(terminal)
+    return f"`{pattern}`" if pattern else terminal.lower()
+
+
+@functools.cache
+def _terminal_patterns() -> dict[str, str]:
+    return {t.name: t.pattern.value for t in _lark().terminals if t.pattern.type == "str"}
+
+
+def _expected_words(expected: Iterable[str]) -> str:
+    words = sorted({_describe(t) for t in expected}, key=lambda w: (not w.startswith("a"), w))
+    if len(words) > 6:
+        words = [*words[:5], f"{len(words) - 5} other things"]
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _keywords(expected: Iterable[str]) -> list[str]:
+    patterns = _terminal_patterns()
+    return [patterns[t] for t in expected if t in patterns and patterns[t].isidentifier()]
+
+
+def _syntax_diagnostic(
+    source: SourceFile, text: str, error: UnexpectedInput
+) -> tuple[Diagnostic, tuple[int, int] | None]:
+    """Turn a Lark error into a diagnostic in the user's words, and the region to skip."""
+    if isinstance(error, UnexpectedCharacters):
+        offset = error.pos_in_stream
+        char = text[offset]
+        help_text = None
+        if char == "'":
+            help_text = 'labels use double quotes: "Budget"'
+        elif char == "=" and text[offset : offset + 2] == "=>":
+            help_text = "write `>=` for 'at least'"
+        elif not char.isascii() and char.isalpha():
+            help_text = "ids are ASCII (budget_confirme); put accents in quoted labels"
+        elif char == "\x00" or not char.isprintable():
+            help_text = "this is not a text file, or it holds a control character"
+        shown = char if char.isprintable() else f"\\x{ord(char):02x}"
+        diagnostic = Diagnostic(
+            "E103", f"invalid character `{shown}`", source.span(offset, offset + 1), help=help_text
+        )
+        return diagnostic, _skip(text, offset)
+    if isinstance(error, UnexpectedEOF) or (
+        isinstance(error, UnexpectedToken) and error.token.type == "$END"
+    ):
+        offset = len(text.rstrip())
+        region_start, _ = _item_region(text, max(0, offset - 1))
+        unclosed = _unclosed_brace(text, region_start, len(text))
+        if unclosed is not None:
+            line, _ = source.position(unclosed)
+            return Diagnostic(
+                "E105",
+                "this `{` is never closed",
+                source.span(unclosed, unclosed + 1),
+                help=f"add `}}` at the end of the block that starts on line {line}",
+            ), None
+        expected = error.expected if isinstance(error, UnexpectedToken) else set(error.expected)
+        return Diagnostic(
+            "E102",
+            f"unexpected end of file: expected {_expected_words(expected)}",
+            source.span(offset, offset),
+        ), None
+    assert isinstance(error, UnexpectedToken)
+    token = error.token
+    offset = token.start_pos or 0
+    end = token.end_pos or offset + len(token.value)
+    span = source.span(offset, end)
+    expected = set(error.expected)
+    # A new top-level item while a block is open: the `}` of the block before is missing.
+    if token.type in {t.upper() for t in TOP_LEVEL_KEYWORDS} and "RBRACE" in expected:
+        region_start, _ = _item_region(text, max(0, offset - 1))
+        unclosed = _unclosed_brace(text, region_start, offset)
+        if unclosed is not None:
+            return Diagnostic(
+                "E105",
+                f"this `{{` is not closed before `{token.value}` on line {token.line}",
+                source.span(unclosed, unclosed + 1),
+                help="add the missing `}`",
+            ), (region_start, offset)
+    if token.type == "COMMA" and _decimal_comma(text, offset):
+        return Diagnostic(
+            "E106",
+            "decimal comma in a number",
+            source.span(offset - 1, offset + 2),
+            help="write decimals with a dot: 0.01, 12.5%",
+        ), _skip(text, offset)
+    message = f"unexpected {_found(token)}: expected {_expected_words(expected)}"
+    help_text = None
+    if token.type == "NAME":
+        help_text = did_you_mean(token.value, _keywords(expected))
+    if token.type == "RBRACE" and _unclosed_brace(text, 0, offset) is None:
+        help_text = "this `}` closes nothing: remove it, or look for a missing `{`"
+    if "PERCENT" in expected and token.type == "NUMBER":
+        help_text = f"add a percent sign: {token.value}%"
+    if token.type == "STRING" and expected & {"NAME"} and "STRING" not in expected:
+        help_text = "ids are written without quotes; quotes are for labels"
+    return Diagnostic("E101", message, span, help=help_text), _skip(text, offset)
+
+
+def _found(token: Token) -> str:
+    if token.type == "NAME":
+        return f"name `{token.value}`"
+    if token.type == "STRING":
+        return f"label {token.value}"
+    return f"`{token.value}`"
+
+
+def _decimal_comma(text: str, comma: int) -> bool:
+    return 0 < comma < len(text) - 1 and text[comma - 1].isdigit() and text[comma + 1].isdigit()
+
+
+def _skip(text: str, offset: int) -> tuple[int, int] | None:
+    start, end = _item_region(text, offset)
+    return (start, end) if end > offset else None
+
+
+# ----------------------------------------------------------------------------- tree -> AST
+def _token_span(source: SourceFile, token: Token) -> Span:
+    start = token.start_pos or 0
+    end = token.end_pos if token.end_pos is not None else start + len(token.value)
+    return source.span(start, end)
+
+
+def _decimal(raw: str) -> Decimal:
+    text = raw.replace("_", "")
+    scale = Decimal(1)
+    if text[-1:] in ("K", "M"):
+        scale = Decimal(1000) if text[-1] == "K" else Decimal(1_000_000)
+        text = text[:-1]
+    return Decimal(text) * scale
+
+
+_Handler = Callable[..., Any]
+
+
+def _rule(method: _Handler) -> _Handler:
+    """Mark a transformer method as taking (children, span)."""
+    method.__dict__["krl_rule"] = True
+    return method
+
+
+class _AstBuilder(Transformer_NonRecursive):  # type: ignore[misc]
+    """One pass from the Lark tree to typed nodes; no Lark object survives it."""
+
+    def __init__(self, source: SourceFile) -> None:
+        super().__init__(visit_tokens=True)
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+
+    def _call_userfunc(self, tree: Tree[Any], new_children: list[Any] | None = None) -> Any:
+        children = new_children if new_children is not None else tree.children
+        handler = getattr(self, f"r_{tree.data}", None)
+        if handler is None:  # pragma: no cover - every rule has a handler (see tests)
+            raise NotImplementedError(tree.data)
+        meta = tree.meta
+        if getattr(meta, "empty", True):
+            span = self.source.span(0, 0)
+        else:
+            span = self.source.span(meta.start_pos, meta.end_pos)
+        return handler(children, span)
+
+    def _span_of(self, token: Token) -> Span:
+        return _token_span(self.source, token)
+
+    # tokens -----------------------------------------------------------------------------
+    def PERCENT(self, token: Token) -> n.Percent:
+        value = _decimal(token.value[:-1]) / 100
+        return n.Percent(value, token.value, span=self._span_of(token))
+
+    def DATE(self, token: Token) -> n.Date:
+        try:
+            value = dt.date.fromisoformat(token.value)
+        except ValueError:
+            self.diagnostics.append(
+                Diagnostic("E107", f"`{token.value}` is not a calendar date", self._span_of(token))
+            )
+            value = dt.date(1970, 1, 1)
+        return n.Date(value, span=self._span_of(token))
+
+    def DURATION(self, token: Token) -> n.Duration:
+        count = int(token.value[:-1])
+        return n.Duration(count * (7 if token.value.endswith("w") else 1), token.value, span=self._span_of(token))
+
+    def STRING(self, token: Token) -> n.String:
+        body = token.value[1:-1]
+        value = re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+        return n.String(value, span=self._span_of(token))
+
+    # small pieces -----------------------------------------------------------------------
+    def r_start(self, c: list[Any], span: Span) -> n.Module:
+        return n.Module(self.source.path, tuple(c), span=span)
+
+    def r_label(self, c: list[Any], span: Span) -> str:
+        return str(c[0].value)
+
+    def r_ident(self, c: list[Any], span: Span) -> n.Ident:
+        return n.Ident(str(c[0]), span=span)
+
+    def r_number(self, c: list[Any], span: Span) -> n.Number:
+        currency = str(c[1]) if len(c) > 1 else None
+        raw = str(c[0]) + (" " + currency if currency else "")
+        return n.Number(_decimal(str(c[0])), raw, currency, span=span)
+
+    def r_signed_number(self, c: list[Any], span: Span) -> n.Number:
+        raw = "".join(str(t) for t in c)
+        return n.Number(_decimal(str(c[-1])) * (-1 if len(c) > 1 else 1), raw, span=span)
+
+    def r_percent(self, c: list[Any], span: Span) -> n.Percent:
+        return c[0]  # type: ignore[no-any-return]
+
+    r_duration = r_date = r_string = r_percent
+
+    def r_true(self, c: list[Any], span: Span) -> n.Bool:
+        return n.Bool(True, span=span)
+
+    def r_false(self, c: list[Any], span: Span) -> n.Bool:
+        return n.Bool(False, span=span)
+
+    # header and records -------------------------------------------------------------------
+    def r_ruleset(self, c: list[Any], span: Span) -> n.Ruleset:
+        name, rest = c[0], c[1:]
+        label = rest.pop(0) if rest and isinstance(rest[0], str) else None
+        settings: dict[str, Any] = {}
+        for kind, value in rest:
+            if kind in settings:
+                self.diagnostics.append(
+                    Diagnostic("E108", f"`{kind}` is set twice", value.span, help="keep one")
+                )
+            settings[kind] = value
+        return n.Ruleset(name, label, settings.get("currency"), settings.get("rounding"), span=span)
+
+    def r_currency(self, c: list[Any], span: Span) -> tuple[str, n.Ident]:
+        return "currency", c[0]
+
+    def r_rounding(self, c: list[Any], span: Span) -> tuple[str, n.Rounding]:
+        step = n.Number(_decimal(str(c[1])), str(c[1]), span=self._span_of(c[1]))
+        return "rounding", n.Rounding(c[0], step, span=span)
+
+    def r_record(self, c: list[Any], span: Span) -> n.Record:
+        return n.Record(c[0], tuple(c[1:]), span=span)
+
+    def r_field(self, c: list[Any], span: Span) -> n.Field:
+        return n.Field(c[0], c[1], span=span)
+
+    def r_scalar_type(self, c: list[Any], span: Span) -> n.TypeSpec:
+        return n.TypeSpec(str(c[0]), (), c[1] if len(c) > 1 else None, span=span)
+
+    def r_one_of_type(self, c: list[Any], span: Span) -> n.TypeSpec:
+        return n.TypeSpec("one_of", tuple(c), span=span)
+
+    def r_range(self, c: list[Any], span: Span) -> n.RangeExpr:
+        return n.RangeExpr(c[0], c[1], span=span)
+
+    def r_option(self, c: list[Any], span: Span) -> n.Option:
+        return n.Option(c[0], c[1] if len(c) > 1 else None, span=span)
+
+    # strategy --------------------------------------------------------------------------
+    def r_strategy(self, c: list[Any], span: Span) -> n.Strategy:
+        label = c[0] if c and isinstance(c[0], str) else None
+        return n.Strategy(label, tuple(c[1:] if label is not None else c), span=span)
+
+    def r_strategy_target(self, c: list[Any], span: Span) -> n.StrategyTarget:
+        return n.StrategyTarget(c[0], c[1], c[2], span=span)
+
+    def r_strategy_growth(self, c: list[Any], span: Span) -> n.StrategyGrowth:
+        return n.StrategyGrowth(c[0], c[1], c[2], span=span)
+
+    def r_strategy_focus(self, c: list[Any], span: Span) -> n.StrategyFocus:
+        return n.StrategyFocus(c[0], span=span)
+
+    def r_strategy_channel(self, c: list[Any], span: Span) -> n.StrategyChannel:
+        return n.StrategyChannel(c[0], c[1], span=span)
+
+    # scores ----------------------------------------------------------------------------
+    def r_score(self, c: list[Any], span: Span) -> n.Score:
+        name, label, rest = _name_label(c)
+        subject = rest.pop(0)
+        maximum = rest.pop(0) if rest and isinstance(rest[0], tuple) else None
+        statuses = rest.pop() if rest and isinstance(rest[-1], list) else []
+        return n.Score(
+            name, label, subject, maximum[1] if maximum else None, tuple(rest), tuple(statuses),
+            span=span,
+        )  # fmt: skip
+
+    def r_score_max(self, c: list[Any], span: Span) -> tuple[str, n.Number]:
+        return "max", n.Number(_decimal(str(c[0])), str(c[0]), span=self._span_of(c[0]))
+
+    def r_criterion(self, c: list[Any], span: Span) -> n.Criterion:
+        name, label, rest = _name_label(c)
+        of = rest.pop(0)[1] if rest and isinstance(rest[0], tuple) else None
+        return n.Criterion(name, label, of, tuple(rest), span=span)
+
+    def r_criterion_of(self, c: list[Any], span: Span) -> tuple[str, n.Ident]:
+        return "of", c[0]
+
+    def r_field_criterion(self, c: list[Any], span: Span) -> n.FieldCriterion:
+        name, label, rest = _name_label(c)
+        return n.FieldCriterion(name, label, rest[0], span=span)
+
+    def r_value_case(self, c: list[Any], span: Span) -> n.ValueCase:
+        return n.ValueCase(c[0], c[1], span=span)
+
+    def r_when_case(self, c: list[Any], span: Span) -> n.WhenCase:
+        return n.WhenCase(c[0], c[1], span=span)
+
+    def r_otherwise_case(self, c: list[Any], span: Span) -> n.OtherwiseCase:
+        return n.OtherwiseCase(c[0], span=span)
+
+    def r_status_block(self, c: list[Any], span: Span) -> list[n.StatusRule]:
+        return list(c)
+
+    def r_knockout_rule(self, c: list[Any], span: Span) -> n.StatusRule:
+        name, label, rest = _name_label(c)
+        return n.StatusRule(name, label, rest[0], knockout=True, span=span)
+
+    def r_status_when(self, c: list[Any], span: Span) -> n.StatusRule:
+        name, label, rest = _name_label(c)
+        return n.StatusRule(name, label, rest[0], span=span)
+
+    def r_status_otherwise(self, c: list[Any], span: Span) -> n.StatusRule:
+        name, label, _ = _name_label(c)
+        return n.StatusRule(name, label, None, span=span)
+
+    def r_qualify(self, c: list[Any], span: Span) -> n.Qualify:
+        return n.Qualify(c[0], tuple(c[1:]), span=span)
+
+    def r_route_when(self, c: list[Any], span: Span) -> n.Route:
+        return n.Route(c[0], c[1], span=span)
+
+    def r_route_otherwise(self, c: list[Any], span: Span) -> n.Route:
+        return n.Route(c[0], None, span=span)
+
+    # pipelines and playbooks -----------------------------------------------------------
+    def r_pipeline(self, c: list[Any], span: Span) -> n.Pipeline:
+        name, label, rest = _name_label(c)
+        return n.Pipeline(name, label, rest[0], tuple(rest[1:]), span=span)
+
+    def r_stage(self, c: list[Any], span: Span) -> n.Stage:
+        name, label, rest = _name_label(c)
+        return n.Stage(name, label, tuple(rest), span=span)
+
+    def r_probability(self, c: list[Any], span: Span) -> n.Probability:
+        return n.Probability(c[0], span=span)
+
+    def r_max_days(self, c: list[Any], span: Span) -> n.MaxDays:
+        value = c[0]
+        if isinstance(value, Token):
+            value = n.Number(_decimal(str(value)), str(value), span=self._span_of(value))
+        return n.MaxDays(value, span=span)
+
+    def r_exit_criterion(self, c: list[Any], span: Span) -> n.ExitCriterion:
+        name, label, rest = _name_label(c)
+        return n.ExitCriterion(name, label, rest[0], span=span)
+
+    def r_action(self, c: list[Any], span: Span) -> n.Action:
+        return n.Action(c[0].value, span=span)
+
+    def r_expect_conversion(self, c: list[Any], span: Span) -> n.ExpectConversion:
+        return n.ExpectConversion(c[0], c[1], str(c[2]), c[3], span=span)
+
+    def r_playbook(self, c: list[Any], span: Span) -> n.Playbook:
+        name, label, rest = _name_label(c)
+        subject = rest.pop(0)
+        condition = rest.pop(0)[1] if rest and isinstance(rest[0], tuple) else None
+        return n.Playbook(name, label, subject, condition, tuple(rest), span=span)
+
+    def r_playbook_when(self, c: list[Any], span: Span) -> tuple[str, Any]:
+        return "when", c[0]
+
+    def _requirement(self, kind: str, c: list[Any], span: Span) -> n.Requirement:
+        name, label, rest = _name_label(c)
+        before = rest[1] if len(rest) > 1 else None
+        return n.Requirement(kind, name, label, rest[0], before, span=span)
+
+    def r_require(self, c: list[Any], span: Span) -> n.Requirement:
+        return self._requirement("require", c, span)
+
+    def r_recommend(self, c: list[Any], span: Span) -> n.Requirement:
+        return self._requirement("recommend", c, span)
+
+    def r_before(self, c: list[Any], span: Span) -> n.Ident:
+        return c[0]  # type: ignore[no-any-return]
+
+    def r_expect_win_rate(self, c: list[Any], span: Span) -> n.ExpectWinRate:
+        return n.ExpectWinRate(c[0], c[1], span=span)
+
+    # KPIs and roles --------------------------------------------------------------------
+    def r_kpi(self, c: list[Any], span: Span) -> n.Kpi:
+        name, label, rest = _name_label(c)
+        family = rest.pop(0)[1] if isinstance(rest[0], tuple) else None
+        target = rest.pop() if isinstance(rest[-1], n.Target) else None
+        return n.Kpi(name, label, family, rest[0], rest[1], target, span=span)
+
+    def r_kpi_family(self, c: list[Any], span: Span) -> tuple[str, n.Ident]:
+        return "family", c[0]
+
+    def r_kpi_target(self, c: list[Any], span: Span) -> n.Target:
+        return n.Target(str(c[0]), c[1], span=span)
+
+    def r_role(self, c: list[Any], span: Span) -> n.Role:
+        name, label, rest = _name_label(c)
+        return n.Role(name, label, tuple(rest), span=span)
+
+    def r_mission(self, c: list[Any], span: Span) -> n.Mission:
+        return n.Mission(c[0].value, span=span)
+
+    def r_role_kpis(self, c: list[Any], span: Span) -> n.RoleKpis:
+        return n.RoleKpis(tuple(c), span=span)
+
+    def r_role_plans(self, c: list[Any], span: Span) -> n.RolePlans:
+        return n.RolePlans(tuple(c), span=span)
+
+    # plans -----------------------------------------------------------------------------
+    def r_plan(self, c: list[Any], span: Span) -> n.Plan:
+        name, label, rest = _name_label(c)
+        return n.Plan(name, label, rest[0], tuple(rest[1:]), span=span)
+
+    def r_effective(self, c: list[Any], span: Span) -> n.Effective:
+        return n.Effective(c[0], c[1], span=span)
+
+    def r_communicated(self, c: list[Any], span: Span) -> n.Communicated:
+        return n.Communicated(c[0], span=span)
+
+    def r_period(self, c: list[Any], span: Span) -> n.Period:
+        return n.Period(c[0], span=span)
+
+    def r_target_variable(self, c: list[Any], span: Span) -> n.TargetVariable:
+        return n.TargetVariable(c[0], c[1], span=span)
+
+    def r_proration(self, c: list[Any], span: Span) -> n.Proration:
+        return n.Proration(c[0], span=span)
+
+    def r_plan_cap(self, c: list[Any], span: Span) -> n.Cap:
+        return n.Cap(c[0], span=span)
+
+    r_measure_cap = r_plan_cap
+
+    def r_budget_guardrail(self, c: list[Any], span: Span) -> n.BudgetGuardrail:
+        return n.BudgetGuardrail(c[0], span=span)
+
+    def r_measure(self, c: list[Any], span: Span) -> n.Measure:
+        name, label, rest = _name_label(c)
+        weight = rest.pop(0)[1] if rest and isinstance(rest[0], tuple) else None
+        return n.Measure(name, label, weight, tuple(rest), span=span)
+
+    def r_measure_weight(self, c: list[Any], span: Span) -> tuple[str, n.Percent]:
+        return "weight", c[0]
+
+    def r_credit(self, c: list[Any], span: Span) -> n.Credit:
+        value, source, *rest = c
+        parts = dict(rest)
+        return n.Credit(
+            value, source, parts.get("where"), parts.get("to"), parts.get("dated"), span=span
+        )
+
+    def r_credit_value(self, c: list[Any], span: Span) -> Any:
+        return None if isinstance(c[0], Token) and c[0].type == "COUNT" else c[0]
+
+    def r_credit_where(self, c: list[Any], span: Span) -> tuple[str, Any]:
+        return "where", c[0]
+
+    def r_credit_to(self, c: list[Any], span: Span) -> tuple[str, Any]:
+        return "to", c[0]
+
+    def r_credit_dated(self, c: list[Any], span: Span) -> tuple[str, Any]:
+        return "dated", c[0]
+
+    def r_quota_table(self, c: list[Any], span: Span) -> n.QuotaTable:
+        return n.QuotaTable(c[0], span=span)
+
+    def r_quota_formula(self, c: list[Any], span: Span) -> n.QuotaFormula:
+        return n.QuotaFormula(c[0], span=span)
+
+    def r_commission(self, c: list[Any], span: Span) -> n.Commission:
+        return n.Commission(c[0], span=span)
+
+    def r_rates(self, c: list[Any], span: Span) -> n.Rates:
+        basis = c.pop(0)[1] if isinstance(c[0], tuple) else None
+        return n.Rates(basis, c[0], tuple(c[1:]), span=span)
+
+    def r_rates_basis(self, c: list[Any], span: Span) -> tuple[str, n.Ident]:
+        return "on", c[0]
+
+    def r_steps(self, c: list[Any], span: Span) -> n.Steps:
+        return n.Steps(tuple(c), span=span)
+
+    def r_band(self, c: list[Any], span: Span) -> n.Band:
+        opener, low, high, closer, value = c
+        if isinstance(high, Token):  # `...`: open-ended
+            high = None
+        return n.Band(low, high, value, opener == "[", closer == "]", span=span)
+
+    def r_band_open(self, c: list[Any], span: Span) -> str:
+        return str(c[0])
+
+    r_band_close = r_band_open
+
+    def r_curve(self, c: list[Any], span: Span) -> n.Curve:
+        return n.Curve(tuple(c), span=span)
+
+    def r_curve_below(self, c: list[Any], span: Span) -> n.CurveBelow:
+        return n.CurveBelow(c[0], c[1], span=span)
+
+    def r_curve_at(self, c: list[Any], span: Span) -> n.CurveAt:
+        return n.CurveAt(c[0], c[1], span=span)
+
+    def r_curve_slope(self, c: list[Any], span: Span) -> n.CurveSlope:
+        return n.CurveSlope(c[0], c[1] if len(c) > 1 else None, span=span)
+
+    def r_curve_until(self, c: list[Any], span: Span) -> n.Percent:
+        return c[0]  # type: ignore[no-any-return]
+
+    def r_per_unit(self, c: list[Any], span: Span) -> n.PerUnit:
+        return n.PerUnit(c[0], span=span)
+
+    def r_threshold(self, c: list[Any], span: Span) -> n.Threshold:
+        return n.Threshold(c[0], c[1], span=span)
+
+    def r_accelerator(self, c: list[Any], span: Span) -> n.Accelerator:
+        return n.Accelerator(c[0], c[1], span=span)
+
+    def r_bonus(self, c: list[Any], span: Span) -> n.Bonus:
+        return n.Bonus(c[0], str(c[1]), c[2], span=span)
+
+    # alerts and rituals ----------------------------------------------------------------
+    def r_alert(self, c: list[Any], span: Span) -> n.Alert:
+        name, label, rest = _name_label(c)
+        severity = rest[2] if len(rest) > 2 else None
+        return n.Alert(name, label, rest[0], rest[1], severity, span=span)
+
+    def r_alert_severity(self, c: list[Any], span: Span) -> n.Ident:
+        return c[0]  # type: ignore[no-any-return]
+
+    def r_ritual(self, c: list[Any], span: Span) -> n.Ritual:
+        name, label, rest = _name_label(c)
+        shows = tuple(ident for group in rest[1:] for ident in group)
+        return n.Ritual(name, label, rest[0], shows, span=span)
+
+    def r_ritual_show(self, c: list[Any], span: Span) -> list[n.Ident]:
+        return list(c)
+
+    # expressions -----------------------------------------------------------------------
+    def r_or_expr(self, c: list[Any], span: Span) -> n.Expr:
+        return _fold("or", c, span)
+
+    def r_and_expr(self, c: list[Any], span: Span) -> n.Expr:
+        return _fold("and", c, span)
+
+    def r_not_op(self, c: list[Any], span: Span) -> n.Unary:
+        return n.Unary("not", c[0], span=span)
+
+    def r_negate(self, c: list[Any], span: Span) -> n.Unary:
+        return n.Unary("-", c[0], span=span)
+
+    def r_compare(self, c: list[Any], span: Span) -> n.Binary:
+        return n.Binary(str(c[1]), c[0], c[2], span=span)
+
+    def r_single_eq(self, c: list[Any], span: Span) -> n.Binary:
+        self.diagnostics.append(
+            Diagnostic(
+                "E104",
+                "`=` is not a comparison",
+                self._span_of(c[1]),
+                help="write `==` to compare two values",
+            )
+        )
+        return n.Binary("==", c[0], c[2], span=span)
+
+    def _binary(self, op: str, c: list[Any], span: Span) -> n.Binary:
+        return n.Binary(op, c[0], c[1], span=span)
+
+    def r_add(self, c: list[Any], span: Span) -> n.Binary:
+        return self._binary("+", c, span)
+
+    def r_sub(self, c: list[Any], span: Span) -> n.Binary:
+        return self._binary("-", c, span)
+
+    def r_mul(self, c: list[Any], span: Span) -> n.Binary:
+        return self._binary("*", c, span)
+
+    def r_div(self, c: list[Any], span: Span) -> n.Binary:
+        return self._binary("/", c, span)
+
+    def r_in_op(self, c: list[Any], span: Span) -> n.Membership:
+        return n.Membership(c[0], c[1], span=span)
+
+    def r_not_in_op(self, c: list[Any], span: Span) -> n.Membership:
+        return n.Membership(c[0], c[1], negated=True, span=span)
+
+    def r_is_missing(self, c: list[Any], span: Span) -> n.IsMissing:
+        return n.IsMissing(c[0], span=span)
+
+    def r_is_not_missing(self, c: list[Any], span: Span) -> n.IsMissing:
+        return n.IsMissing(c[0], negated=True, span=span)
+
+    def r_ref(self, c: list[Any], span: Span) -> n.Ref:
+        return n.Ref(tuple(str(t) for t in c), span=span)
+
+    def r_call(self, c: list[Any], span: Span) -> n.Call:
+        where = c.pop()[1] if c and isinstance(c[-1], tuple) else None
+        return n.Call(str(c[0]), tuple(c[1:]), where, span=span)
+
+    def r_call_where(self, c: list[Any], span: Span) -> tuple[str, Any]:
+        return "where", c[0]
+
+    def r_list(self, c: list[Any], span: Span) -> n.ListExpr:
+        return n.ListExpr(tuple(c), span=span)
+
+
+def _name_label(c: list[Any]) -> tuple[n.Ident, str | None, list[Any]]:
+    """Split (ident, optional label, rest) off a rule's children."""
+    rest = list(c[1:])
+    label = rest.pop(0) if rest and isinstance(rest[0], str) else None
+    return c[0], label, rest
+
+
+def _fold(op: str, operands: list[Any], span: Span) -> n.Expr:
+    result: n.Expr = operands[0]
+    for operand in operands[1:]:
+        result = n.Binary(op, result, operand, span=span)
+    return result
