@@ -1,0 +1,217 @@
+"""Exact money: parse amounts as people write them, round them explicitly, format them.
+
+Amounts are `decimal.Decimal`, never binary floats. Parsing accepts the formats CRM and
+spreadsheet exports produce (`1234.56`, `1 234,56`, `1,234.56`, `1.234,56`, `€1,234.56`,
+`1234,56 €`, `50K`, `1.5M`) and refuses anything whose meaning is not certain: a single
+separator followed by exactly three digits (`1,234`) is a thousands separator in English and a
+decimal comma in French, so it is reported as ambiguous instead of being guessed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import (
+    ROUND_DOWN,
+    ROUND_HALF_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Decimal,
+    InvalidOperation,
+    localcontext,
+)
+from difflib import get_close_matches
+
+__all__ = [
+    "CENT",
+    "ROUNDING_MODES",
+    "format_money",
+    "parse_money",
+    "parse_number",
+    "round_money",
+]
+
+#: The default rounding step of the domain: half-up to the cent.
+CENT = Decimal("0.01")
+
+#: Rounding mode names of rulesets -> `decimal` rounding constants.
+ROUNDING_MODES: dict[str, str] = {
+    "half_up": ROUND_HALF_UP,
+    "half_even": ROUND_HALF_EVEN,
+    "half_down": ROUND_HALF_DOWN,
+    "up": ROUND_UP,
+    "down": ROUND_DOWN,
+}
+
+# Exports write grouping with any of these; they all mean the same thing.
+_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ", "\t": " "})
+_CURRENCY = r"(?:[€$£]|EUR|USD|GBP|CHF)"
+_MULTIPLIERS = {
+    "k": Decimal(10) ** 3,
+    "m": Decimal(10) ** 6,
+    "b": Decimal(10) ** 9,
+    "bn": Decimal(10) ** 9,
+    "md": Decimal(10) ** 9,  # French "milliard"
+}
+_MONEY_RE = re.compile(
+    rf"""^(?P<sign1>[+-]?)\s*(?P<cur1>{_CURRENCY})?\s*(?P<sign2>[+-]?)\s*
+    (?P<num>[\d.,' ]*\d[\d.,' ]*?)\s*
+    (?P<mult>[kKmMbB]|bn|BN|Bn|Md|MD)?\s*(?P<cur2>{_CURRENCY})?$""",
+    re.VERBOSE,
+)
+_NUMBER_RE = re.compile(r"^(?P<sign1>[+-]?)\s*(?P<num>[\d.,' ]*\d[\d.,' ]*?)$")
+_SCIENTIFIC_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+$")
+_EXAMPLES = {"an amount": "1234.56, 1 234,56 or €1,234.56", "a number": "1234.5 or 1 234,5"}
+
+
+class _AmbiguousError(Exception):
+    """A lone separator before three digits: both readings are plausible."""
+
+    def __init__(self, grouped: Decimal, decimal: Decimal) -> None:
+        super().__init__(grouped, decimal)
+        self.grouped = grouped
+        self.decimal = decimal
+
+
+def parse_money(value: str | int | float | Decimal) -> Decimal:
+    """Parse an amount as exports write it (`1 234,56`, `€1,234.56`, `50K`) into a Decimal."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value!s} is not a finite amount")
+        return value
+    if isinstance(value, bool):  # bool is an int subclass: True is no amount
+        raise ValueError(f"{value!r} is not an amount")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite amount")
+        # repr is the shortest text that round-trips: 0.1 -> "0.1", never 0.1000000000000000055
+        return Decimal(repr(value))
+    return _parse_text(value, money=True)
+
+
+def parse_number(text: str) -> Decimal:
+    """Parse a plain number with a decimal point or comma and optional grouping into a Decimal."""
+    return _parse_text(text, money=False)
+
+
+def round_money(value: Decimal | int, step: Decimal = CENT, mode: str = "half_up") -> Decimal:
+    """Round to a multiple of `step` with a named mode (half_up, half_even, half_down, up, down)."""
+    rounding = _rounding(mode)
+    if not step.is_finite() or step <= 0:
+        raise ValueError(f"rounding step must be a positive amount, not {step}")
+    value = Decimal(value)
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite amount")
+    with localcontext() as ctx:
+        # Enough digits that the division below is exact for any realistic amount.
+        ctx.prec = 60
+        units = (value / step).to_integral_value(rounding=rounding)
+        result = units * step
+    return result.quantize(step) if step.as_tuple().exponent != 0 else result
+
+
+def format_money(value: Decimal) -> str:
+    """Format as a plain decimal string with exactly two places (`1234.50`, `-3.00`)."""
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite amount")
+    # Callers round with the ruleset's mode first; this only guarantees two places on output.
+    text = f"{round_money(value):f}"
+    return "0.00" if text == "-0.00" else text
+
+
+def _rounding(mode: str) -> str:
+    try:
+        return ROUNDING_MODES[mode]
+    except KeyError:
+        known = ", ".join(ROUNDING_MODES)
+        close = get_close_matches(mode, ROUNDING_MODES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"unknown rounding mode {mode!r} (expected one of {known}){hint}"
+        ) from None
+
+
+def _parse_text(text: str, *, money: bool) -> Decimal:
+    kind = "an amount" if money else "a number"
+    garbage = ValueError(f"{text!r} is not {kind} (expected e.g. {_EXAMPLES[kind]})")
+    cleaned = text.translate(_SPACES).replace("\u2212", "-").strip()
+    if not cleaned:
+        raise ValueError(f"empty text is not {kind}")
+    negative = False
+    if money and cleaned.startswith("(") and cleaned.endswith(")"):
+        # Accounting exports write losses in parentheses: (1,234.56)
+        negative, cleaned = True, cleaned[1:-1].strip()
+    if _SCIENTIFIC_RE.match(cleaned):
+        try:
+            result = Decimal(cleaned)
+        except InvalidOperation:
+            raise garbage from None
+        return -result if negative else result
+    match = (_MONEY_RE if money else _NUMBER_RE).match(cleaned)
+    if match is None:
+        raise garbage
+    parts = match.groupdict()
+    signs = [s for s in (parts.get("sign1"), parts.get("sign2")) if s]
+    if len(signs) > 1 or (signs and negative) or (parts.get("cur1") and parts.get("cur2")):
+        raise garbage
+    multiplier = parts.get("mult")
+    scale = _MULTIPLIERS[multiplier.lower()] if multiplier else Decimal(1)
+    try:
+        result = Decimal(_canonical_digits(text, parts["num"].strip(), kind)) * scale
+    except _AmbiguousError as error:
+        grouped, decimal = (f"{(v * scale).normalize():f}" for v in (error.grouped, error.decimal))
+        raise ValueError(
+            f"{text!r} is ambiguous: {grouped} or {decimal}? Write it without a thousands "
+            f"separator ({grouped}) or with two decimals"
+        ) from None
+    if negative or signs == ["-"]:
+        result = -result
+    return result
+
+
+def _canonical_digits(text: str, num: str, kind: str) -> str:
+    """Turn the digits-and-separators part into `1234.56`, or say why it cannot."""
+    garbage = ValueError(f"{text!r} is not {kind} (expected e.g. {_EXAMPLES[kind]})")
+    spaced = " " in num or "'" in num
+    marks = [c for c in num if c in ".,"]
+    decimal_mark: str | None = None
+    group_mark: str | None = None
+    if "." in marks and "," in marks:
+        decimal_mark = marks[-1]
+        group_mark = "," if decimal_mark == "." else "."
+        if marks.count(decimal_mark) != 1:
+            raise garbage
+    elif marks:
+        mark = marks[0]
+        if len(marks) > 1:
+            group_mark = mark
+        else:
+            whole, frac = num.split(mark)
+            whole_digits = whole.replace(" ", "").replace("'", "")
+            if (
+                not spaced
+                and len(frac) == 3
+                and frac.isdigit()
+                and 1 <= len(whole_digits) <= 3
+                and whole_digits.isdigit()
+                and not whole_digits.startswith("0")
+            ):
+                raise _AmbiguousError(
+                    Decimal(whole_digits + frac), Decimal(f"{whole_digits}.{frac}")
+                )
+            decimal_mark = mark
+    if spaced and group_mark is not None:
+        raise garbage  # two kinds of grouping in one number
+    whole, _, frac = num.partition(decimal_mark) if decimal_mark else (num, "", "")
+    if decimal_mark is not None and not frac.isdigit():
+        raise garbage
+    groups = re.split(r"[ ']+" if spaced else re.escape(group_mark or "\x00"), whole)
+    if len(groups) > 1 and (not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])):
+        raise ValueError(f"{text!r} has misplaced thousands separators")
+    whole_digits = "".join(groups) or "0"
+    if not whole_digits.isdigit():
+        raise garbage
+    return f"{whole_digits}.{frac}" if frac else whole_digits
