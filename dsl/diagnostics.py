@@ -6,12 +6,12 @@ import difflib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from dsl.source import SourceFile, Span
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a finding is; `--strict` turns warnings into errors."""
 
     ERROR = "error"
@@ -133,9 +133,13 @@ def render(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> str:
         text = source.line_text(span.line)
         gutter = f"{span.line:>4} | "
         width = (
-            span.end_column - span.column if span.end_line == span.line else len(text) - span.column + 1
+            span.end_column - span.column
+            if span.end_line == span.line
+            else len(text) - span.column + 1
         )
-        lines.append(gutter + text.expandtabs(1))
+        # Control characters would garble a terminal; show them as a visible placeholder.
+        shown = "".join(c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in text)
+        lines.append(gutter + shown)
         lines.append(" " * (len(gutter) + span.column - 1) + "^" * max(1, width))
     if diagnostic.help:
         lines.append(f"  help: {diagnostic.help}")
@@ -154,4 +158,6 @@ def render_all(diagnostics: Iterable[Diagnostic], sources: Mapping[str, SourceFi
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
     """Every finding as a JSON document: `{"diagnostics": [...]}`."""
-    return json.dumps({"diagnostics": [d.to_json() for d in diagnostics]}, ensure_ascii=False, indent=2)
+    return json.dumps(
+        {"diagnostics": [d.to_json() for d in diagnostics]}, ensure_ascii=False, indent=2
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from dsl import canonical
 from dsl import nodes as n
@@ -108,7 +109,7 @@ def build_model(modules: Iterable[n.Module]) -> Model:
         fields = {c.name: _column_type(c) for c in columns}
         fields.update({c.name: _column_type(c) for c in canonical.DERIVED.get(table, ())})
         model.records[table] = fields
-    tables = {
+    tables: dict[type, dict[str, Any]] = {
         n.Score: model.scores,
         n.Pipeline: model.pipelines,
         n.Playbook: model.playbooks,
@@ -132,6 +133,6 @@ def build_model(modules: Iterable[n.Module]) -> Model:
                 for item in declaration.fields:
                     fields[item.name.name] = type_of(item.type)
             else:
-                table: dict[str, object] = tables[type(declaration)]  # type: ignore[assignment]
-                table.setdefault(declaration.name.name, declaration)
+                named: dict[str, Any] = tables[type(declaration)]
+                named.setdefault(declaration.name.name, declaration)
     return model

@@ -8,7 +8,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ TOP_LEVEL_KEYWORDS = (
     "ruleset", "record", "strategy", "score", "qualify", "pipeline", "playbook", "kpi", "role",
     "plan", "alert", "ritual",
 )  # fmt: skip
-_ITEM_START = re.compile(r"^(?:%s)\b" % "|".join(TOP_LEVEL_KEYWORDS), re.MULTILINE)
+_ITEM_START = re.compile(rf"^(?:{'|'.join(TOP_LEVEL_KEYWORDS)})\b", re.MULTILINE)
 
 #: How a consultant would name what the parser expected, by terminal name.
 _TERMINAL_WORDS = {
@@ -84,7 +84,9 @@ def _lark() -> Lark:
 
 
 # ----------------------------------------------------------------------------- reading files
-def read_source(path: Path, display: str | None = None) -> tuple[SourceFile | None, list[Diagnostic]]:
+def read_source(
+    path: Path, display: str | None = None
+) -> tuple[SourceFile | None, list[Diagnostic]]:
     """Read one file as UTF-8 within the size limit; problems come back as diagnostics."""
     name = display or str(path)
     empty = SourceFile(name, "")
@@ -166,7 +168,9 @@ def parse(source: SourceFile) -> ParsedFile:
         try:
             module: n.Module = builder.transform(tree)
         except RecursionError:
-            diagnostics.append(Diagnostic("E004", "expression nested too deeply", source.span(0, 0)))
+            diagnostics.append(
+                Diagnostic("E004", "expression nested too deeply", source.span(0, 0))
+            )
             break
         diagnostics.extend(builder.diagnostics)
         found = tuple(n.Comment(c.value.rstrip(), span=_token_span(source, c)) for c in comments)
@@ -212,15 +216,19 @@ def _nesting_diagnostics(source: SourceFile) -> list[Diagnostic]:
     return []
 
 
-def _unclosed_brace(text: str, start: int, end: int) -> int | None:
-    """The offset of the first `{` in text[start:end] that is not closed within it."""
+def _unclosed(text: str, start: int, end: int) -> int | None:
+    """The offset of the first bracket opened in text[start:end] and not closed within it."""
     stack: list[int] = []
     for offset, char in _brackets(text[start:end]):
-        if char == "{":
+        if char in _OPENERS:
             stack.append(start + offset)
-        elif char == "}" and stack:
+        elif stack and text[stack[-1]] == _CLOSERS[char]:
             stack.pop()
     return stack[0] if stack else None
+
+
+def _item_starts(text: str) -> list[int]:
+    return [m.start() for m in _ITEM_START.finditer(text)]
 
 
 def _item_region(text: str, offset: int) -> tuple[int, int]:
@@ -262,7 +270,7 @@ def _syntax_diagnostic(
 ) -> tuple[Diagnostic, tuple[int, int] | None]:
     """Turn a Lark error into a diagnostic in the user's words, and the region to skip."""
     if isinstance(error, UnexpectedCharacters):
-        offset = error.pos_in_stream
+        offset = error.pos_in_stream or 0
         char = text[offset]
         help_text = None
         if char == "'":
@@ -283,14 +291,15 @@ def _syntax_diagnostic(
     ):
         offset = len(text.rstrip())
         region_start, _ = _item_region(text, max(0, offset - 1))
-        unclosed = _unclosed_brace(text, region_start, len(text))
+        unclosed = _unclosed(text, region_start, len(text))
         if unclosed is not None:
             line, _ = source.position(unclosed)
+            opener = text[unclosed]
             return Diagnostic(
                 "E105",
-                "this `{` is never closed",
+                f"this `{opener}` is never closed",
                 source.span(unclosed, unclosed + 1),
-                help=f"add `}}` at the end of the block that starts on line {line}",
+                help=f"add `{_OPENERS[opener]}` to close what line {line} opens",
             ), None
         expected = error.expected if isinstance(error, UnexpectedToken) else set(error.expected)
         return Diagnostic(
@@ -304,29 +313,34 @@ def _syntax_diagnostic(
     end = token.end_pos or offset + len(token.value)
     span = source.span(offset, end)
     expected = set(error.expected)
-    # A new top-level item while a block is open: the `}` of the block before is missing.
-    if token.type in {t.upper() for t in TOP_LEVEL_KEYWORDS} and "RBRACE" in expected:
-        region_start, _ = _item_region(text, max(0, offset - 1))
-        unclosed = _unclosed_brace(text, region_start, offset)
+    # A new top-level item while a bracket is open: the `}` (or `)`) before it is missing.
+    starts = [start for start in _item_starts(text) if start <= offset]
+    if len(starts) >= 2 or (starts and starts[-1] == offset):
+        item, following = (starts[-2], starts[-1]) if len(starts) >= 2 else (0, starts[-1])
+        unclosed = _unclosed(text, item, following)
         if unclosed is not None:
+            keyword = text[following : following + 12].split()[0]
+            opener = text[unclosed]
+            line, _ = source.position(following)
             return Diagnostic(
                 "E105",
-                f"this `{{` is not closed before `{token.value}` on line {token.line}",
+                f"this `{opener}` is not closed before `{keyword}` on line {line}",
                 source.span(unclosed, unclosed + 1),
-                help="add the missing `}`",
-            ), (region_start, offset)
-    if token.type == "COMMA" and _decimal_comma(text, offset):
+                help=f"add the missing `{_OPENERS[opener]}`",
+            ), (item, following)
+    comma = offset if token.type == "COMMA" else offset - 1
+    if _decimal_comma(text, comma):
         return Diagnostic(
             "E106",
             "decimal comma in a number",
-            source.span(offset - 1, offset + 2),
+            source.span(comma - 1, comma + 2),
             help="write decimals with a dot: 0.01, 12.5%",
         ), _skip(text, offset)
     message = f"unexpected {_found(token)}: expected {_expected_words(expected)}"
     help_text = None
     if token.type == "NAME":
         help_text = did_you_mean(token.value, _keywords(expected))
-    if token.type == "RBRACE" and _unclosed_brace(text, 0, offset) is None:
+    if token.type == "RBRACE" and _unclosed(text, 0, offset) is None:
         help_text = "this `}` closes nothing: remove it, or look for a missing `{`"
     if "PERCENT" in expected and token.type == "NUMBER":
         help_text = f"add a percent sign: {token.value}%"
@@ -344,7 +358,12 @@ def _found(token: Token) -> str:
 
 
 def _decimal_comma(text: str, comma: int) -> bool:
-    return 0 < comma < len(text) - 1 and text[comma - 1].isdigit() and text[comma + 1].isdigit()
+    return (
+        0 < comma < len(text) - 1
+        and text[comma] == ","
+        and text[comma - 1].isdigit()
+        and text[comma + 1].isdigit()
+    )
 
 
 def _skip(text: str, offset: int) -> tuple[int, int] | None:
@@ -377,7 +396,7 @@ def _rule(method: _Handler) -> _Handler:
     return method
 
 
-class _AstBuilder(Transformer_NonRecursive):  # type: ignore[misc]
+class _AstBuilder(Transformer_NonRecursive[Token, Any]):
     """One pass from the Lark tree to typed nodes; no Lark object survives it."""
 
     def __init__(self, source: SourceFile) -> None:
@@ -417,7 +436,9 @@ class _AstBuilder(Transformer_NonRecursive):  # type: ignore[misc]
 
     def DURATION(self, token: Token) -> n.Duration:
         count = int(token.value[:-1])
-        return n.Duration(count * (7 if token.value.endswith("w") else 1), token.value, span=self._span_of(token))
+        return n.Duration(
+            count * (7 if token.value.endswith("w") else 1), token.value, span=self._span_of(token)
+        )
 
     def STRING(self, token: Token) -> n.String:
         body = token.value[1:-1]

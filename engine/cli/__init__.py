@@ -1,0 +1,1 @@
+"""The `koncept` command line: one module per subcommand."""
