@@ -80,6 +80,9 @@ def _lark() -> Lark:
         propagate_positions=True,
         maybe_placeholders=False,
         lexer_callbacks={"COMMENT": _collect_comment},
+        # The LALR tables take ~0.25 s to build; Lark caches them in a temp file (by grammar
+        # hash) so `koncept check` starts fast. An unwritable temp dir only costs the time.
+        cache=True,
     )
 
 
