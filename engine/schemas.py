@@ -1,0 +1,282 @@
+"""JSON Schemas (draft 2020-12) of the canonical input tables and of CRM mapping files.
+
+The table schemas are built from `dsl.canonical.TABLES`, extended by the columns a ruleset's
+`record` declarations add or narrow, so the checker, the validator and the published files in
+`schemas/` cannot disagree. A schema describes one row (one JSON object of a records list); CSV
+and spreadsheet cells are all text, so the data layer is more lenient than these schemas about
+how numbers and dates are written (see `engine.data`).
+
+`python -m engine.schemas --write schemas/` regenerates the published files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+from dsl.canonical import TABLES, Column
+
+__all__ = [
+    "DRAFT",
+    "FILE_NAMES",
+    "PRESETS",
+    "RECORD_NAMES",
+    "main",
+    "mapping_schema",
+    "merge_columns",
+    "schema_files",
+    "table_schema",
+]
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+#: record name (as in `TABLES` and rulesets) -> input table name (as in files and mappings).
+FILE_NAMES: dict[str, str] = {
+    "lead": "leads",
+    "deal": "deals",
+    "stage_event": "stage_events",
+    "rep": "reps",
+    "quota": "quotas",
+    "territory": "territories",
+}
+#: input table name -> record name.
+RECORD_NAMES: dict[str, str] = {plural: record for record, plural in FILE_NAMES.items()}
+
+#: CRM presets shipped in `engine/presets/`.
+PRESETS = ("salesforce", "hubspot")
+
+# Canonical text forms; the data layer also accepts `1 234,56`, `31/12/2026`, `oui`...
+_NUMERIC_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_PERCENT_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?( ?%)?$"
+_MONEY_PATTERN = r"^-?\d+(\.\d+)?$"
+_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def merge_columns(table: str, extra: tuple[Column, ...] = ()) -> tuple[Column, ...]:
+    """The canonical columns of `table` with a ruleset's added or narrowed columns applied."""
+    record = _record_name(table)
+    merged = {column.name: column for column in TABLES[record]}
+    for column in extra:
+        base = merged.get(column.name)
+        # A record declaration may narrow a column but never make a required one optional.
+        required = column.required or (base is not None and base.required)
+        merged[column.name] = Column(column.name, column.type, required, column.options)
+    return tuple(merged.values())
+
+
+def table_schema(table: str, extra: tuple[Column, ...] = ()) -> dict[str, Any]:
+    """The JSON Schema of one row of `table` (`deal` or `deals`), extended by `extra` columns."""
+    record = _record_name(table)
+    columns = merge_columns(record, extra)
+    return {
+        "$schema": DRAFT,
+        "$id": f"urn:koncept-rules:schema:{record}",
+        "title": record,
+        "description": (
+            f"One row of the {FILE_NAMES[record]} input table ({FILE_NAMES[record]}.csv, .xlsx, "
+            ".json or .parquet). Columns not listed are kept as the client's own fields."
+        ),
+        "type": "object",
+        "properties": {column.name: _column_schema(column) for column in columns},
+        "required": [column.name for column in columns if column.required],
+        "additionalProperties": True,
+    }
+
+
+def mapping_schema() -> dict[str, Any]:
+    """The JSON Schema of a CRM mapping file (YAML): renamed columns, translated values."""
+    tables = list(RECORD_NAMES)
+    scalar = {"type": ["string", "number", "boolean"]}
+    return {
+        "$schema": DRAFT,
+        "$id": "urn:koncept-rules:schema:mapping",
+        "title": "CRM mapping",
+        "description": (
+            "Translates a CRM export into the canonical input tables: which file holds a table, "
+            "which source column becomes which canonical column(s), how source values translate, "
+            "defaults for missing cells, columns derived from conditions, and tables built from "
+            "the distinct values of another table."
+        ),
+        "type": "object",
+        "properties": {
+            "preset": {
+                "description": "Start from a shipped CRM mapping; this file's entries win.",
+                "enum": list(PRESETS),
+            },
+            "tables": {
+                "type": "object",
+                "propertyNames": {"enum": tables},
+                "additionalProperties": {"$ref": "#/$defs/table"},
+            },
+        },
+        "additionalProperties": False,
+        "$defs": {
+            "name": {"type": "string", "pattern": _NAME_PATTERN},
+            "scalar": scalar,
+            "targets": {
+                "description": "One canonical column, or several filled from the same source.",
+                "oneOf": [
+                    {"$ref": "#/$defs/name"},
+                    {
+                        "type": "array",
+                        "items": {"$ref": "#/$defs/name"},
+                        "minItems": 1,
+                        "uniqueItems": True,
+                    },
+                ],
+            },
+            "table": {
+                "type": "object",
+                "properties": {
+                    "file": {
+                        "description": "File name in the data folder (default: <table>.<ext>).",
+                        "type": "string",
+                        "minLength": 1,
+                    },
+                    "from": {
+                        "description": "Build this table from the distinct rows of another one.",
+                        "enum": tables,
+                    },
+                    "columns": {
+                        "description": "Source column -> canonical column(s).",
+                        "type": "object",
+                        "additionalProperties": {"$ref": "#/$defs/targets"},
+                    },
+                    "values": {
+                        "description": "Canonical column -> {source value: canonical value}.",
+                        "type": "object",
+                        "propertyNames": {"$ref": "#/$defs/name"},
+                        "additionalProperties": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": ["string", "number", "boolean", "null"]
+                            },
+                        },
+                    },
+                    "defaults": {
+                        "description": "Canonical column -> value used where the cell is empty.",
+                        "type": "object",
+                        "propertyNames": {"$ref": "#/$defs/name"},
+                        "additionalProperties": scalar,
+                    },
+                    "derive": {
+                        "description": (
+                            "Canonical column -> cases tested in order on the source columns; "
+                            "the first whose `when` holds gives the value."
+                        ),
+                        "type": "object",
+                        "propertyNames": {"$ref": "#/$defs/name"},
+                        "additionalProperties": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"$ref": "#/$defs/case"},
+                        },
+                    },
+                },
+                "additionalProperties": False,
+                "not": {"required": ["file", "from"]},
+            },
+            "case": {
+                "type": "object",
+                "properties": {
+                    "when": {
+                        "description": "Source column -> value or list of values (any matches).",
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": {
+                            "description": "A value, or a list of values of which any matches.",
+                            "oneOf": [
+                                {"$ref": "#/$defs/scalar"},
+                                {
+                                    "type": "array",
+                                    "items": {"$ref": "#/$defs/scalar"},
+                                    "minItems": 1,
+                                },
+                            ],
+                        },
+                    },
+                    "then": {"type": ["string", "number", "boolean", "null"]},
+                },
+                "required": ["then"],
+                "additionalProperties": False,
+            },
+        },
+    }
+
+
+def schema_files() -> dict[str, dict[str, Any]]:
+    """File name -> schema for every published schema (`deal.schema.json`, `mapping...`)."""
+    files = {f"{record}.schema.json": table_schema(record) for record in FILE_NAMES}
+    files["mapping.schema.json"] = mapping_schema()
+    return files
+
+
+def dumps(schema: dict[str, Any]) -> str:
+    """Serialise a schema the way the published files are written."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the published schemas: `python -m engine.schemas --write schemas/`."""
+    parser = argparse.ArgumentParser(prog="python -m engine.schemas", description=main.__doc__)
+    parser.add_argument("--write", metavar="DIR", required=True, type=Path)
+    args = parser.parse_args(argv)
+    folder: Path = args.write
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, schema in schema_files().items():
+        (folder / name).write_text(dumps(schema), encoding="utf-8")
+    return 0
+
+
+def _record_name(table: str) -> str:
+    record = RECORD_NAMES.get(table, table)
+    if record not in TABLES:
+        known = list(TABLES) + list(RECORD_NAMES)
+        close = get_close_matches(table, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown table {table!r} (expected one of {', '.join(TABLES)}){hint}")
+    return record
+
+
+def _column_schema(column: Column) -> dict[str, Any]:
+    schema: dict[str, Any]
+    if column.type == "text":
+        schema = {"type": "string"}
+    elif column.type == "number":
+        schema = {"type": ["number", "string"], "pattern": _NUMERIC_PATTERN}
+    elif column.type == "percent":
+        schema = {"type": ["number", "string"], "pattern": _PERCENT_PATTERN}
+    elif column.type == "integer":
+        schema = {"type": "integer"}
+    elif column.type == "money":
+        schema = {"type": ["number", "string"], "pattern": _MONEY_PATTERN}
+    elif column.type == "boolean":
+        schema = {"type": "boolean"}
+    elif column.type == "date":
+        schema = {"type": "string", "format": "date", "pattern": _DATE_PATTERN}
+    elif column.type == "one_of":
+        if not column.options:
+            raise ValueError(f"column {column.name!r} is one_of without options")
+        schema = {"enum": list(column.options)}
+    else:
+        raise ValueError(f"column {column.name!r} has unknown type {column.type!r}")
+    if not column.required:
+        schema = _nullable(schema)
+    required = " (required)" if column.required else ""
+    return {"description": f"{column.type}{required}", **schema}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    if "enum" in schema:
+        return {**schema, "enum": [*schema["enum"], None]}
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    return {**schema, "type": [*types, "null"]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
