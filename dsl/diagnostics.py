@@ -49,6 +49,7 @@ CODES: dict[str, str] = {
     "E211": "unknown function",
     "E212": "unknown measure",
     "E213": "unknown report",
+    "E214": "not available in this context",
     # types
     "E301": "type mismatch",
     "E302": "condition is not a boolean",
@@ -68,6 +69,8 @@ CODES: dict[str, str] = {
     "W502": "objectives communicated after the period starts",
     "W503": "payout can decrease as attainment rises",
     "W504": "case can never match",
+    # tools
+    "E901": "formatter would change the meaning",
 }
 
 
