@@ -14,8 +14,8 @@ role AM "Account Manager" {
 }
 
 # The brief fixes no pay: these plans exist so that attainment (credited / quota) is defined.
-# Their rates are the worked examples of the method's tier vocabulary, so the documented
-# figures can be reproduced on this ruleset.
+# Their rates are the worked examples of docs/language.md (tier methods, gate or floor), so the
+# documented figures can be reproduced on this ruleset.
 
 # Marginal (tax-bracket) rates: each band's rate applies to the part of the bookings inside it.
 # Quota 100K and 130K booked: 100K x 10% + 20K x 15% + 10K x 20% = 15,000 (a retroactive

@@ -14,8 +14,19 @@ import pytest
 from lark import Lark, Token
 
 from dsl import nodes as n
+from dsl.checker import check
+from dsl.diagnostics import CODES
 from dsl.formatter import format_text
-from dsl.parser import ParsedFile, parse, read_source, ruleset_files
+from dsl.parser import (
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    MAX_NESTING,
+    MAX_SYNTAX_ERRORS_PER_FILE,
+    ParsedFile,
+    parse,
+    read_source,
+    ruleset_files,
+)
 
 RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
 CLIENTS = ("contech-saas", "fintech", "industrie-services", "services-b2b")
@@ -75,8 +86,7 @@ def test_ruleset_has_exactly_one_header(client: str) -> None:
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_ruleset_checks_clean_in_strict_mode(client: str) -> None:
-    checker = pytest.importorskip("dsl.checker")  # being written; the skip goes when it lands
-    result = checker.check(_modules(client), strict=True)
+    result = check(_modules(client), strict=True)
     assert list(result.diagnostics) == []
 
 
@@ -228,3 +238,16 @@ def test_the_exclusions_are_real() -> None:
     # An exclusion names a real construct, and one that a ruleset starts using leaves the list.
     assert set(NOT_IN_CLIENT_RULESETS) <= _grammar_constructs()
     assert set(NOT_IN_CLIENT_RULESETS) & rules == set()
+
+
+# ----------------------------------------------------------------------------- the reference
+def test_language_reference_lists_every_diagnostic_code() -> None:
+    doc = (RULESETS.parent / "docs" / "language.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| ([EW]\d{3}) \| ([^|]+?)(?: \(warning\))? \|$", doc, re.MULTILINE))
+    assert rows == CODES
+
+
+def test_language_reference_states_the_parser_limits() -> None:
+    doc = (RULESETS.parent / "docs" / "language.md").read_text(encoding="utf-8")
+    for limit in (MAX_FILE_BYTES, MAX_FILES, MAX_NESTING, MAX_SYNTAX_ERRORS_PER_FILE):
+        assert f"| {limit:,} " in doc or f"| {limit} " in doc, limit
