@@ -53,6 +53,8 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "attainment": (1, 1),
 }
 AGGREGATES = frozenset({"count", "sum", "mean", "median"})
+#: Functions whose argument is an id (a stage, a measure), not an expression.
+_TAKES_ID = frozenset({"reached", "entered_at", "attainment"})
 
 _CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP"}
 _BOOLEAN = FieldType("boolean")
@@ -367,11 +369,14 @@ class _Typer:
             return self._unary(expr)
         if isinstance(expr, n.ListExpr):
             for item in expr.items:
-                self.type(item)
+                self.type(item, hint)
             return FieldType("list")
         return FieldType("list")  # a range outside `in`
 
     # names -----------------------------------------------------------------------------
+    def _needs_hint(self, expr: n.Expr) -> bool:
+        return isinstance(expr, n.ListExpr) or self._bare_unknown(expr)
+
     def _bare_unknown(self, expr: n.Expr) -> bool:
         return (
             isinstance(expr, n.Ref)
@@ -382,15 +387,14 @@ class _Typer:
         )
 
     def _unknown_field(self, ref: n.Ref, record: str, fields: Iterable[str], why: str = "") -> None:
+        name = ref.parts[-1]
         help_text = (
-            did_you_mean(ref.parts[-1], fields)
+            did_you_mean(name, fields)
             or why
-            or (f"{record} has no field `{ref.dotted}`; declare it in `record {record} {{ ... }}`")
+            or f"{record} has no field `{name}`; declare it in `record {record} {{ ... }}`"
         )
         self.names.append(
-            Diagnostic(
-                "E201", f"unknown field `{ref.dotted}` on {record}", ref.span, help=help_text
-            )
+            Diagnostic("E201", f"unknown field `{name}` on {record}", ref.span, help=help_text)
         )
 
     def _ref(self, ref: n.Ref, hint: _Hint | None) -> FieldType:
@@ -401,9 +405,15 @@ class _Typer:
         if len(ref.parts) > 1:
             linked = scope.links.get(name)
             if linked is None or len(ref.parts) != 2:
-                example = f"e.g. `{next(iter(scope.links))}.<field>`" if scope.links else ""
-                why = f"dotted names reach a linked record's fields, {example}".rstrip(", ")
-                self._unknown_field(ref, scope.record, (), why)
+                why = "a dotted name reads a linked record's field" + "".join(
+                    f", e.g. `{link}.<field>`" for link in list(scope.links)[:1]
+                )
+                self.names.append(
+                    Diagnostic(
+                        "E201", f"unknown field `{ref.dotted}` on {scope.record}", ref.span,
+                        help=why,
+                    )
+                )  # fmt: skip
                 return ANY
             if ref.parts[1] in linked:
                 return linked[ref.parts[1]]
@@ -506,7 +516,8 @@ class _Typer:
 
     def _compare(self, expr: n.Binary) -> FieldType:
         left, right = expr.left, expr.right
-        if self._bare_unknown(left) and not self._bare_unknown(right):
+        # Type first the side that gives meaning to the other (a field before a bare option).
+        if self._needs_hint(left) and not self._needs_hint(right):
             rt = self.type(right)
             lt = self.type(left, (rt, right.dotted if isinstance(right, n.Ref) else None))
         else:
@@ -637,24 +648,28 @@ class _Typer:
             )
         if name in AGGREGATES:
             return self._aggregate(call)
-        if scope.aggregate and name in ("reached", "entered_at", "attainment"):
+        if scope.aggregate and name in _TAKES_ID:
             self.names.append(
                 _not_here(call, f"it reads one {scope.record}: use it inside an aggregate")
             )
-            self._arguments_only(call)
             return ANY
         if name in ("reached", "entered_at"):
             return self._stage_call(call)
         if name == "attainment":
             return self._attainment(call)
         args = [self.type(arg) for arg in call.args]
+        kinds = ("duration",) if name == "abs" else ("duration", "date")
         for arg, found in zip(call.args, args, strict=True):
-            if not (found.numeric or found.kind in ("duration", "date")):
+            if not (found.numeric or found.kind in kinds):
+                wanted = (
+                    "numbers, amounts or durations"
+                    if name == "abs"
+                    else ("numbers, amounts, dates or durations")
+                )
                 self.types.append(
                     Diagnostic(
                         "E301",
-                        f"`{name}` needs numbers, amounts, dates or durations; "
-                        f"found {_describe(found)}",
+                        f"`{name}` needs {wanted}; found {_describe(found)}",
                         arg.span,
                         help=_SIGNATURES[name],
                     )
@@ -672,9 +687,9 @@ class _Typer:
         self.types.append(
             Diagnostic(
                 "E301",
-                f"cannot compare {_describe(a)} with {_describe(b)}",
+                f"`{name}` needs two values of one kind; found {_describe(a)} and {_describe(b)}",
                 call.span,
-                help=_compare_help(a, b),
+                help=_SIGNATURES[name],
             )
         )
         return ANY
@@ -682,6 +697,8 @@ class _Typer:
     def _arguments_only(self, call: n.Call) -> None:
         # A call that is already reported: resolve names in its arguments as a record reads
         # them, and report no type in it.
+        if call.function in _TAKES_ID:
+            return
         inner = _Typer(replace(self.scope, aggregate=False))
         for arg in [*call.args, *([call.where] if call.where else [])]:
             inner.type(arg)
@@ -1880,7 +1897,9 @@ def _falling_payout(item: n.MeasureItem) -> list[Diagnostic]:
     elif isinstance(item, n.Curve):
         pay: Decimal | None = None
         level: Decimal | None = None
-        for point in item.points:
+        for index, point in enumerate(item.points):
+            if isinstance(point, n.CurveBelow) and index > 0:
+                continue  # misplaced: reported by the tables pass
             if isinstance(point, n.CurveSlope):
                 if point.slope.value < 0:
                     found.append(_falls(point.span, f"slope {point.slope.raw} lowers pay"))

@@ -11,7 +11,7 @@ import pytest
 from dsl import checker
 from dsl import nodes as n
 from dsl.checker import PASSES, Scope, check, scope_for, type_of_expr
-from dsl.diagnostics import CODES, Severity
+from dsl.diagnostics import CODES
 from dsl.model import FieldType
 from dsl.parser import parse
 from dsl.source import SourceFile
@@ -248,7 +248,7 @@ def test_dotted_field_from_rep_context() -> None:
     assert findings(body) == [
         error(
             "E201",
-            "unknown field `territory.potentiel` on territory",
+            "unknown field `potentiel` on territory",
             "territory.potentiel",
             "did you mean `potential`?",
         )
@@ -399,6 +399,70 @@ def test_names_not_available_in_context() -> None:
     ]  # fmt: skip
 
 
+def test_dotted_names_need_a_linked_record() -> None:
+    body = 'alert a on deal when rep.name == "x"\nalert b on rep when team.size > 1\n'
+    assert findings(body) == [
+        error("E201", "unknown field `rep.name` on deal", "rep.name",
+              "a dotted name reads a linked record's field"),
+        error("E201", "unknown field `team.size` on rep", "team.size",
+              "a dotted name reads a linked record's field, e.g. `territory.<field>`"),
+    ]  # fmt: skip
+
+
+def test_functions_that_take_ids() -> None:
+    body = (
+        "role AE { }\nplan p for AE { measure bookings { credit amount of deals commission 5% } }\n"
+        "kpi k on rep = attainment(bookings) + count(attainment(bookings) >= 100%)\n"
+        "alert a on lead when reached(demo)\n"
+        "alert b on rep when attainment(1 + 1) > 1\n"
+    )
+    assert findings(body) == [
+        error("E214", "`attainment` is not available here", "attainment(bookings)",
+              "it reads one rep: use it inside an aggregate"),
+        error("E214", "`reached` is not available here", "reached(demo)",
+              "it reads a deal's stage history; lead has none"),
+        error("E301", "`attainment` takes a measure id", "1 + 1",
+              "attainment(measure), e.g. attainment(bookings)"),
+    ]  # fmt: skip
+
+
+def test_quoted_option_and_lists_compared_with_values() -> None:
+    body = 'alert a on deal when type in ["upsel"] or type == [new_logo] or [won] == status\n'
+    assert findings(body) == [
+        error("E209", 'unknown value "upsel" for `type`', '"upsel"', "did you mean `upsell`?"),
+        error("E301", "cannot compare one_of with a list", "type == [new_logo]",
+              "use `in` to test whether a value is in a list"),
+        error("E301", "cannot compare a list with one_of", "[won] == status",
+              "use `in` to test whether a value is in a list"),
+    ]  # fmt: skip
+
+
+def test_criterion_fields() -> None:
+    body = (
+        "record lead { level text tier text }\n"
+        "score s on lead { m -> level tier { high -> 3 } grade { a -> 1 } }\n"
+    )
+    assert findings(body) == [
+        error("E301", "criterion `m` takes its points from `level`, which is text", "level",
+              "the points of `criterion -> field` come from a number or integer field"),
+        error("E301", "value cases need a one_of field; `tier` is text", "tier",
+              "use `when` cases, e.g. `when tier > 0 -> 5`"),
+        error("E201", "unknown field `grade` on lead", "grade",
+              "a criterion with value cases scores the field it is named after; name it after a "
+              "field or add `of <field>`"),
+    ]  # fmt: skip
+
+
+def test_duplicate_qualification() -> None:
+    body = (
+        "score s on deal { c { otherwise -> 1 } }\n"
+        "qualify deal { use s otherwise }\nqualify deal { use s otherwise }\n"
+    )
+    assert findings(body) == [
+        error("E207", "`qualify deal` is already defined", "deal", "first defined at f0.krl:3")
+    ]
+
+
 # ----------------------------------------------------------------------------- types
 def test_condition_must_be_boolean() -> None:
     assert findings("alert a on deal when amount\n") == [
@@ -493,6 +557,54 @@ def test_kpi_target_matches_its_value() -> None:
             "write a duration target with its unit, like 60d",
         )
     ]
+
+
+def test_where_filters_only_aggregates() -> None:
+    assert findings("kpi k on deal = abs(sum(amount) where true)\n") == [
+        error("E303", "`abs` takes no `where` filter", "true",
+              "only count, sum, mean and median filter: sum(amount where status == won)"),
+    ]  # fmt: skip
+
+
+def test_function_argument_types() -> None:
+    body = "alert a on deal when min(amount, close_date) > 1 or abs(status) > 1 or -status == 1\n"
+    assert findings(body) == [
+        error("E301", "`min` needs two values of one kind; found money and date",
+              "min(amount, close_date)", "min(a, b)"),
+        error("E301", "`abs` needs numbers, amounts or durations; found one_of", "status",
+              "abs(x)"),
+        error("E301", "cannot negate one_of", "-status", None),
+    ]  # fmt: skip
+
+
+def test_kpi_is_a_number() -> None:
+    assert findings("kpi k on deal = count() > 3\nkpi m on deal = mean(status)\n") == [
+        error("E301", "a KPI is a number, an amount, a percentage or a duration; found boolean",
+              "count() > 3", "e.g. count(status == won) or sum(amount where status == won)"),
+        error("E301", "`mean` needs numbers, amounts or durations; found one_of", "status",
+              "mean(value) or mean(value where condition)"),
+    ]  # fmt: skip
+
+
+def test_logic_operands_are_conditions() -> None:
+    assert findings("alert a on deal when not amount or (1 and true)\n") == [
+        error("E302", "expected a condition (true or false), found money", "amount",
+              "a condition compares values (`amount > 50K`), tests a list "
+              "(`type in [new_logo, upsell]`) or reads a yes/no field"),
+        error("E302", "expected a condition (true or false), found number", "1",
+              "a condition compares values (`amount > 50K`), tests a list "
+              "(`type in [new_logo, upsell]`) or reads a yes/no field"),
+    ]  # fmt: skip
+
+
+def test_empty_ranges() -> None:
+    body = "record deal { level integer 5..1 }\nalert a on deal when contacts in 6..3\n"
+    assert findings(body) == [
+        error("E409", "range 5..1 is empty: 5 is above 1", "5..1",
+              "write the lower bound first: 1..5"),
+        error("E409", "range 6..3 is empty: 6 is above 3", "6..3",
+              "write the lower bound first: 3..6"),
+    ]  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- tables
@@ -665,6 +777,41 @@ def test_bounds() -> None:
     ]  # fmt: skip
 
 
+def test_curve_point_order() -> None:
+    body = (
+        "role AE { }\nplan p for AE { target_variable 1K per year measure m {\n"
+        "  credit amount of deals quota q\n"
+        "  curve { at 80% pay 50% below 70% pay 60% slope 1 at 120% pay 200% } } }\n"
+    )
+    assert findings(body) == [
+        error("E409", "`below` must be the first point of a curve", "below 70% pay 60%",
+              "`below L pay P` says what is paid under the first level"),
+        error("E409", "a slope without `to` runs on forever: it must be the last point",
+              "slope 1", "add `to <level>` to end it, e.g. `slope 1.5 to 130%`"),
+    ]  # fmt: skip
+
+
+def test_quota_and_target_variable_bookkeeping() -> None:
+    body = (
+        "role AE { }\nplan p for AE {\n"
+        "  measure m { credit amount of deals quota q quota formula 1 commission 5% cap 200% } }\n"
+    )
+    assert findings(body) == [
+        error("E408", "measure `m` has 2 quotas", "quota formula 1",
+              "keep one: `quota <measure id>` or `quota formula <expression>`"),
+        error("E408", "`cap` is a share of the target variable, but plan `p` has none",
+              "cap 200%", "add `target_variable <amount> per <period>` to the plan, e.g. "
+              "`target_variable 40K per year`"),
+    ]  # fmt: skip
+
+
+def test_knockouts_apply_wherever_they_are() -> None:
+    body = (
+        "score s on lead { c { otherwise -> 1 } status { low otherwise knockout x when true } }\n"
+    )
+    assert findings(body) == []
+
+
 # ----------------------------------------------------------------------------- lints
 def test_too_many_kpis_for_a_role() -> None:
     kpis = "".join(f"kpi k{i} on deal = count()\n" for i in range(8))
@@ -828,10 +975,6 @@ def test_type_of_expr_with_extras_and_aggregates() -> None:
     assert type_of_expr(_expr("mean(contacts)"), kpi).kind == "number"
     assert type_of_expr(_expr("amount"), kpi).kind == "any"
     assert type_of_expr(_expr("amount"), Scope(None)).kind == "any"
-
-
-def test_severity_values() -> None:
-    assert {s.value for s in Severity} == {"error", "warning"}
 
 
 # ----------------------------------------------------------------------------- scale
