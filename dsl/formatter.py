@@ -1,6 +1,6 @@
 """AST + comments -> the one canonical layout of a `.krl` file; refuses to change its meaning.
 
-Layout rules (docs/language.md repeats them for users):
+Layout rules:
 
 - two spaces per level; a blank line between top-level declarations; each block item on its
   own line; inside a block, one blank line where the source had one or more between two items
@@ -491,7 +491,7 @@ class _Layout:
         if (
             doc.flat is not None
             and indent + len(doc.flat) <= MAX_LINE
-            and not self.has_comment(doc.start, end)
+            and not self.has_comment(doc.open, doc.close)
         ):
             self.leaf(doc.flat, doc.start, end, indent)
             return
