@@ -1,0 +1,1256 @@
+"""Payouts over whole tables: crediting with numpy, exact sums per rep and period, then the payout
+math of `engine.plans` applied to all reps of a plan at once.
+
+The per-record path (`engine.plans.pay_rep`) is the reference; this path must give the same
+payouts and the same issues to the cent. What makes it fast and still exact:
+  * credit rules (`where`, the credited value, `dated`) run through the engine's vectorized
+    evaluator (`engine.vector`) on the deals table once per distinct rule;
+  * credited values are int64 in units of 10**-scale (cents, times the split shares' decimals),
+    summed per (rep, period) with integer arithmetic, and only then turned into Decimals;
+  * the payout math runs on numpy object arrays of Decimals (one element per rep), with the same
+    formulas, in the same order and the same decimal context as the reference path.
+
+Outputs: `payouts` (one row per rep, plan and period: rep_id, plan, period, payout, measures,
+paid), `budget` (per plan and period: what was paid against the target variables, and the
+guardrail alert) and `errors` (rep, plan, period, measure, deal, reason): every rep that is not
+paid and every deal that is not credited is there, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from difflib import get_close_matches
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from dsl.model import Model
+from engine.compiler import Compiled, FieldRef, Node
+from engine.data import RowError, validate_table
+from engine.money import format_money
+from engine.plans import (
+    PERIODS_PER_YEAR,
+    CreditRule,
+    MeasureSpec,
+    PayoutIssue,
+    PayPeriod,
+    PlanBook,
+    PlanSpec,
+    compile_plans,
+    exact_value,
+    measure_quota,
+    parse_period,
+    periods_overlapping,
+    proration_factor,
+    split_shares,
+)
+from engine.results import ALERT_COLUMNS, ERROR_COLUMNS, PAYOUT_COLUMNS, FrozenDict
+from engine.vector import Compiler, Frame, V, table_columns
+
+if TYPE_CHECKING:
+    from engine.loader import Program
+
+__all__ = [
+    "BUDGET_COLUMNS",
+    "PAYOUT_ERROR_COLUMNS",
+    "PAYOUT_TABLE_COLUMNS",
+    "PayoutEngine",
+    "PayoutResults",
+    "compute_payouts",
+    "show_amount",
+    "show_ratio",
+]
+
+#: The payouts table: the output contract's columns, plus whether the plan is the one paid.
+PAYOUT_TABLE_COLUMNS = (*PAYOUT_COLUMNS, "paid")
+#: Why a rep is not paid or a deal not credited.
+PAYOUT_ERROR_COLUMNS = ("rep_id", "plan", "period", "measure", "deal_id", "reason")
+#: Per plan and period: total paid vs the budget at 100% attainment for everyone.
+BUDGET_COLUMNS = (
+    "plan",
+    "period",
+    "paid",
+    "reps",
+    "total",
+    "budget",
+    "ratio",
+    "guardrail",
+    "alert",
+    "message",
+)
+
+Array = npt.NDArray[Any]
+Bools = npt.NDArray[np.bool_]
+#: An object array of Decimals. Typed Any: numpy's stubs know no Decimal arithmetic.
+Obj = Any
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+_PRECISION = 80  # the reference path's context (engine.plans): same digits, same results
+_EPOCH = dt.date(1970, 1, 1)
+_MAX_SHARE_PLACES = 8
+_INT_LIMIT = 2**62
+
+
+def show_amount(value: Decimal | None) -> str | None:
+    """A credited value or quota as text: two places when exact to the cent, else as needed."""
+    if value is None:
+        return None
+    cents = value.quantize(Decimal("0.01"))
+    return format_money(cents) if cents == value else f"{value.normalize():f}"
+
+
+def show_ratio(value: Decimal | None) -> str | None:
+    """An attainment, rate or % as a fraction (`0.95`), at most 6 decimals, no trailing zeros."""
+    if value is None:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        rounded = value.quantize(Decimal("0.000001")).normalize()
+    text = f"{rounded:f}"
+    return "0" if text in ("-0", "0E-6") else text
+
+
+# ============================================================================ results
+@dataclass(frozen=True, eq=False)
+class PayoutResults:
+    """What `PayoutEngine.evaluate` computed: payouts, budget per plan and period, errors."""
+
+    payouts: pd.DataFrame
+    budget: pd.DataFrame
+    errors: pd.DataFrame
+    #: Rows of the input tables that failed validation (when raw tables were given).
+    row_errors: tuple[RowError, ...] = ()
+
+    def error_rows(self) -> pd.DataFrame:
+        """The errors in the shape of `Results.errors` (table, row, column, value, message)."""
+        rows: list[tuple[str, int | None, str | None, str | None, str]] = [
+            ("payouts", None, "rep_id", rep, _message(rep, plan, period, measure, deal, reason))
+            for rep, plan, period, measure, deal, reason in self.errors.itertuples(index=False)
+        ]
+        rows.extend((e.table, e.row, e.column, e.value, e.message) for e in self.row_errors)
+        return pd.DataFrame(rows, columns=list(ERROR_COLUMNS))
+
+    def alert_rows(self) -> pd.DataFrame:
+        """Budget guardrail alerts in the shape of `Results.alerts`."""
+        alerts = self.budget[self.budget["alert"]]
+        rows = [
+            ("budget_guardrail", "plan", plan, message, "warning")
+            for plan, message in zip(alerts["plan"], alerts["message"], strict=True)
+        ]
+        return pd.DataFrame(rows, columns=list(ALERT_COLUMNS))
+
+
+def _message(
+    rep: str | None,
+    plan: str | None,
+    period: str | None,
+    measure: str | None,
+    deal: str | None,
+    reason: str,
+) -> str:
+    where = [f"rep {rep}" if rep else None, f"plan {plan}" if plan else None, period]
+    where.append(f"measure {measure}" if measure else None)
+    prefix = ", ".join(w for w in where if w)
+    return f"{prefix}: {reason}" if prefix else reason
+
+
+# ============================================================================ inputs
+@dataclass(slots=True)
+class _Reps:
+    """The reps table as plain arrays, and an index from rep id to position."""
+
+    ids: Array
+    index: pd.Index[Any]
+    roles: Array
+    records: list[dict[str, Any]]
+
+    @classmethod
+    def build(cls, frame: pd.DataFrame) -> _Reps:
+        ids = _texts(frame, "id")
+        roles = _texts(frame, "role")
+        records = _records(frame)
+        for record, rep_id in zip(records, ids, strict=True):
+            record["id"] = rep_id
+        return cls(ids, pd.Index(ids), roles, records)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts keyed by column name."""
+    names = [str(c) for c in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in frame.itertuples(index=False)]
+
+
+def _texts(frame: pd.DataFrame, name: str) -> Array:
+    if name not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    column = frame[name]
+    values = np.asarray(column.astype(object).where(column.notna(), None), dtype=object)
+    if column.dtype != object and not isinstance(column.dtype, pd.StringDtype):
+        values = np.asarray([None if v is None else str(v) for v in values], dtype=object)
+    stripped = [v.strip() or None if isinstance(v, str) else v for v in values.tolist()]
+    return np.asarray(stripped, dtype=object)
+
+
+def _looks_typed(frame: pd.DataFrame, money: Sequence[str]) -> bool:
+    """Whether a table came out of `validate_table` (money columns have their `__cents`)."""
+    return all(f"{name}__cents" in frame.columns for name in money if name in frame.columns)
+
+
+# ============================================================================ crediting
+@dataclass(slots=True)
+class _Credits:
+    """One credit rule evaluated on every deal (or split row when the rule goes to owners)."""
+
+    deal: Array  # deal id per row (object)
+    owner: Array  # rep id per row (object, None when missing)
+    holds: Bools  # the `where` is known true
+    unknown: Bools  # the `where` is unknown
+    day: Array  # int64 days since 1970 (meaningless where not day_known)
+    day_known: Bools
+    values: Array  # int64 in units of 10**-scale, or object Decimals when scale is None
+    value_known: Bools
+    scale: int | None
+    negative: Bools  # the deal's amount is negative (value credits only)
+    broken: Array  # why the deal's split is unusable (object, None when fine)
+
+
+class PayoutEngine:
+    """Variable pay for a compiled ruleset: compile once, evaluate tables many times."""
+
+    def __init__(self, model: Model, compiled: Compiled) -> None:
+        self.model = model
+        self.compiled = compiled
+        self.book: PlanBook = compile_plans(model, compiled)
+        fields = compiled.records.get("deal", {})
+        text = {name for name, kind in fields.items() if kind.kind in ("text", "one_of")}
+        self._vector = Compiler(text, compiled.stages)
+
+    # ------------------------------------------------------------------ entry point
+    def evaluate(
+        self,
+        *,
+        deals: pd.DataFrame | None,
+        reps: pd.DataFrame | None,
+        quotas: pd.DataFrame | None = None,
+        territories: pd.DataFrame | None = None,
+        splits: pd.DataFrame | None = None,
+        stage_events: pd.DataFrame | None = None,
+        period: str | None = None,
+    ) -> PayoutResults:
+        """Pay every rep on every plan of their role, for one period (or every plan period).
+
+        Tables are typed as `engine.data.validate_table` returns them; raw text tables are
+        validated first (their invalid rows are reported in `row_errors`). `period` may be a
+        plan period (`2026-Q1`) or a longer one (`2026`: every quarter of a quarterly plan).
+        """
+        issues: list[PayoutIssue] = []
+        row_errors: list[RowError] = []
+        tables = {
+            "deals": deals,
+            "reps": reps,
+            "quotas": quotas,
+            "territories": territories,
+            "stage_events": stage_events,
+        }
+        typed = self._typed(tables, row_errors)
+        requested: PayPeriod | None = None
+        if period is not None:
+            try:
+                requested = parse_period(period)
+            except ValueError as error:
+                return self._results([], [PayoutIssue(None, None, period, str(error))], row_errors)
+        rep_frame = typed.get("reps")
+        if rep_frame is None:
+            issues.append(
+                PayoutIssue(None, None, period, "no reps table: payouts need each rep's role")
+            )
+            return self._results([], issues, row_errors)
+        team = _Reps.build(rep_frame)
+        deal_frame = typed.get("deals")
+        work = self._assign(team, requested, period, deal_frame, issues)
+        quota_rows = self._quota_rows(typed.get("quotas"), team, issues)
+        links = self._territories(typed.get("territories"))
+        known = frozenset(r for r in team.ids.tolist() if r is not None)
+        credits = _Crediting(self, deal_frame, splits, typed.get("stage_events"), known)
+        rows: list[dict[str, Any]] = []
+        for plan, paid, members, periods in work:
+            for pay_period in periods:
+                rows.extend(
+                    self._pay(
+                        plan, paid, members, pay_period, team, quota_rows, links, credits, issues
+                    )
+                )
+        issues.extend(credits.unknown_owners())
+        return self._results(rows, issues, row_errors)
+
+    # ------------------------------------------------------------------ tables
+    def _typed(
+        self, tables: Mapping[str, pd.DataFrame | None], row_errors: list[RowError]
+    ) -> dict[str, pd.DataFrame]:
+        records = {
+            "deals": "deal",
+            "reps": "rep",
+            "quotas": "quota",
+            "territories": "territory",
+            "stage_events": "stage_event",
+        }
+        money = {"deals": ("amount", "cost"), "quotas": ("quota",)}
+        typed: dict[str, pd.DataFrame] = {}
+        for name, frame in tables.items():
+            if frame is None:
+                continue
+            columns = table_columns(self.model, records[name])
+            raw = all(
+                isinstance(frame[c].dtype, pd.StringDtype) or frame[c].dtype == object
+                for c in frame.columns
+            ) and not _looks_typed(frame, money.get(name, ()))
+            needs = name in money and not _looks_typed(frame, money[name])
+            if raw or needs:
+                known = {"stage": tuple(self.compiled.stages)} if self.compiled.stages else None
+                checked = validate_table(
+                    name, frame, columns, known if name in ("deals", "stage_events") else None
+                )
+                row_errors.extend(checked.errors)
+                frame = checked.valid
+            typed[name] = frame.reset_index(drop=True)
+        return typed
+
+    def _assign(
+        self,
+        team: _Reps,
+        requested: PayPeriod | None,
+        asked: str | None,
+        deals: pd.DataFrame | None,
+        issues: list[PayoutIssue],
+    ) -> list[tuple[PlanSpec, bool, Array, tuple[PayPeriod, ...]]]:
+        """(plan, paid, rep positions, periods) for every plan some rep is on."""
+        book = self.book
+        by_plan: dict[tuple[str, bool], list[int]] = {}
+        for position, (rep_id, role) in enumerate(zip(team.ids, team.roles, strict=True)):
+            if rep_id is None:
+                continue
+            if role is None:
+                issues.append(PayoutIssue(rep_id, None, asked, "the rep has no role"))
+            elif role not in book.declared_roles and role not in book.roles:
+                known = sorted(book.declared_roles)
+                close = get_close_matches(role, known, n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                issues.append(
+                    PayoutIssue(rep_id, None, asked, f"role {role} is not in the ruleset{hint}")
+                )
+            elif not book.roles.get(role):
+                issues.append(PayoutIssue(rep_id, None, asked, f"role {role} has no plan"))
+            else:
+                for rank, name in enumerate(book.roles[role]):
+                    by_plan.setdefault((name, rank == 0), []).append(position)
+        work = []
+        for (name, paid), members in by_plan.items():
+            plan = book.plans[name]
+            periods = self._periods(plan, requested, deals)
+            positions = np.asarray(members, dtype=np.int64)
+            if isinstance(periods, str):
+                issues.extend(PayoutIssue(team.ids[p], name, asked, periods) for p in positions)
+                continue
+            work.append((plan, paid, positions, periods))
+        return work
+
+    def _periods(
+        self, plan: PlanSpec, requested: PayPeriod | None, deals: pd.DataFrame | None
+    ) -> tuple[PayPeriod, ...] | str:
+        """The plan periods to pay, or why none can be."""
+        unit = plan.unit
+        if requested is not None:
+            if PERIODS_PER_YEAR[requested.unit] > PERIODS_PER_YEAR[unit]:
+                return (
+                    f"plan {plan.name} pays per {unit}: ask for a {unit} or a longer period, "
+                    f"not {requested.id}"
+                )
+            return periods_overlapping(requested.start, requested.end, unit)
+        if plan.effective is not None:
+            return periods_overlapping(plan.effective[0], plan.effective[1], unit)
+        dates = None
+        if deals is not None and "close_date" in deals.columns and len(deals):
+            dates = pd.to_datetime(deals["close_date"]).dropna()
+        if dates is None or dates.empty:
+            return f"plan {plan.name} has no effective dates and no deal is dated: give a period"
+        return periods_overlapping(dates.min().date(), dates.max().date(), unit)
+
+    def _quota_rows(
+        self, quotas: pd.DataFrame | None, team: _Reps, issues: list[PayoutIssue]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The quota rows of each rep; rows for unknown reps or measures are reported."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        if quotas is None or not len(quotas):
+            return found
+        reps = _texts(quotas, "rep_id")
+        periods = _texts(quotas, "period")
+        measures = _texts(quotas, "measure")
+        values = quotas["quota"].to_numpy(dtype=object) if "quota" in quotas.columns else None
+        known_reps = set(team.ids.tolist())
+        known_measures = sorted(self.book.quota_measures)
+        for row, rep in enumerate(reps.tolist()):
+            quota = None if values is None else values[row]
+            entry = {
+                "rep_id": rep,
+                "period": periods[row],
+                "measure": measures[row],
+                "quota": quota,
+            }
+            if rep not in known_reps:
+                issues.append(
+                    PayoutIssue(
+                        rep,
+                        None,
+                        periods[row],
+                        f"quota for {measures[row]} given for a rep who is not in the reps table",
+                    )
+                )
+                continue
+            measure = measures[row]
+            if known_measures and measure not in self.book.quota_measures:
+                close = get_close_matches(str(measure), known_measures, n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                issues.append(
+                    PayoutIssue(
+                        rep,
+                        None,
+                        periods[row],
+                        f"quota for unknown measure {measure} (no plan reads it){hint}",
+                    )
+                )
+            found.setdefault(rep, []).append(entry)
+        return found
+
+    def _territories(self, territories: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
+        if territories is None or not len(territories):
+            return {}
+        ids = _texts(territories, "id")
+        records = _records(territories)
+        return {key: record for key, record in zip(ids, records, strict=True) if key is not None}
+
+    # ------------------------------------------------------------------ paying one plan period
+    def _pay(
+        self,
+        plan: PlanSpec,
+        paid: bool,
+        members: Array,
+        period: PayPeriod,
+        team: _Reps,
+        quota_rows: Mapping[str, list[dict[str, Any]]],
+        links: Mapping[str, dict[str, Any]],
+        credits: _Crediting,
+        issues: list[PayoutIssue],
+    ) -> list[dict[str, Any]]:
+        """Rows for one plan and period; issues for the reps that cannot be paid."""
+        blocked = [f"plan {plan.name} cannot be paid: {p}" for p in plan.problems]
+        if plan.effective is not None and not (
+            period.start <= plan.effective[1] and period.end >= plan.effective[0]
+        ):
+            start, end = plan.effective
+            blocked.append(f"{period.id} is outside the plan's effective dates ({start} to {end})")
+        if blocked:
+            for position in members.tolist():
+                issues.extend(
+                    PayoutIssue(team.ids[position], plan.name, period.id, reason)
+                    for reason in blocked
+                )
+            return []
+        rep_ids = team.ids[members]
+        # Crediting first: its issues come before the quota's, as on the reference path.
+        credited: dict[str, Array] = {}
+        for spec in plan.measures:
+            assert spec.credit is not None
+            credited[spec.name] = credits.credited(spec, plan, period, rep_ids, issues)
+        factors = np.full(len(members), _ONE, dtype=object)
+        keep = np.ones(len(members), dtype=bool)
+        if plan.proration:
+            for i, position in enumerate(members.tolist()):
+                record = team.records[position]
+                employed, factor = proration_factor(
+                    period, _date(record.get("hire_date")), _date(record.get("end_date"))
+                )
+                factors[i] = factor
+                if employed == 0:
+                    keep[i] = False
+                    issues.append(
+                        PayoutIssue(
+                            rep_ids[i],
+                            plan.name,
+                            period.id,
+                            f"not employed during "
+                            f"{period.id} (hired {_shown_date(record.get('hire_date'))})",
+                        )
+                    )
+        quotas: dict[str, Array] = {}
+        for spec in plan.measures:
+            column = np.full(len(members), None, dtype=object)
+            if spec.has_quota:
+                for i, position in enumerate(members.tolist()):
+                    if not keep[i]:
+                        continue
+                    record = team.records[position]
+                    territory = record.get("territory")
+                    link = links.get(str(territory)) if _present(territory) else None
+                    value, reason = measure_quota(
+                        spec,
+                        record,
+                        period,
+                        quota_rows.get(rep_ids[i], ()),
+                        {"territory": link},
+                        plan,
+                    )
+                    if reason is not None:
+                        issues.append(
+                            PayoutIssue(rep_ids[i], plan.name, period.id, reason, spec.name)
+                        )
+                        keep[i] = False
+                    elif value is not None and factors[i] != _ONE:
+                        value = plan.round(_mul(value, factors[i]))
+                    column[i] = value
+            quotas[spec.name] = column
+        if not keep.any():
+            return []
+        rows = np.flatnonzero(keep)
+        return _pay_vector(
+            plan,
+            paid,
+            period,
+            rep_ids[rows],
+            factors[rows],
+            {name: values[rows] for name, values in credited.items()},
+            {name: values[rows] for name, values in quotas.items()},
+        )
+
+    # ------------------------------------------------------------------ results
+    def _results(
+        self,
+        rows: list[dict[str, Any]],
+        issues: Sequence[PayoutIssue],
+        row_errors: Sequence[RowError],
+    ) -> PayoutResults:
+        payouts = pd.DataFrame(rows, columns=[*PAYOUT_TABLE_COLUMNS, "_target"])
+        budget = self._budget(payouts)
+        # A deal without a date belongs to no period: it is reported once, not per period.
+        unique = dict.fromkeys(
+            (i.rep_id, i.plan, i.period, i.measure, i.deal_id, i.reason) for i in issues
+        )
+        errors = pd.DataFrame(list(unique), columns=list(PAYOUT_ERROR_COLUMNS), dtype=object)
+        payouts = payouts.drop(columns="_target")
+        return PayoutResults(payouts, budget, errors, tuple(row_errors))
+
+    def _budget(self, payouts: pd.DataFrame) -> pd.DataFrame:
+        rows = []
+        for (plan_name, period), group in payouts.groupby(["plan", "period"], sort=True):
+            plan = self.book.plans[str(plan_name)]
+            total = sum((Decimal(p) for p in group["payout"]), _ZERO)
+            targets = [t for t in group["_target"] if t is not None]
+            budget = sum(targets, _ZERO) if len(targets) == len(group) and targets else None
+            ratio = _div(total, budget) if budget else None
+            alert, message = False, None
+            limit = plan.guardrail
+            if limit is not None:
+                ceiling = _mul(limit.value, budget) if limit.percent and budget else None
+                ceiling = limit.value if not limit.percent else ceiling
+                if ceiling is not None and total > ceiling:
+                    alert = True
+                    share = f" ({show_ratio(ratio)} of the budget)" if ratio is not None else ""
+                    message = (
+                        f"{plan_name} {period}: {format_money(total)} paid{share}, above the "
+                        f"guardrail of {limit.raw}"
+                        + (f" of {format_money(budget)}" if limit.percent and budget else "")
+                    )
+            rows.append(
+                (
+                    plan_name,
+                    period,
+                    bool(group["paid"].any()),
+                    len(group),
+                    format_money(total),
+                    None if budget is None else format_money(budget),
+                    show_ratio(ratio),
+                    None if limit is None else limit.raw,
+                    alert,
+                    message,
+                )
+            )
+        return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))
+
+
+def compute_payouts(
+    program: Program,
+    *,
+    deals: pd.DataFrame | None,
+    reps: pd.DataFrame | None,
+    quotas: pd.DataFrame | None = None,
+    territories: pd.DataFrame | None = None,
+    splits: pd.DataFrame | None = None,
+    stage_events: pd.DataFrame | None = None,
+    period: str | None = None,
+) -> PayoutResults:
+    """Payouts of a loaded program on its tables (see `PayoutEngine.evaluate`)."""
+    return PayoutEngine(program.model, program.compiled).evaluate(
+        deals=deals,
+        reps=reps,
+        quotas=quotas,
+        territories=territories,
+        splits=splits,
+        stage_events=stage_events,
+        period=period,
+    )
+
+
+# ============================================================================ crediting tables
+class _Crediting:
+    """Evaluates credit rules on the deals table, once per distinct rule."""
+
+    def __init__(
+        self,
+        engine: PayoutEngine,
+        deals: pd.DataFrame | None,
+        splits: pd.DataFrame | None,
+        events: pd.DataFrame | None,
+        known_reps: frozenset[str],
+    ) -> None:
+        self.engine = engine
+        self.known_reps = known_reps
+        self.deals = (
+            deals if deals is not None else pd.DataFrame({"id": pd.Series([], dtype="str")})
+        )
+        self.n = len(self.deals)
+        self.frame = Frame(self.deals, stage_reach=self._reach())
+        self.ids = _texts(self.deals, "id")
+        self.events = events
+        self._entered: dict[str, tuple[Array, Bools]] = {}
+        self._rules: dict[tuple[Any, ...], _Credits] = {}
+        self._derived: set[str] = set()
+        self.unknown: dict[tuple[str, str], list[str]] = {}
+        self._split_rows(splits)
+
+    def _reach(self) -> dict[str, tuple[Array, Bools]]:
+        # `reached(stage)` from the deal's own stage, as on the reference path (engine.record).
+        compiled = self.engine.compiled
+        stage = _texts(self.deals, "stage")
+        reach: dict[str, tuple[Array, Bools]] = {}
+        for name, pipeline in compiled.pipelines.items():
+            lookup = {s.name: s.index for s in pipeline.stages}
+            index = np.asarray([lookup.get(s, -1) if s else -1 for s in stage.tolist()], np.int64)
+            reach[name] = (index, np.asarray([s is not None for s in stage.tolist()], bool))
+        return reach
+
+    def _split_rows(self, splits: pd.DataFrame | None) -> None:
+        """Explode split deals into one row per (deal, rep) with an integer share."""
+        self.split_of: dict[str, list[tuple[str, Decimal]]] = {}
+        self.broken: dict[str, tuple[str, list[str]]] = {}
+        if splits is None or not len(splits):
+            return
+        deal = _texts(splits, "deal_id")
+        rep = _texts(splits, "rep_id")
+        share = splits["share"].to_numpy(dtype=object) if "share" in splits else [None] * len(deal)
+        shares, problems = split_shares(zip(deal.tolist(), rep.tolist(), list(share), strict=True))
+        for deal_id, entry in shares.items():
+            self.split_of[deal_id] = list(entry.items())
+        members: dict[str, list[str]] = {}
+        for d, r in zip(deal.tolist(), rep.tolist(), strict=True):
+            if d in problems and r is not None and r not in members.setdefault(d, []):
+                members[d].append(r)
+        self.broken = {d: (reason, members.get(d, [])) for d, reason in problems.items()}
+
+    # ------------------------------------------------------------------ one rule, all deals
+    def rule(self, rule: CreditRule) -> _Credits:
+        key = (rule.value, rule.where, rule.to, rule.dated, rule.dated_stage)
+        found = self._rules.get(key)
+        if found is None:
+            found = self._rules[key] = self._evaluate(rule)
+        return found
+
+    def _evaluate(self, rule: CreditRule) -> _Credits:
+        compile_ = self.engine._vector.compile
+        frame = self.frame
+        n = self.n
+        for name, node in rule.derived.items():
+            if name not in self._derived:
+                frame.extras[name] = compile_(node)(frame)
+                self._derived.add(name)
+        if rule.where is None:
+            holds, unknown = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+        else:
+            v = compile_(rule.where)(frame)
+            known = _known(v, n)
+            holds = np.broadcast_to(np.asarray(v.values, dtype=bool), (n,)) & known
+            unknown = ~known
+        if rule.dated_stage is not None:
+            day, day_known = self._entered_at(rule.dated_stage)
+        else:
+            dated: Node = rule.dated if rule.dated is not None else FieldRef("close_date", "date")
+            v = compile_(dated)(frame)
+            day = np.broadcast_to(np.asarray(v.values, dtype=np.int64), (n,))
+            day_known = _known(v, n)
+        negative = np.zeros(n, dtype=bool)
+        scale: int | None = 0
+        if rule.value is None:
+            values: Array = np.ones(n, dtype=np.int64)
+            value_known = np.ones(n, dtype=bool)
+        else:
+            amount = frame.field(FieldRef("amount", "fixed", 2))
+            negative = _known(amount, n) & (np.broadcast_to(amount.values, (n,)) < 0)
+            v = compile_(rule.value)(frame)
+            value_known = _known(v, n)
+            if rule.value.kind == "fixed":
+                values, scale = (
+                    np.broadcast_to(np.asarray(v.values, np.int64), (n,)),
+                    rule.value.scale,
+                )
+            else:
+                floats = np.broadcast_to(np.asarray(v.values, np.float64), (n,))
+                values = np.asarray([exact_value(float(x)) for x in floats.tolist()], dtype=object)
+                values[~value_known] = _ZERO
+                scale = None
+        owner = _texts(self.deals, rule.to)
+        broken = np.full(n, None, dtype=object)
+        credits = _Credits(
+            self.ids,
+            owner,
+            holds,
+            unknown,
+            day,
+            day_known,
+            values,
+            value_known,
+            scale,
+            negative,
+            broken,
+        )
+        if rule.to == "rep_id" and (self.split_of or self.broken):
+            credits = self._explode(credits)
+        return credits
+
+    def _entered_at(self, stage: str) -> tuple[Array, Bools]:
+        found = self._entered.get(stage)
+        if found is not None:
+            return found
+        day = np.zeros(self.n, dtype=np.int64)
+        known = np.zeros(self.n, dtype=bool)
+        events = self.events
+        if events is not None and len(events):
+            at = _texts(events, "stage") == stage
+            deal_ids = _texts(events, "deal_id")[at]
+            entered = pd.to_datetime(events["entered_at"]).to_numpy()[at]
+            table = pd.DataFrame({"deal": deal_ids, "day": entered}).dropna()
+            first = table.groupby("deal", sort=False)["day"].min()
+            positions = pd.Index(self.ids).get_indexer(first.index)
+            ok = positions >= 0
+            days = first.to_numpy().astype("datetime64[D]").astype(np.int64)
+            day[positions[ok]] = days[ok]
+            known[positions[ok]] = True
+        self._entered[stage] = (day, known)
+        return day, known
+
+    def _explode(self, c: _Credits) -> _Credits:
+        """Replace each split deal by one row per rep in its split (value x share)."""
+        positions = {deal: i for i, deal in enumerate(c.deal.tolist())}
+        places = max(
+            [_places(share) for entries in self.split_of.values() for _, share in entries] or [0]
+        )
+        exact = c.scale is not None and places <= _MAX_SHARE_PLACES
+        unit = 10**places
+        rows: list[int] = []
+        owners: list[str] = []
+        weights: list[Any] = []
+        broken: list[str | None] = []
+        for deal, entries in self.split_of.items():
+            row = positions.get(deal)
+            if row is None:
+                continue
+            for rep, share in entries:
+                rows.append(row)
+                owners.append(rep)
+                weights.append(int(share.scaleb(places)) if exact else share)
+                broken.append(None)
+        for deal, (reason, members) in self.broken.items():
+            row = positions.get(deal)
+            if row is None:
+                continue
+            for rep in members:
+                rows.append(row)
+                owners.append(rep)
+                weights.append(0 if exact else _ZERO)
+                broken.append(reason)
+        split_deals = set(self.split_of) | set(self.broken)
+        plain = np.flatnonzero(~np.isin(c.deal, np.asarray(list(split_deals), dtype=object)))
+        take = np.concatenate([plain, np.asarray(rows, dtype=np.int64)])
+        if exact:
+            assert c.scale is not None
+            weight = np.concatenate(
+                [np.full(len(plain), unit, np.int64), np.asarray(weights, np.int64)]
+            )
+            values: Array = np.asarray(c.values, np.int64)[take] * weight
+            scale: int | None = c.scale + places
+        else:
+            decimals = _as_decimals(c.values, c.scale)[take]
+            weight_obj = np.asarray([_ONE] * len(plain) + list(weights), dtype=object)
+            values = np.asarray(
+                [_mul(v, w) for v, w in zip(decimals, weight_obj, strict=True)], dtype=object
+            )
+            scale = None
+        owner = np.concatenate([c.owner[plain], np.asarray(owners, dtype=object)])
+        reasons = np.concatenate(
+            [np.full(len(plain), None, dtype=object), np.asarray(broken, dtype=object)]
+        )
+        return _Credits(
+            c.deal[take],
+            owner,
+            c.holds[take],
+            c.unknown[take],
+            c.day[take],
+            c.day_known[take],
+            values,
+            c.value_known[take],
+            scale,
+            c.negative[take],
+            reasons,
+        )
+
+    # ------------------------------------------------------------------ one measure, one period
+    def credited(
+        self,
+        spec: MeasureSpec,
+        plan: PlanSpec,
+        period: PayPeriod,
+        rep_ids: Array,
+        issues: list[PayoutIssue],
+    ) -> Array:
+        """The credited value (Decimal) of each rep of `rep_ids`; issues for deals left out."""
+        assert spec.credit is not None
+        rule = spec.credit
+        c = self.rule(rule)
+        members = pd.Index(rep_ids)
+        slot = members.get_indexer(pd.Index(c.owner))
+        considered = c.holds | c.unknown
+        start, end = _days(period.start), _days(period.end)
+        in_period = c.day_known & (c.day >= start) & (c.day <= end)
+        if plan.effective is not None:
+            first, last = _days(plan.effective[0]), _days(plan.effective[1])
+            in_period &= (c.day >= first) & (c.day <= last)
+        # Reps of this plan see the issues of their deals, as on the reference path.
+        mine = slot >= 0
+        no_date = mine & considered & ~c.day_known
+        undecided = mine & in_period & c.unknown
+        broken = mine & in_period & c.holds & _not_none(c.broken)
+        counted = mine & in_period & c.holds & ~_not_none(c.broken)
+        negative = counted & c.negative if rule.value is not None else np.zeros_like(counted)
+        missing = counted & ~negative & ~c.value_known
+        take = counted & ~negative & c.value_known
+        self._note_unknown(c, considered & in_period & (slot < 0), period)
+        if no_date.any() or undecided.any() or broken.any() or negative.any() or missing.any():
+            self._issues(
+                c, spec, plan, period, no_date, undecided, broken, negative, missing, issues
+            )
+        return _sums(c, slot, take, len(rep_ids))
+
+    def _issues(
+        self,
+        c: _Credits,
+        spec: MeasureSpec,
+        plan: PlanSpec,
+        period: PayPeriod,
+        no_date: Bools,
+        undecided: Bools,
+        broken: Bools,
+        negative: Bools,
+        missing: Bools,
+        issues: list[PayoutIssue],
+    ) -> None:
+        rule = spec.credit
+        assert rule is not None
+        amounts = self.frame.field(FieldRef("amount", "fixed", 2)).values
+        cents = np.broadcast_to(amounts, (self.n,))
+        positions = {deal: i for i, deal in enumerate(self.ids.tolist())}
+        found: list[tuple[int, PayoutIssue]] = []
+
+        def add(mask: Bools, reason: Callable[[int, str], str], dated: bool = True) -> None:
+            for row in np.flatnonzero(mask).tolist():
+                deal = c.deal[row]
+                found.append(
+                    (
+                        positions.get(deal, 0),
+                        PayoutIssue(
+                            c.owner[row],
+                            plan.name,
+                            period.id if dated else None,
+                            f"deal {deal} is not credited: {reason(row, deal)}",
+                            spec.name,
+                            deal,
+                        ),
+                    )
+                )
+
+        empty = [(ref.name, ~_known(self.frame.field(ref), self.n)) for ref in rule.where_fields]
+
+        def undecidable(row: int, deal: str) -> str:
+            at = positions[deal]
+            return rule.missing_text([name for name, blank in empty if blank[at]])
+
+        add(no_date, lambda row, deal: rule.no_date_text, dated=False)
+        add(undecided, undecidable)
+        add(broken, lambda row, deal: str(c.broken[row]))
+        add(negative, lambda row, deal: f"negative amount ({_cents(int(cents[positions[deal]]))})")
+        add(missing, lambda row, deal: f"no {rule.value_text}")
+        # Deal order, as the reference path meets them.
+        issues.extend(issue for _, issue in sorted(found, key=lambda item: item[0]))
+
+    def _note_unknown(self, c: _Credits, mask: Bools, period: PayPeriod) -> None:
+        for row in np.flatnonzero(mask).tolist():
+            owner = c.owner[row]
+            if owner is None or owner not in self.known_reps:
+                deals = self.unknown.setdefault((owner or "", period.id), [])
+                if c.deal[row] not in deals:
+                    deals.append(c.deal[row])
+
+    def unknown_owners(self) -> list[PayoutIssue]:
+        """Deals that would be credited to a rep missing from the reps table, or to nobody."""
+        found = []
+        for (owner, period), deals in sorted(self.unknown.items()):
+            shown = ", ".join(deals[:10]) + (
+                f" and {len(deals) - 10} more" if len(deals) > 10 else ""
+            )
+            noun = "deal" if len(deals) == 1 else "deals"
+            reason = (
+                f"{len(deals)} {noun} without a rep, not credited: {shown}"
+                if not owner
+                else f"{len(deals)} {noun} credited to {owner}, who is not in the reps table: "
+                f"{shown}"
+            )
+            found.append(PayoutIssue(owner or None, None, period, reason))
+        return found
+
+
+# ============================================================================ helpers
+def _known(v: V, n: int) -> Bools:
+    if v.known is None:
+        return np.ones(n, dtype=bool)
+    return np.broadcast_to(np.asarray(v.known, dtype=bool), (n,)).copy()
+
+
+def _not_none(values: Array) -> Bools:
+    return np.asarray([v is not None for v in values.tolist()], dtype=bool)
+
+
+def _days(day: dt.date) -> int:
+    return (day - _EPOCH).days
+
+
+def _date(value: Any) -> dt.date | None:
+    if not _present(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        return None
+
+
+def _shown_date(value: Any) -> str:
+    day = _date(value)
+    return day.isoformat() if day else str(value)
+
+
+def _present(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, float) and value != value:
+        return False
+    return type(value).__name__ not in ("NAType", "NaTType")
+
+
+def _cents(cents: int) -> str:
+    return f"{Decimal(cents).scaleb(-2):f}"
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -int(exponent))
+
+
+def _mul(*values: Decimal) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        result = _ONE
+        for value in values:
+            result *= value
+        return result
+
+
+def _div(a: Decimal, b: Decimal) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return a / b
+
+
+def _as_decimals(values: Array, scale: int | None) -> Array:
+    if scale is None:
+        return np.asarray(values, dtype=object)
+    return np.asarray([Decimal(int(v)).scaleb(-scale) for v in values.tolist()], dtype=object)
+
+
+def _sums(c: _Credits, slot: Array, take: Bools, size: int) -> Array:
+    """Exact sums of the taken rows per slot, as Decimals."""
+    slots = slot[take]
+    if c.scale is None:
+        total = np.full(size, _ZERO, dtype=object)
+        with localcontext() as ctx:
+            ctx.prec = _PRECISION
+            np.add.at(total, slots, np.asarray(c.values, dtype=object)[take])
+        return total
+    values = np.asarray(c.values, dtype=np.int64)[take]
+    if values.size and int(np.abs(values).max()) * values.size >= _INT_LIMIT:
+        sums: Array = np.zeros(size, dtype=object)  # Python ints: no overflow, still exact
+        np.add.at(sums, slots, values.astype(object))
+    else:
+        sums = np.zeros(size, dtype=np.int64)
+        np.add.at(sums, slots, values)
+    scale = c.scale
+    return np.asarray([Decimal(int(s)).scaleb(-scale) for s in sums.tolist()], dtype=object)
+
+
+# ============================================================================ vectorized math
+def _where(mask: Bools, a: Any, b: Any) -> Obj:
+    return np.where(mask, a, b).astype(object)
+
+
+def _curve_vector(spec: MeasureSpec, c: Obj, q: Obj) -> Obj:
+    """`engine.plans.curve_pct` on arrays: the same pieces, the same formulas."""
+    curve = spec.curve
+    assert curve is not None
+    n = len(c)
+    pct = np.full(n, _ZERO, dtype=object)
+    decided = np.zeros(n, dtype=bool)
+    anchors = ([curve.below] if curve.below is not None else []) + list(curve.points)
+    if curve.below is not None:
+        hit = c < curve.below[0] * q
+        pct = _where(hit, curve.below[1], pct)
+        decided |= hit
+    if not anchors:
+        return pct
+    decided |= c < anchors[0][0] * q
+    attainment = c / q
+    for (l0, p0), (l1, p1) in itertools.pairwise(anchors):
+        hit = ~decided & (c < l1 * q)
+        if hit.any():
+            slope = _div(p1 - p0, l1 - l0)
+            pct = _where(hit, slope * (attainment - l0) + p0, pct)
+        decided |= hit
+    level, pay = anchors[-1]
+    hit = ~decided & (c == level * q)
+    pct = _where(hit, pay, pct)
+    decided |= hit
+    for slope, until in curve.slopes:
+        hit = ~decided if until is None else ~decided & (c <= until * q)
+        if hit.any():
+            pct = _where(hit, pay + slope * (attainment - level), pct)
+        decided |= hit
+        if until is not None:
+            pay += _mul(slope, until - level)
+            level = until
+    return _where(decided, pct, pay)
+
+
+def _band_rate(spec: MeasureSpec, amount: Obj, q: Obj | None) -> tuple[Obj, Bools]:
+    """The value of the band holding each amount (first band that holds it), and whether any."""
+    n = len(amount)
+    value = np.full(n, None, dtype=object)
+    found = np.zeros(n, dtype=bool)
+    for band in spec.bands:
+        if band.on_attainment:
+            assert q is not None
+            low = band.low * q
+            high = None if band.high is None else band.high * q
+        else:
+            low, high = band.low, band.high
+        above = (amount > low) | ((amount == low) if band.low_inclusive else False)
+        if high is None:
+            below: Any = True
+        else:
+            below = (amount < high) | ((amount == high) if band.high_inclusive else False)
+        hit = ~found & np.asarray(above & below, dtype=bool)
+        value = _where(hit, band.value, value)
+        found |= hit
+    return value, found
+
+
+def _method_vector(spec: MeasureSpec, c: Obj, q: Obj | None, t: Obj | None) -> tuple[Obj, Obj]:
+    """The method's amount and rate per rep, floor threshold included (see `_base_parts`)."""
+    n = len(c)
+    zero = np.full(n, _ZERO, dtype=object)
+    none = np.full(n, None, dtype=object)
+    floor = spec.threshold[0] if spec.threshold and spec.threshold[1] == "floor" else None
+    floor_amount = floor * q if floor is not None and q is not None else None
+    if floor_amount is None:
+        above = c
+    else:
+        diff = c - floor_amount
+        above = _where(diff > 0, diff, _ZERO)
+    method = spec.method
+    if method in ("commission", "per_unit"):
+        assert spec.rate is not None
+        return above * spec.rate, np.full(n, spec.rate, dtype=object)
+    if method == "rates" and spec.rates_method == "marginal":
+        amount, rate = zero.copy(), none.copy()
+        for band in spec.bands:
+            if band.on_attainment:
+                assert q is not None
+                low: Any = band.low * q
+                high: Any = None if band.high is None else band.high * q
+            else:
+                low = np.full(n, band.low, dtype=object)
+                high = None if band.high is None else np.full(n, band.high, dtype=object)
+            if floor_amount is not None:
+                low = _where(floor_amount > low, floor_amount, low)
+            top = c if high is None else _where(c < high, c, high)
+            hit = np.asarray(top > low, dtype=bool)
+            if high is not None:
+                hit &= np.asarray(low < high, dtype=bool)
+            amount = _where(hit, amount + (top - low) * band.value, amount)
+            rate = _where(hit, band.value, rate)
+        return amount, rate
+    if method == "rates":
+        value, found = _band_rate(spec, c, q)
+        return _where(found, above * _where(found, value, _ZERO), _ZERO), value
+    if method == "steps":
+        assert t is not None and q is not None
+        value, found = _band_rate(spec, c, q)
+        pct = _where(found, value, _ZERO)
+        if floor_amount is not None:
+            at_floor, floor_found = _band_rate(spec, floor_amount, q)
+            pct = pct - _where(floor_found, at_floor, _ZERO)
+            pct = _where(pct > 0, pct, _ZERO)
+        return _where(found, pct * t, _ZERO), _where(found, pct, None)
+    if method == "curve":
+        assert t is not None and q is not None
+        pct = _curve_vector(spec, c, q)
+        if floor_amount is not None:
+            pct = pct - _curve_vector(spec, floor_amount, q)
+            pct = _where(pct > 0, pct, _ZERO)
+        return pct * t, pct
+    return zero, none
+
+
+def _measure_vector(
+    spec: MeasureSpec, plan: PlanSpec, c: Obj, q: Obj | None, t: Obj | None
+) -> tuple[Obj, Obj, Obj]:
+    """(raw, rounded payout, rate or %) per rep: `engine.plans.pay_measure` on arrays."""
+    n = len(c)
+    gate = spec.threshold if spec.threshold and spec.threshold[1] == "gate" else None
+    open_ = np.ones(n, dtype=bool)
+    if gate is not None and q is not None:
+        open_ = np.asarray(c >= gate[0] * q, dtype=bool)
+    raw, rate = _method_vector(spec, c, q, t)
+    if spec.accelerator is not None and q is not None and t is not None:
+        factor, level = spec.accelerator
+        over = np.asarray(c > level * q, dtype=bool)
+        if over.any():
+            raw = _where(over, raw + factor * (c / q - level) * t, raw)
+    if spec.bonus is not None and q is not None:
+        amount, op, level = spec.bonus
+        won = np.asarray(_COMPARE[op](c, level * q), dtype=bool)
+        raw = _where(won, raw + amount, raw)
+    raw = _where(open_, raw, _ZERO)
+    rate = _where(open_, rate, None)
+    if spec.cap is not None:
+        if spec.cap.percent:
+            if t is not None:
+                limit = np.asarray([plan.round_down(_mul(spec.cap.value, x)) for x in t], object)
+                raw = _where(raw > limit, limit, raw)
+        else:
+            ceiling = plan.round_down(spec.cap.value)
+            raw = _where(raw > ceiling, ceiling, raw)
+    payout = np.asarray([plan.round(x) for x in raw.tolist()], dtype=object)
+    return raw, payout, rate
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def _pay_vector(
+    plan: PlanSpec,
+    paid: bool,
+    period: PayPeriod,
+    rep_ids: Obj,
+    factors: Obj,
+    credited: Mapping[str, Obj],
+    quotas: Mapping[str, Obj],
+) -> list[dict[str, Any]]:
+    """Payout rows for the reps of one plan and period."""
+    n = len(rep_ids)
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        target: Obj | None = None
+        if plan.target is not None:
+            base = plan.target
+            target = np.asarray(
+                [base if f == _ONE else plan.round(_mul(base, f)) for f in factors.tolist()],
+                dtype=object,
+            )
+        total = np.full(n, _ZERO, dtype=object)
+        lines: list[tuple[str, Obj, Obj | None, Obj, Obj]] = []
+        for spec in plan.measures:
+            c = np.asarray(credited[spec.name], dtype=object)
+            q = quotas[spec.name] if spec.has_quota else None
+            t = (
+                None
+                if target is None
+                else np.asarray([_mul(x, spec.weight) for x in target], object)
+            )
+            _, payout, rate = _measure_vector(spec, plan, c, q, t)
+            total = total + payout
+            lines.append((spec.name, c, q, rate, payout))
+        if plan.cap is not None:
+            if plan.cap.percent:
+                if target is not None:
+                    limit = np.asarray(
+                        [plan.round_down(_mul(plan.cap.value, x)) for x in target], dtype=object
+                    )
+                    total = _where(total > limit, limit, total)
+            else:
+                ceiling = plan.round_down(plan.cap.value)
+                total = _where(total > ceiling, ceiling, total)
+        rows = []
+        for i in range(n):
+            measures = tuple(
+                FrozenDict(
+                    measure=name,
+                    credited=show_amount(c[i]),
+                    quota=None if q is None or q[i] is None else show_amount(q[i]),
+                    attainment=None if q is None or q[i] is None else show_ratio(_div(c[i], q[i])),
+                    rate_or_pct=show_ratio(rate[i]),
+                    payout=format_money(payout[i]),
+                )
+                for name, c, q, rate, payout in lines
+            )
+            rows.append(
+                {
+                    "rep_id": rep_ids[i],
+                    "plan": plan.name,
+                    "period": period.id,
+                    "payout": format_money(total[i]),
+                    "measures": measures,
+                    "paid": paid,
+                    "_target": None if target is None else target[i],
+                }
+            )
+    return rows
