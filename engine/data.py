@@ -977,14 +977,57 @@ def _slow(
     return failed, messages
 
 
+# Grouped or decimal-comma numbers that mean one thing only; the rest goes to the exact parser.
+_PLAIN = r"^[+-]?\d+(\.\d+)?$"
+_SPACED = "^[+-]?\\d{1,3}([ \u00a0\u202f']\\d{3})+([.,]\\d+)?$"
+_COMMA_DECIMAL = r"^[+-]?\d+,\d+$"
+_ENGLISH = (r"^[+-]?\d{1,3}(,\d{3})+\.\d+$", r"^[+-]?\d{1,3}(,\d{3}){2,}$")
+_GERMAN = (r"^[+-]?\d{1,3}(\.\d{3})+,\d+$", r"^[+-]?\d{1,3}(\.\d{3}){2,}$")
+
+
+def _ambiguous(array: pa.Array, marks: str) -> Bools:
+    """A lone separator before three digits: `1,234` is 1234 in English and 1.234 in French."""
+    return _fast(array, rf"^[+-]?[1-9]\d{{0,2}}[{marks}]\d{{3}}$")
+
+
+def _canonical(array: pa.Array) -> pa.Array:
+    """Rewrite `1 234,5`, `1,234.5`, `1.234,5`, `12,5` as `1234.5`, vectorized (Arrow RE2)."""
+    if _fast(array, _PLAIN).all():
+        return array
+    spaced = _fast(array, _SPACED)
+    comma = _fast(array, _COMMA_DECIMAL) & ~_ambiguous(array, ",")
+    english = _fast(array, _ENGLISH[0]) | _fast(array, _ENGLISH[1])
+    german = _fast(array, _GERMAN[0]) | _fast(array, _GERMAN[1])
+    point = pc.replace_substring(array, ",", ".")
+    rewritten = {
+        "spaced": pc.replace_substring_regex(point, "[ \u00a0\u202f']", ""),
+        "comma": point,
+        "english": pc.replace_substring(array, ",", ""),
+        "german": pc.replace_substring(pc.replace_substring(array, ".", ""), ",", "."),
+    }
+    masks = {"spaced": spaced, "comma": comma, "english": english, "german": german}
+    result = array
+    for name, mask in masks.items():
+        if mask.any():
+            result = pc.if_else(pa.array(mask), rewritten[name], result)
+    return result
+
+
+def _cast(array: pa.Array, fast: Bools, kind: pa.DataType) -> npt.NDArray[Any]:
+    """Convert the plain cells (`fast`) to numbers; the others become 0 and are overwritten."""
+    plain = pc.if_else(pa.array(fast), array, "0")
+    if pa.types.is_integer(kind):
+        plain = pc.replace_substring_regex(plain, r"^\+", "")  # Arrow's integer cast refuses "+5"
+    return np.asarray(pc.cast(plain, kind).to_numpy(zero_copy_only=False))
+
+
 def _parse_float(column: Column, text: pd.Series[Any]) -> Parsed:
-    array = _arrow(text)
+    array = _canonical(_arrow(text))
     present = text.notna().to_numpy()
-    fast = _fast(array, r"^[+-]?\d+(\.\d+)?$")
+    fast = _fast(array, _PLAIN)
     numbers = np.full(len(text), np.nan)
     if fast.any():
-        plain = pc.if_else(pa.array(fast), array, "0")
-        numbers[fast] = pc.cast(plain, pa.float64()).to_numpy(zero_copy_only=False)[fast]
+        numbers[fast] = _cast(array, fast, pa.float64())[fast]
     slow = present & ~fast
     bad, messages = _slow(text, slow, _percent if column.type == "percent" else _number, numbers)
     return {column.name: pd.Series(numbers, index=text.index)}, bad, messages
@@ -1004,13 +1047,12 @@ def _percent(value: str) -> float:
 
 
 def _parse_integer(column: Column, text: pd.Series[Any]) -> Parsed:
-    array = _arrow(text)
+    array = _canonical(_arrow(text))
     present = text.notna().to_numpy()
     fast = _fast(array, r"^[+-]?\d{1,18}$")
     integers = np.zeros(len(text), dtype=np.int64)
     if fast.any():
-        plain = pc.if_else(pa.array(fast), array, "0")
-        integers[fast] = pc.cast(plain, pa.int64()).to_numpy(zero_copy_only=False)[fast]
+        integers[fast] = _cast(array, fast, pa.int64())[fast]
     bad, messages = _slow(text, present & ~fast, _whole, integers)
     values = pd.arrays.IntegerArray(integers, ~present | bad)
     return {column.name: pd.Series(values, index=text.index)}, bad, messages
@@ -1026,16 +1068,16 @@ def _whole(value: str) -> int:
 
 
 def _parse_money(column: Column, text: pd.Series[Any]) -> Parsed:
-    array = _arrow(text)
+    original = _arrow(text)
+    array = _canonical(original)
     present = text.notna().to_numpy()
     # Plain amounts with at most two significant decimals and 13 digits convert exactly through
-    # float64 (the error stays far below half a cent); anything else takes the Decimal path.
-    fast = _fast(array, r"^[+-]?\d{1,13}(\.\d{1,2}0*)?$")
+    # float64 (the error stays far below half a cent); anything else takes the Decimal path,
+    # which also explains why `1.234` is ambiguous as an amount.
+    fast = _fast(array, r"^[+-]?\d{1,13}(\.\d{1,2}0*)?$") & ~_ambiguous(original, ".,")
     cents = np.zeros(len(text), dtype=np.int64)
     if fast.any():
-        plain = pc.if_else(pa.array(fast), array, "0")
-        floats = pc.cast(plain, pa.float64()).to_numpy(zero_copy_only=False)
-        cents[fast] = np.rint(floats[fast] * 100).astype(np.int64)
+        cents[fast] = np.rint(_cast(array, fast, pa.float64())[fast] * 100).astype(np.int64)
     bad, messages = _slow(text, present & ~fast, _cents, cents)
     ok = present & ~bad
     decimals = np.full(len(text), None, dtype=object)
@@ -1066,39 +1108,48 @@ def _cents(value: str) -> int:
     return int(cents)
 
 
-_ISO_DATETIME = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$"
-)
-_SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
+# ISO dates, with a time and zone that are dropped (the day is the one written), and French
+# day-first dates. Month-first dates (03/13/2026) fail as dates and are reported.
+_ISO_DAY = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?$"
+_SLASHED_TIME = r"^(\d{1,2}/\d{1,2}/\d{4})[ T]\d{1,2}:\d{2}(:\d{2})?$"
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{1,2})/(\d{1,2})/(\d{4})")
 
 
 def _parse_date(column: Column, text: pd.Series[Any]) -> Parsed:
     present = text.notna().to_numpy()
+    array = _arrow(text)
+    # Cut every cell to its day, then parse each distinct day once: a column holds few days.
+    iso = _fast(array, _ISO_DAY)
+    day = pc.utf8_slice_codeunits(array, 0, 10)
+    if (present & ~iso).any():
+        slashed = pc.replace_substring_regex(array, _SLASHED_TIME, r"\1")
+        day = pc.if_else(pa.array(iso), day, slashed)
+    codes, distinct = pd.factorize(day.to_pandas())
     # Microseconds hold any year, so a typo like 0202 is caught below rather than overflowing.
-    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[us]")
-    values = dates.to_numpy(copy=True)
-    failed, messages = _slow(text, present & np.isnat(values), _date, values)
+    parsed = np.array([_day(str(value)) for value in distinct], dtype="datetime64[us]")
+    values = np.where(codes >= 0, parsed[np.maximum(codes, 0)], np.datetime64("NaT", "us"))
+    failed = present & np.isnat(values)
+    messages: dict[str | None, str] = {
+        str(value): f"{value!r} is not a date ({_DATE_HELP})" for value in pd.unique(text[failed])
+    }
     plausible = (values >= _FIRST_DATE.to_datetime64()) & (values <= _LAST_DATE.to_datetime64())
-    implausible = present & ~failed & ~np.isnat(values) & ~plausible
+    implausible = present & ~failed & ~plausible
     for value in pd.unique(text[implausible]):
         messages[str(value)] = f"{value!r} is not a plausible date (expected between 1900 and 2199)"
     values[implausible] = np.datetime64("NaT")
-    bad = failed | implausible
     typed = pd.Series(values.astype("datetime64[ns]"), index=text.index)
-    return {column.name: typed}, bad, messages
+    return {column.name: typed}, failed | implausible, messages
 
 
-def _date(value: str) -> np.datetime64:
-    iso = _ISO_DATETIME.match(value)
-    slashed = _SLASHED.match(value)
-    if iso:
-        day = iso.group(1)
-    elif slashed:
-        d, m, y = slashed.groups()  # French order: day first
-        day = f"{y}-{int(m):02d}-{int(d):02d}"
-    else:
-        raise ValueError(f"{value!r} is not a date ({_DATE_HELP})")
+def _day(value: str) -> np.datetime64:
+    """The day of `YYYY-MM-DD` or `DD/MM/YYYY` (French order), NaT when there is none."""
+    match = _DAY.fullmatch(value)
+    if match is None:
+        return np.datetime64("NaT", "us")
+    year, month, day, d, m, y = match.groups()
     try:
-        return np.datetime64(date.fromisoformat(day), "us")
+        if year is not None:
+            return np.datetime64(date(int(year), int(month), int(day)), "us")
+        return np.datetime64(date(int(y), int(m), int(d)), "us")
     except ValueError:
-        raise ValueError(f"{value!r} is not a date ({_DATE_HELP})") from None
+        return np.datetime64("NaT", "us")

@@ -93,7 +93,11 @@ def parse_money(value: str | int | float | Decimal) -> Decimal:
 
 
 def parse_number(text: str) -> Decimal:
-    """Parse a plain number with a decimal point or comma and optional grouping into a Decimal."""
+    """Parse a number with a decimal point or comma and optional grouping into a Decimal.
+
+    Unlike amounts, a lone point is always a decimal point (`1.234` is 1.234, as machines write
+    numbers); a lone comma before three digits (`1,234`) is still ambiguous.
+    """
     return _parse_text(text, money=False)
 
 
@@ -160,7 +164,7 @@ def _parse_text(text: str, *, money: bool) -> Decimal:
     multiplier = parts.get("mult")
     scale = _MULTIPLIERS[multiplier.lower()] if multiplier else Decimal(1)
     try:
-        result = Decimal(_canonical_digits(text, parts["num"].strip(), kind)) * scale
+        result = Decimal(_canonical_digits(text, parts["num"].strip(), money)) * scale
     except _AmbiguousError as error:
         grouped, decimal = (f"{(v * scale).normalize():f}" for v in (error.grouped, error.decimal))
         raise ValueError(
@@ -172,8 +176,9 @@ def _parse_text(text: str, *, money: bool) -> Decimal:
     return result
 
 
-def _canonical_digits(text: str, num: str, kind: str) -> str:
+def _canonical_digits(text: str, num: str, money: bool) -> str:
     """Turn the digits-and-separators part into `1234.56`, or say why it cannot."""
+    kind = "an amount" if money else "a number"
     garbage = ValueError(f"{text!r} is not {kind} (expected e.g. {_EXAMPLES[kind]})")
     spaced = " " in num or "'" in num
     marks = [c for c in num if c in ".,"]
@@ -193,6 +198,7 @@ def _canonical_digits(text: str, num: str, kind: str) -> str:
             whole_digits = whole.replace(" ", "").replace("'", "")
             if (
                 not spaced
+                and (money or mark == ",")
                 and len(frac) == 3
                 and frac.isdigit()
                 and 1 <= len(whole_digits) <= 3

@@ -94,8 +94,15 @@ def test_parse_money_rejects_non_finite_and_booleans() -> None:
         parse_money(True)
 
 
-def test_parse_number_refuses_currency() -> None:
+def test_parse_number_reads_a_lone_point_as_decimal_and_refuses_currency() -> None:
     assert parse_number("1 234,5") == Decimal("1234.5")
+    assert parse_number("1.234") == Decimal("1.234")  # machines write numbers this way
+    with pytest.raises(ValueError) as ambiguous:
+        parse_number("1,234")
+    assert str(ambiguous.value) == (
+        "'1,234' is ambiguous: 1234 or 1.234? Write it without a thousands separator (1234) or "
+        "with two decimals"
+    )
     with pytest.raises(ValueError) as info:
         parse_number("€5")
     assert str(info.value) == "'€5' is not a number (expected e.g. 1234.5 or 1 234,5)"
