@@ -931,6 +931,16 @@ def test_long_conditions_do_not_recurse() -> None:
     assert findings(f"alert a on deal when {condition}\n") == []
 
 
+def test_deeply_nested_expression_is_a_finding_not_a_crash() -> None:
+    assert findings("alert a on deal when " + "not " * 3000 + "true\n") == [
+        error("E004", "expression nested too deeply", "not " * 2999 + "not true", None)
+    ]
+
+
+def test_no_modules_no_findings() -> None:
+    assert check([]).diagnostics == []
+
+
 # ----------------------------------------------------------------------------- type_of_expr
 def _expr(text: str) -> n.Expr:
     alert = parsed(f"alert a on deal when {text}\n").declarations[0]
