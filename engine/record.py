@@ -1,0 +1,830 @@
+"""The per-record evaluator: the reference semantics (see `engine.compiler`) as Python closures.
+
+Every expression is compiled once into a closure `row -> value`, where `row` is a dict of the
+record's coerced fields and a missing value is `None`; conditions return True, False or None
+(unknown). Evaluating a record then only calls closures: no tree walking, no per-call setup.
+
+Input values are coerced the way `engine.data.validate_table` types a table (text stripped, an
+empty cell missing, `oui`/`non` booleans, `1 234,56` amounts...), so a dict and a one-row table
+mean the same thing. Only the fields the ruleset reads are coerced and checked; an invalid one
+raises `RecordError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from dsl.model import FieldType
+from engine.compiler import (
+    AS_OF,
+    AggregateIR,
+    Arith,
+    Attainment,
+    Between,
+    Compare,
+    Compiled,
+    Const,
+    CriterionIR,
+    EnteredAt,
+    FieldRef,
+    Func,
+    IsMissing,
+    Logic,
+    Member,
+    Neg,
+    Node,
+    Not,
+    Reached,
+    RouteIR,
+    ScoreIR,
+    StageIR,
+    ToFloat,
+)
+from engine.money import parse_money, parse_number
+from engine.results import DealResult, FrozenDict, LeadResult, ScoreValue
+
+__all__ = [
+    "AS_OF",
+    "DERIVED",
+    "DealEvaluator",
+    "Fn",
+    "LeadEvaluator",
+    "RecordError",
+    "ScoreRunner",
+    "assemble",
+    "coercer",
+    "compile_node",
+    "probability_units",
+    "weighted",
+    "weighted_units",
+]
+
+Row = dict[str, Any]
+Fn = Callable[[Row], Any]
+
+#: Deal values the engine computes; never read from input.
+DERIVED = frozenset(
+    {"gross_margin", "margin_rate", "days_in_stage", "stale", "exit_ready", "weighted_value"}
+)
+TRUE_WORDS = frozenset({"true", "yes", "oui", "vrai", "1"})
+FALSE_WORDS = frozenset({"false", "no", "non", "faux", "0"})
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+_ISO_DATETIME = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$"
+)
+_SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
+_MAX_CENTS = 10**15
+
+
+class RecordError(ValueError):
+    """A record whose fields cannot be read: `(column, value, message)` for each bad field."""
+
+    def __init__(self, errors: list[tuple[str, object, str]]) -> None:
+        super().__init__("; ".join(f"{column}: {message}" for column, _, message in errors))
+        self.errors = tuple(errors)
+
+
+# ----------------------------------------------------------------------------- coercion
+def _is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    if value.__class__ is float:
+        return value != value  # NaN
+    # pandas' NA and NaT, without importing pandas.
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _as_text(value: object) -> str | None:
+    if value.__class__ is str:
+        text: str = value.strip()
+        return text or None
+    if _is_missing(value):
+        return None
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        value = value.date()
+    text = str(value).strip()
+    return text or None
+
+
+def _text(value: object) -> str | None:
+    return _as_text(value)
+
+
+def _one_of(options: frozenset[str], shown: str) -> Callable[[object], str | None]:
+    def coerce(value: object) -> str | None:
+        if value.__class__ is str and value in options:
+            return value
+        text = _as_text(value)
+        if text is None or text in options:
+            return text
+        raise ValueError(f"{text!r} is not one of {shown}")
+
+    return coerce
+
+
+def _boolean(value: object) -> bool | None:
+    if value is True or value is False:
+        return value
+    text = _as_text(value)
+    if text is None:
+        return None
+    lowered = text.lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise ValueError(
+        f"{text!r} is not a yes/no value (expected true/false, yes/no, oui/non, vrai/faux or 1/0)"
+    )
+
+
+def _integer(value: object) -> int | None:
+    if value.__class__ is int:
+        return value
+    if isinstance(value, Decimal | float) and not isinstance(value, bool):
+        if _is_missing(value):
+            return None
+        if value != int(value):
+            raise ValueError(f"{value!r} is not a whole number")
+        return int(value)
+    text = _as_text(value)
+    if text is None:
+        return None
+    number = parse_number(text)
+    if number != number.to_integral_value():
+        raise ValueError(f"{text!r} is not a whole number")
+    if abs(number) >= 2**63:
+        raise ValueError(f"{text!r} is too large")
+    return int(number)
+
+
+def _float_text(text: str, percent: bool) -> float:
+    if percent and text.endswith("%"):
+        return _float_text(text[:-1].strip(), False) / 100
+    number = float(text) if _PLAIN_NUMBER.match(text) else float(parse_number(text))
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{text!r} is not a finite number")
+    return number
+
+
+def _number(percent: bool) -> Callable[[object], float | None]:
+    def coerce(value: object) -> float | None:
+        if value.__class__ is float:
+            return None if value != value else value
+        if isinstance(value, int | Decimal) and not isinstance(value, bool):
+            return float(value)
+        text = _as_text(value)
+        return None if text is None else _float_text(text, percent)
+
+    return coerce
+
+
+def _money(value: object) -> Decimal | None:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an amount")
+    if isinstance(value, int | float | Decimal):
+        if _is_missing(value):
+            return None
+        amount = parse_money(value)
+    else:
+        text = _as_text(value)
+        if text is None:
+            return None
+        amount = parse_money(text)
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"{value!r} has more than two decimals (amounts are kept to the cent)")
+    if abs(cents) >= _MAX_CENTS:
+        raise ValueError(f"{value!r} is too large for an amount")
+    # The same object the table path builds: cents, two places.
+    return Decimal(int(cents)).scaleb(-2)
+
+
+def _date(value: object) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = _as_text(value)
+    if text is None:
+        return None
+    iso = _ISO_DATETIME.match(text)
+    slashed = _SLASHED.match(text)
+    try:
+        if len(text) == 10 and text[4] == "-":
+            day = dt.date.fromisoformat(text)
+        elif iso:
+            day = dt.date.fromisoformat(iso.group(1))
+        elif slashed:
+            d, m, y = slashed.groups()  # French order: day first
+            day = dt.date(int(y), int(m), int(d))
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD or DD/MM/YYYY)") from None
+    if not dt.date(1900, 1, 1) <= day <= dt.date(2199, 12, 31):
+        raise ValueError(f"{text!r} is not a plausible date (expected between 1900 and 2199)")
+    return day
+
+
+def coercer(field_type: FieldType) -> Callable[[object], Any]:
+    """The function turning one input value into the record path's value for a field type."""
+    kind = field_type.kind
+    if kind == "one_of":
+        return _one_of(frozenset(field_type.options), ", ".join(field_type.options))
+    if kind in ("number", "percent"):
+        return _number(kind == "percent")
+    simple: dict[str, Callable[[object], Any]] = {
+        "boolean": _boolean,
+        "integer": _integer,
+        "money": _money,
+        "date": _date,
+    }
+    return simple.get(kind, _text)
+
+
+def _row_reader(
+    fields: Mapping[str, FieldType], required: frozenset[str]
+) -> Callable[[Mapping[str, object]], Row]:
+    readers = tuple((name, coercer(kind)) for name, kind in fields.items() if name not in DERIVED)
+    needed = tuple(name for name, _ in readers if name in required)
+
+    def errors_of(record: Mapping[str, object]) -> list[tuple[str, object, str]]:
+        errors: list[tuple[str, object, str]] = []
+        for name, coerce in readers:
+            raw = record.get(name)
+            try:
+                value = coerce(raw)
+            except (ValueError, ArithmeticError) as error:
+                errors.append((name, raw, str(error)))
+                continue
+            if value is None and name in needed:
+                errors.append((name, raw, "required value is missing"))
+        return errors
+
+    def read(record: Mapping[str, object]) -> Row:
+        get = record.get
+        try:
+            row = {name: coerce(get(name)) for name, coerce in readers}
+        except (ValueError, ArithmeticError):
+            raise RecordError(errors_of(record)) from None
+        for name in needed:
+            if row[name] is None:
+                raise RecordError(errors_of(record))
+        return row
+
+    return read
+
+
+# ----------------------------------------------------------------------------- expressions
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def compile_node(node: Node, stages: Mapping[str, StageIR] | None = None) -> Fn:
+    """A closure computing `node` on a row (None when missing or unknown)."""
+    stages = stages or {}
+    if isinstance(node, FieldRef):
+        name = node.name
+        return lambda row: row[name]
+    if isinstance(node, Const):
+        value = node.value
+        return lambda row: value
+    if isinstance(node, ToFloat):
+        inner = compile_node(node.operand, stages)
+
+        def to_float(row: Row) -> float | None:
+            v = inner(row)
+            return None if v is None else float(v)
+
+        return to_float
+    if isinstance(node, Compare):
+        return _compare(node, stages)
+    if isinstance(node, Member):
+        return _member(node, stages)
+    if isinstance(node, Between):
+        return _between(node, stages)
+    if isinstance(node, Logic):
+        return _logic(node, stages)
+    if isinstance(node, Not):
+        inner = compile_node(node.operand, stages)
+
+        def negate(row: Row) -> bool | None:
+            v = inner(row)
+            return None if v is None else not v
+
+        return negate
+    if isinstance(node, IsMissing):
+        inner = compile_node(node.operand, stages)
+        negated = node.negated
+        return lambda row: (inner(row) is None) is not negated
+    if isinstance(node, Arith):
+        return _arith(node, stages)
+    if isinstance(node, Neg):
+        inner = compile_node(node.operand, stages)
+
+        def minus(row: Row) -> Any:
+            v = inner(row)
+            return None if v is None else -v
+
+        return minus
+    if isinstance(node, Reached):
+        return _reached(node, stages)
+    if isinstance(node, EnteredAt):
+        stage = node.stage
+
+        def entered_at(row: Row) -> dt.date | None:
+            return row["stage_entered_at"] if row["stage"] == stage else None
+
+        return entered_at
+    if isinstance(node, Func):
+        return _function(node, stages)
+    if isinstance(node, Attainment):
+        key = node.key
+        return lambda row: row.get(key)
+    assert isinstance(node, AggregateIR)
+    raise ValueError("an aggregate is evaluated on tables, not on one record")
+
+
+def _compare(node: Compare, stages: Mapping[str, StageIR]) -> Fn:
+    op = _COMPARE[node.op]
+    left, right = node.left, node.right
+    # The common shapes get one closure instead of three.
+    if isinstance(left, FieldRef) and isinstance(right, Const):
+        name, c = left.name, right.value
+
+        def field_const(row: Row) -> bool | None:
+            v = row[name]
+            return None if v is None else op(v, c)
+
+        return field_const
+    if (
+        isinstance(left, ToFloat)
+        and isinstance(left.operand, FieldRef)
+        and isinstance(right, Const)
+    ):
+        name, c = left.operand.name, right.value
+
+        def float_field_const(row: Row) -> bool | None:
+            v = row[name]
+            return None if v is None else op(float(v), c)
+
+        return float_field_const
+    a, b = compile_node(left, stages), compile_node(right, stages)
+
+    def general(row: Row) -> bool | None:
+        x = a(row)
+        if x is None:
+            return None
+        y = b(row)
+        return None if y is None else op(x, y)
+
+    return general
+
+
+def _member(node: Member, stages: Mapping[str, StageIR]) -> Fn:
+    items = frozenset(i.value for i in node.items)
+    negated = node.negated
+    if isinstance(node.value, FieldRef):
+        name = node.value.name
+
+        def field_in(row: Row) -> bool | None:
+            v = row[name]
+            return None if v is None else (v in items) is not negated
+
+        return field_in
+    inner = compile_node(node.value, stages)
+
+    def value_in(row: Row) -> bool | None:
+        v = inner(row)
+        return None if v is None else (v in items) is not negated
+
+    return value_in
+
+
+def _between(node: Between, stages: Mapping[str, StageIR]) -> Fn:
+    low, high, negated = node.low.value, node.high.value, node.negated
+    inner = compile_node(node.value, stages)
+    if isinstance(node.value, FieldRef):
+        name = node.value.name
+
+        def field_between(row: Row) -> bool | None:
+            v = row[name]
+            return None if v is None else (low <= v <= high) is not negated
+
+        return field_between
+
+    def between(row: Row) -> bool | None:
+        v = inner(row)
+        return None if v is None else (low <= v <= high) is not negated
+
+    return between
+
+
+def _logic(node: Logic, stages: Mapping[str, StageIR]) -> Fn:
+    a, b = compile_node(node.left, stages), compile_node(node.right, stages)
+    if node.op == "and":
+
+        def both(row: Row) -> bool | None:
+            x = a(row)
+            if x is False:
+                return False
+            y = b(row)
+            if x is True:
+                return y  # type: ignore[no-any-return]
+            return False if y is False else None
+
+        return both
+
+    def either(row: Row) -> bool | None:
+        x = a(row)
+        if x is True:
+            return True
+        y = b(row)
+        if x is False:
+            return y  # type: ignore[no-any-return]
+        return True if y is True else None
+
+    return either
+
+
+def _arith(node: Arith, stages: Mapping[str, StageIR]) -> Fn:
+    a, b = compile_node(node.left, stages), compile_node(node.right, stages)
+    op = node.op
+    if op == "days":
+
+        def days(row: Row) -> int | None:
+            x, y = a(row), b(row)
+            return None if x is None or y is None else (x - y).days
+
+        return days
+    if node.kind == "date":
+        sign = 1 if op == "+" else -1
+
+        def shift(row: Row) -> dt.date | None:
+            x, y = a(row), b(row)
+            return None if x is None or y is None else x + dt.timedelta(days=sign * y)
+
+        return shift
+    if op == "/":
+
+        def divide(row: Row) -> float | None:
+            x, y = a(row), b(row)
+            return None if x is None or y is None or y == 0 else x / y
+
+        return divide
+    function = {"+": operator.add, "-": operator.sub, "*": operator.mul}[op]
+
+    def compute(row: Row) -> Any:
+        x, y = a(row), b(row)
+        return None if x is None or y is None else function(x, y)
+
+    return compute
+
+
+def _function(node: Func, stages: Mapping[str, StageIR]) -> Fn:
+    args = tuple(compile_node(a, stages) for a in node.args)
+    if node.name == "abs":
+        (inner,) = args
+
+        def absolute(row: Row) -> Any:
+            v = inner(row)
+            return None if v is None else abs(v)
+
+        return absolute
+    a, b = args
+    pick = min if node.name == "min" else max
+
+    def pair(row: Row) -> Any:
+        x, y = a(row), b(row)
+        return None if x is None or y is None else pick(x, y)
+
+    return pair
+
+
+def _reached(node: Reached, stages: Mapping[str, StageIR]) -> Fn:
+    positions = {name: (s.pipeline, s.index) for name, s in stages.items()}
+    pipeline, index = node.pipeline, node.index
+
+    def reached(row: Row) -> bool | None:
+        stage = row["stage"]
+        if stage is None:
+            return None
+        where = positions.get(stage)
+        return where is not None and where[0] == pipeline and where[1] >= index
+
+    return reached
+
+
+def condition(node: Node | None, stages: Mapping[str, StageIR] | None = None) -> Fn | None:
+    """A compiled condition, or None for `otherwise`."""
+    return None if node is None else compile_node(node, stages)
+
+
+# ----------------------------------------------------------------------------- scores
+def _criterion(criterion: CriterionIR, stages: Mapping[str, StageIR]) -> Fn:
+    """A closure giving the criterion's points, or None when it cannot be decided."""
+    if criterion.field is not None:
+        name = criterion.field.name
+        return lambda row: row[name]
+    cases = criterion.cases
+    if criterion.table_field is not None:
+        table: dict[Any, Any] = {}
+        fallback: Any = 0
+        for case in cases:
+            if case.value is None:  # otherwise: later cases are unreachable
+                fallback = case.points
+                break
+            table.setdefault(case.value, case.points)
+        name = criterion.table_field
+        get = table.get
+
+        def lookup(row: Row) -> Any:
+            v = row[name]
+            return None if v is None else get(v, fallback)
+
+        return lookup
+    compiled = tuple((condition(c.condition, stages), c.points) for c in cases)
+
+    def first_match(row: Row) -> Any:
+        for test, points in compiled:
+            if test is None:
+                return points
+            holds = test(row)
+            if holds is True:
+                return points
+            if holds is None:
+                return None
+        return 0
+
+    return first_match
+
+
+def assemble(
+    names: tuple[str, ...], values: list[Any], exact: bool
+) -> tuple[ScoreValue, FrozenDict, tuple[str, ...]]:
+    """Points per criterion (None: undecided) -> total, points mapping, undecided criteria."""
+    missing: tuple[str, ...] = ()
+    if None in values:
+        missing = tuple(n for n, v in zip(names, values, strict=True) if v is None)
+        values = [0 if v is None else v for v in values]
+    if exact:
+        total: Any = sum(values)
+    else:
+        # Floats add up one by one in criterion order, exactly as the table path adds them.
+        total = 0
+        for value in values:
+            total += value
+    return total, FrozenDict(zip(names, values)), missing  # noqa: B905
+
+
+class ScoreRunner:
+    """One score on one record: points per criterion, total, missing criteria, status."""
+
+    __slots__ = ("_criteria", "_exact", "_knockouts", "_names", "_rules", "ir", "name")
+
+    def __init__(self, ir: ScoreIR, stages: Mapping[str, StageIR]) -> None:
+        self.ir = ir
+        self.name = ir.name
+        self._names = tuple(c.name for c in ir.criteria)
+        self._exact = ir.kind == "fixed"
+        self._criteria = tuple(_criterion(c, stages) for c in ir.criteria)
+        self._knockouts = tuple(
+            (s.name, condition(s.condition, stages)) for s in ir.statuses if s.knockout
+        )
+        self._rules = tuple(
+            (s.name, condition(s.condition, stages)) for s in ir.statuses if not s.knockout
+        )
+
+    def criterion(self, name: str) -> Fn:
+        """The closure of one criterion (the table path runs it once per distinct value)."""
+        return self._criteria[self._names.index(name)]
+
+    def points(self, row: Row) -> tuple[ScoreValue, FrozenDict, tuple[str, ...]]:
+        """Total, points per criterion and undecided criteria."""
+        return assemble(self._names, [criterion(row) for criterion in self._criteria], self._exact)
+
+    def status(self, row: Row, total: ScoreValue) -> str | None:
+        """The status of a record with this total (knock-outs first)."""
+        row["score"] = total
+        for name, test in self._knockouts:
+            if test is not None and test(row) is True:
+                return name
+        for name, test in self._rules:
+            if test is None or test(row) is True:
+                return name
+        return None
+
+
+def route(routes: tuple[tuple[str, Fn | None], ...], row: Row) -> str | None:
+    """The first route whose condition holds; None when none does or one is unknown first."""
+    for score, test in routes:
+        if test is None:
+            return score
+        holds = test(row)
+        if holds is True:
+            return score
+        if holds is None:
+            return None
+    return None
+
+
+def weighted(cents: int, probability_units: int, scale: int) -> Decimal:
+    """amount x probability, exact: cents x probability in units of 10**-scale."""
+    return weighted_units(cents * probability_units, scale)
+
+
+def weighted_units(units: int, scale: int) -> Decimal:
+    """A weighted value from integer units of 10**-scale, with two places when it is a whole
+    number of cents, else with the places it needs."""
+    value = Decimal(units).scaleb(-scale)
+    cent = value.quantize(Decimal("0.01"))
+    return cent if cent == value else value.normalize()
+
+
+def probability_units(probability: Decimal, scale: int) -> int:
+    """A stage probability as an integer in units of 10**-(scale - 2)."""
+    return int(probability.scaleb(scale - 2))
+
+
+# ----------------------------------------------------------------------------- records
+class LeadEvaluator:
+    """Evaluates one lead dict into a `LeadResult`."""
+
+    __slots__ = ("_alerts", "_read", "_routes", "_runners", "_single")
+
+    def __init__(self, compiled: Compiled) -> None:
+        stages = compiled.stages
+        self._read = _row_reader(compiled.reads.get("lead", {}), frozenset({"id"}))
+        self._runners = {name: ScoreRunner(ir, stages) for name, ir in compiled.scores.items()}
+        lead = compiled.lead_score
+        self._routes = _routes(compiled.lead_routes, stages)
+        self._single = self._runners[lead.name] if lead and not compiled.lead_routes else None
+        self._alerts = tuple(
+            (a.name, compile_node(a.condition, stages))
+            for a in compiled.alerts
+            if a.subject == "lead"
+        )
+
+    def __call__(self, record: Mapping[str, object]) -> LeadResult:
+        row = self._read(record)
+        runner = self._single
+        if runner is None and self._routes:
+            chosen = route(self._routes, row)
+            runner = self._runners[chosen] if chosen else None
+        if runner is None:
+            total: ScoreValue | None = None
+            status = None
+            points: FrozenDict = FrozenDict()
+            missing: tuple[str, ...] = ()
+        else:
+            total, points, missing = runner.points(row)
+            status = runner.status(row, total)
+        alerts: tuple[str, ...] = ()
+        if self._alerts:
+            row["score"], row["status"] = total, status
+            alerts = tuple(name for name, test in self._alerts if test(row) is True)
+        return LeadResult(row.get("id"), total, status, points, missing, alerts)  # type: ignore[arg-type]
+
+
+def _routes(
+    routes: tuple[RouteIR, ...], stages: Mapping[str, StageIR]
+) -> tuple[tuple[str, Fn | None], ...]:
+    return tuple((r.score, condition(r.condition, stages)) for r in routes)
+
+
+class DealEvaluator:
+    """Evaluates one deal dict, as of a date, into a `DealResult`."""
+
+    __slots__ = (
+        "_alerts",
+        "_derived",
+        "_exits",
+        "_pipelines",
+        "_playbooks",
+        "_read",
+        "_routes",
+        "_runners",
+        "_stages",
+        "_weighted_scale",
+    )
+
+    def __init__(self, compiled: Compiled) -> None:
+        stages = compiled.stages
+        self._stages = stages
+        self._weighted_scale = compiled.weighted_scale
+        self._read = _row_reader(compiled.reads.get("deal", {}), frozenset({"id", "status"}))
+        self._derived = tuple(
+            (name, compile_node(node, stages)) for name, node in compiled.derived.items()
+        )
+        self._exits = {
+            name: tuple((e.name, compile_node(e.condition, stages)) for e in stage.exits)
+            for name, stage in stages.items()
+        }
+        self._pipelines = {
+            name: tuple(s.name for s in pipeline.stages)
+            for name, pipeline in compiled.pipelines.items()
+        }
+        self._runners = {name: ScoreRunner(ir, stages) for name, ir in compiled.scores.items()}
+        self._routes = _routes(compiled.deal_routes, stages)
+        self._playbooks = tuple(
+            (
+                p.name,
+                condition(p.condition, stages),
+                tuple(
+                    (r.name, compile_node(r.condition, stages), r.pipeline, r.before_index)
+                    for r in p.requirements
+                    if r.kind == "require"
+                ),
+            )
+            for p in compiled.playbooks
+        )
+        self._alerts = tuple(
+            (a.name, compile_node(a.condition, stages))
+            for a in compiled.alerts
+            if a.subject == "deal"
+        )
+
+    def _unmet(self, stage: str, row: Row) -> list[str]:
+        return [name for name, test in self._exits[stage] if test(row) is not True]
+
+    def __call__(self, record: Mapping[str, object], as_of: dt.date) -> DealResult:
+        row = self._read(record)
+        row[AS_OF] = as_of
+        for name, compute in self._derived:
+            row[name] = compute(row)
+        stage = self._stages.get(row.get("stage"))  # type: ignore[arg-type]
+        is_open = row.get("status") == "open"
+        days: int | None = row.get("days_in_stage")
+        if stage is None:
+            missing: list[str] = []
+            skipped: list[str] = []
+            ready: bool | None = None
+            stale: bool | None = None if is_open else False
+            value: Decimal | None = None
+        else:
+            missing = self._unmet(stage.name, row)
+            ready = not missing
+            before = self._pipelines[stage.pipeline][: stage.index]
+            skipped = [name for name in before if self._unmet(name, row)]
+            if not is_open or stage.max_days is None:
+                stale = False
+            else:
+                stale = None if days is None else days > stage.max_days
+            amount: Decimal | None = row.get("amount")
+            value = None
+            if amount is not None and stage.probability is not None:
+                scale = self._weighted_scale
+                value = weighted(
+                    int(amount.scaleb(2)), probability_units(stage.probability, scale), scale
+                )
+        row["exit_ready"], row["stale"], row["weighted_value"] = ready, stale, value
+        framework = route(self._routes, row) if self._routes else None
+        score: ScoreValue | None = None
+        status: str | None = None
+        if framework is not None:
+            runner = self._runners[framework]
+            score = runner.points(row)[0]
+            status = runner.status(row, score)
+        playbook: str | None = None
+        playbook_missing: list[str] = []
+        where = (stage.pipeline, stage.index) if stage else None
+        for name, applies, requirements in self._playbooks:
+            if applies is not None and applies(row) is not True:
+                continue
+            playbook = name
+            for item, test, pipeline, due_from in requirements:
+                due = due_from is None or (
+                    where is not None and where[0] == pipeline and where[1] >= due_from
+                )
+                if due and test(row) is not True:
+                    playbook_missing.append(item)
+            break
+        alerts = tuple(name for name, test in self._alerts if test(row) is True)
+        return DealResult(
+            row.get("id"),
+            row.get("stage"),
+            ready,
+            tuple(missing),
+            tuple(skipped),
+            days,
+            stale,
+            value,
+            framework,
+            score,
+            status,
+            playbook,
+            tuple(playbook_missing),
+            alerts,
+        )

@@ -1,0 +1,161 @@
+"""What an evaluation returns: one record's result, or whole tables of results.
+
+Every result is immutable: frozen dataclasses, tuples and `FrozenDict` mappings, so a result can
+be shared between threads and cached. The DataFrames of `Results` are built once and handed out
+as they are; treat them as read-only (copy before changing one). Cells holding mappings or lists
+(`points`, `missing`...) may be the same object in many rows, which is one more reason never to
+change them in place (they refuse it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ALERT_COLUMNS",
+    "DEAL_COLUMNS",
+    "ERROR_COLUMNS",
+    "FUNNEL_COLUMNS",
+    "KPI_COLUMNS",
+    "LEAD_COLUMNS",
+    "PAYOUT_COLUMNS",
+    "DealResult",
+    "FrozenDict",
+    "LeadResult",
+    "Results",
+    "ScoreValue",
+    "TableCounts",
+]
+
+#: A score or a criterion's points: int when every point is whole, else an exact Decimal
+#: (a float only when a criterion takes its points from a `number` field).
+ScoreValue = int | Decimal | float
+
+LEAD_COLUMNS = ("id", "score", "status", "points", "missing")
+DEAL_COLUMNS = (
+    "id",
+    "stage",
+    "exit_ready",
+    "missing",
+    "skipped",
+    "days_in_stage",
+    "stale",
+    "weighted_value",
+    "framework",
+    "qualification_score",
+    "qualification_status",
+    "playbook",
+    "playbook_missing",
+)
+FUNNEL_COLUMNS = ("stage", "reached", "conversion_to_next", "mean_days", "median_days")
+KPI_COLUMNS = ("kpi", "role", "rep_id", "value", "target", "met")
+ALERT_COLUMNS = ("kind", "subject", "id", "message", "severity")
+ERROR_COLUMNS = ("table", "row", "column", "value", "message")
+#: Filled by the plans issue: one row per rep, plan and period.
+PAYOUT_COLUMNS = ("rep_id", "plan", "period", "payout", "measures")
+
+
+class FrozenDict(dict[str, Any]):
+    """A dict that refuses changes: safe to share between rows, results and threads.
+
+    A dict subclass (rather than a mapping proxy) so pandas, `json.dumps` and equality with a
+    plain dict work as for any dict.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("results are immutable")
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+    __ior__ = _refuse
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(self.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+
+@dataclass(frozen=True, slots=True)
+class LeadResult:
+    """One lead: its score, status, points per criterion and the criteria left undecided."""
+
+    id: str | None
+    score: ScoreValue
+    status: str | None
+    points: Mapping[str, ScoreValue]
+    missing: tuple[str, ...]
+    alerts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DealResult:
+    """One deal: pipeline position and readiness, qualification, playbook, value."""
+
+    id: str | None
+    stage: str | None
+    exit_ready: bool | None
+    missing: tuple[str, ...]
+    skipped: tuple[str, ...]
+    days_in_stage: int | None
+    stale: bool | None
+    weighted_value: Decimal | None
+    framework: str | None
+    qualification_score: ScoreValue | None
+    qualification_status: str | None
+    playbook: str | None
+    playbook_missing: tuple[str, ...]
+    alerts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TableCounts:
+    """Rows read, evaluated and left out of one input table: `rows_in = rows_out + rejected`."""
+
+    table: str
+    rows_in: int
+    rows_out: int
+    rejected: int
+
+
+@dataclass(frozen=True, eq=False)
+class Results:
+    """Everything one `Program.evaluate` call computed, as DataFrames (see the module note)."""
+
+    leads: pd.DataFrame
+    deals: pd.DataFrame
+    funnel: pd.DataFrame
+    kpis: pd.DataFrame
+    alerts: pd.DataFrame
+    errors: pd.DataFrame
+    payouts: pd.DataFrame
+    counts: Mapping[str, TableCounts] = field(default_factory=lambda: MappingProxyType({}))
+    as_of: dt.date | None = None
+    period: str | None = None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The output tables by name, in the order of the output contract."""
+        return {
+            "leads": self.leads,
+            "deals": self.deals,
+            "funnel": self.funnel,
+            "kpis": self.kpis,
+            "alerts": self.alerts,
+            "errors": self.errors,
+            "payouts": self.payouts,
+        }
+
+
+def frozen_counts(counts: Iterable[TableCounts]) -> Mapping[str, TableCounts]:
+    """Counts by table name, read-only."""
+    return MappingProxyType({c.table: c for c in counts})

@@ -1,0 +1,1548 @@
+"""The table evaluator: the semantics of `engine.compiler`, vectorized with numpy and pandas.
+
+A value is a `V`: a numpy array and a mask of the rows where it is known. Exact values are int64
+scaled by 10**scale (money: cents), dates are int64 days, floats are float64, text is an object
+array. Conditions are boolean arrays that are False wherever they are unknown, so Kleene logic
+is a few mask operations.
+
+Two things keep it both fast and faithful to the record path:
+  * a condition that reads a single text field is evaluated once per distinct value with the
+    record path's own closure, then spread to the rows by the column's factorized codes;
+  * per-row lists and mappings (`points`, `missing`, `skipped`...) are built once per distinct
+    combination (a key made of small integer codes), then taken by that key: no Python loop
+    runs per row, and rows with the same combination share one immutable object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from dsl.canonical import Column
+from dsl.model import Model
+from engine.compiler import (
+    AS_OF,
+    AggregateIR,
+    Arith,
+    Attainment,
+    Between,
+    Compare,
+    Compiled,
+    Const,
+    CriterionIR,
+    EnteredAt,
+    FieldRef,
+    Func,
+    IsMissing,
+    KpiIR,
+    Logic,
+    Member,
+    Neg,
+    Node,
+    Not,
+    Reached,
+    RouteIR,
+    ScoreIR,
+    StageIR,
+    ToFloat,
+)
+from engine.data import RowError, validate_table
+from engine.record import (
+    DERIVED,
+    Fn,
+    ScoreRunner,
+    assemble,
+    compile_node,
+    probability_units,
+    weighted_units,
+)
+from engine.results import (
+    ALERT_COLUMNS,
+    DEAL_COLUMNS,
+    ERROR_COLUMNS,
+    FUNNEL_COLUMNS,
+    KPI_COLUMNS,
+    LEAD_COLUMNS,
+    PAYOUT_COLUMNS,
+    FrozenDict,
+    Results,
+    TableCounts,
+    frozen_counts,
+)
+from engine.schemas import FILE_NAMES, merge_columns
+
+if TYPE_CHECKING:
+    from engine.loader import Program
+
+__all__ = ["V", "evaluate_tables", "period_bounds", "table_columns"]
+
+Array = npt.NDArray[Any]
+Bools = npt.NDArray[np.bool_]
+_EPOCH = np.datetime64("1970-01-01", "D")
+_MAX_RADIX = 2**62
+_NO_POINTS = FrozenDict()
+
+
+# ----------------------------------------------------------------------------- values
+@dataclass(slots=True)
+class V:
+    """A column of values and where they are known (`known` None: everywhere)."""
+
+    values: Array
+    known: Bools | None = None
+
+    def mask(self) -> Bools | None:
+        """Known rows (None when all are)."""
+        return self.known
+
+
+def _and_known(a: Bools | None, b: Bools | None) -> Bools | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a & b
+
+
+def _full_known(v: V, n: int) -> Bools:
+    if v.known is None:
+        return np.ones(n, dtype=bool)
+    return np.broadcast_to(v.known, (n,)).copy() if v.known.ndim == 0 else v.known
+
+
+def _truth(v: V, n: int) -> Bools:
+    """Rows where a condition is known true."""
+    values = np.broadcast_to(np.asarray(v.values, dtype=bool), (n,))
+    if v.known is None:
+        return values.copy()
+    return values & v.known
+
+
+def _bool(values: Bools, known: Bools | None) -> V:
+    # Normalized: a condition is False wherever it is unknown.
+    return V(values if known is None else values & known, known)
+
+
+def _days(values: Array) -> tuple[Array, Bools | None]:
+    array = np.asarray(values, dtype="datetime64[ns]")
+    known = ~np.isnat(array)
+    days = array.astype("datetime64[D]").astype(np.int64)
+    return days, (None if known.all() else known)
+
+
+def _date_days(value: dt.date) -> int:
+    return (value - dt.date(1970, 1, 1)).days
+
+
+def _scaled_const(const: Const, scale: int) -> Any:
+    """A constant in a kind's vector representation, fixed values scaled to `scale`."""
+    value = const.value
+    if const.kind == "fixed":
+        return int(Decimal(value).scaleb(scale))
+    if const.kind == "date":
+        return _date_days(value)
+    return value
+
+
+def _rescale(values: Array, have: int, want: int) -> Array:
+    return values if have == want else values * (10 ** (want - have))
+
+
+class Frame:
+    """The rows being evaluated: typed columns, values the engine added, cached per column."""
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        extras: Mapping[str, V] | None = None,
+        *,
+        parent: Frame | None = None,
+        rows: Array | None = None,
+        stage_reach: Mapping[str, tuple[Array, Bools]] | None = None,
+        events: tuple[Array, Array, Array] | None = None,
+    ) -> None:
+        self.data = data
+        self.n = len(rows) if rows is not None else len(data)
+        self.extras: dict[str, V] = dict(extras or {})
+        self.parent = parent
+        self.rows = rows
+        self.stage_reach = stage_reach or {}
+        #: Stage events of these rows: (row position, stage, day), for entered_at().
+        self.events = events
+        self._entered: dict[str, V] = {}
+        self._cache: dict[tuple[str, str, int], V] = {}
+        self._codes: dict[str, tuple[Array, list[Any]]] = {}
+
+    def take(self, rows: Array) -> Frame:
+        """The sub-frame of some rows (positions)."""
+        reach = {p: (i[rows], k[rows]) for p, (i, k) in self.stage_reach.items()}
+        extras = {name: _rows(v, rows) for name, v in self.extras.items()}
+        # entered_at() of a sub-frame is taken from the parent's, so no events are passed on.
+        return Frame(self.data, extras, parent=self, rows=rows, stage_reach=reach)
+
+    def entered_at(self, stage: str) -> V:
+        """When each row's deal entered `stage`: its first stage event there, else its
+        `stage_entered_at` when it is at that stage now."""
+        found = self._entered.get(stage)
+        if found is not None:
+            return found
+        if self.parent is not None and self.rows is not None:
+            found = _rows(self.parent.entered_at(stage), self.rows)
+        else:
+            codes, uniques = self.codes("stage")
+            here = np.asarray([u == stage for u in uniques] + [False])
+            at_stage = here[np.where(codes < 0, len(uniques), codes)]
+            entered = self.field(FieldRef("stage_entered_at", "date"))
+            days = np.array(np.broadcast_to(entered.values, (self.n,)), dtype=np.int64)
+            known = _full_known(entered, self.n) & at_stage
+            if self.events is not None:
+                rows, stages, event_days = self.events
+                chosen = (stages == stage) & (rows >= 0)
+                first = np.full(self.n, np.iinfo(np.int64).max, dtype=np.int64)
+                np.minimum.at(first, rows[chosen], event_days[chosen])
+                has_event = first != np.iinfo(np.int64).max
+                days = np.where(has_event, first, days)
+                known = known | has_event
+            found = V(days, known)
+        self._entered[stage] = found
+        return found
+
+    def with_extras(self, extras: Mapping[str, V]) -> Frame:
+        """The same rows with more engine-provided values."""
+        frame = Frame(
+            self.data, {**self.extras, **extras}, stage_reach=self.stage_reach, events=self.events
+        )
+        frame.parent, frame.rows, frame.n = self.parent, self.rows, self.n
+        frame._cache, frame._codes, frame._entered = self._cache, self._codes, self._entered
+        return frame
+
+    def field(self, ref: FieldRef) -> V:
+        """A field as a vector value of its kind."""
+        extra = self.extras.get(ref.name)
+        if extra is not None:
+            return extra
+        key = (ref.name, ref.kind, ref.scale)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._field(ref)
+        return found
+
+    def _field(self, ref: FieldRef) -> V:
+        if self.parent is not None and self.rows is not None:
+            return _rows(self.parent.field(ref), self.rows)
+        return _column(self.data, ref, self.n)
+
+    def codes(self, name: str) -> tuple[Array, list[Any]]:
+        """Factorized text: codes (-1 missing) and the distinct values."""
+        extra = self.extras.get(name)
+        if extra is not None:
+            values = np.where(_full_known(extra, self.n), extra.values, None)  # type: ignore[call-overload]
+            codes, distinct = pd.factorize(values, use_na_sentinel=True)
+            return np.asarray(codes, dtype=np.int64), list(distinct)
+        found = self._codes.get(name)
+        if found is not None:
+            return found
+        if self.parent is not None and self.rows is not None:
+            codes, uniques = self.parent.codes(name)
+            found = (codes[self.rows], uniques)
+        elif name in self.data.columns:
+            codes, distinct = pd.factorize(self.data[name], use_na_sentinel=True)
+            found = (np.asarray(codes, dtype=np.int64), [str(u) for u in distinct])
+        else:
+            found = (np.full(self.n, -1, dtype=np.int64), [])
+        self._codes[name] = found
+        return found
+
+
+def _rows(v: V, rows: Array) -> V:
+    values = v.values if np.ndim(v.values) == 0 else v.values[rows]
+    known = None if v.known is None else (v.known if v.known.ndim == 0 else v.known[rows])
+    return V(values, known)
+
+
+def _column(data: pd.DataFrame, ref: FieldRef, n: int) -> V:
+    name = ref.name
+    if ref.kind == "fixed" and f"{name}__cents" in data.columns:
+        cents = data[f"{name}__cents"].array
+        values = np.asarray(cents.to_numpy(dtype=np.int64, na_value=0))
+        known = ~np.asarray(cents.isna())
+        return V(_rescale(values, 2, ref.scale), None if known.all() else known)
+    if name not in data.columns:
+        return V(np.zeros(n, dtype=_DTYPES[ref.kind]), np.zeros(n, dtype=bool))
+    column = data[name]
+    if ref.kind == "fixed":
+        array = column.array
+        values = np.asarray(array.to_numpy(dtype=np.int64, na_value=0))
+        known = ~np.asarray(array.isna())
+        return V(_rescale(values, 0, ref.scale), None if known.all() else known)
+    if ref.kind == "float":
+        values = np.asarray(column.to_numpy(dtype=np.float64, na_value=np.nan))
+        known = ~np.isnan(values)
+        return V(values, None if known.all() else known)
+    if ref.kind == "date":
+        days, dates_known = _days(column.to_numpy())
+        return V(days, dates_known)
+    if ref.kind == "bool":
+        array = column.array
+        known = ~np.asarray(array.isna())
+        values = np.asarray(array.to_numpy(dtype=bool, na_value=False))
+        return _bool(values, None if known.all() else known)
+    texts = _texts(column)
+    present = np.asarray(column.notna())
+    return V(texts, None if present.all() else present)
+
+
+_DTYPES = {"fixed": np.int64, "float": np.float64, "date": np.int64, "bool": bool, "text": object}
+
+
+# ----------------------------------------------------------------------------- expressions
+VFn = Callable[[Frame], V]
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def free_fields(node: Node) -> tuple[set[str], bool]:
+    """The fields a node reads, and whether it needs more than fields (stages, aggregates)."""
+    if isinstance(node, FieldRef):
+        return {node.name}, False
+    if isinstance(node, Const):
+        return set(), False
+    if isinstance(node, Reached | AggregateIR | EnteredAt | Attainment):
+        return set(), True
+    names: set[str] = set()
+    other = False
+    for child in _children(node):
+        found, more = free_fields(child)
+        names |= found
+        other |= more
+    return names, other
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, Compare | Logic | Arith):
+        return (node.left, node.right)
+    if isinstance(node, ToFloat | Not | IsMissing | Neg):
+        return (node.operand,)
+    if isinstance(node, Member | Between):
+        return (node.value,)
+    if isinstance(node, Func):
+        return node.args
+    return ()
+
+
+class Compiler:
+    """Compiles IR to vector functions; knows the text fields of the record being evaluated."""
+
+    def __init__(self, text_fields: set[str], stages: Mapping[str, StageIR]) -> None:
+        self.text_fields = text_fields
+        self.stages = stages
+        self._compiled: dict[Node, VFn] = {}
+
+    def lookup_field(self, node: Node) -> FieldRef | None:
+        """The one text field a node reads, when it reads nothing else."""
+        names, other = free_fields(node)
+        if other or len(names) != 1:
+            return None
+        (name,) = names
+        return _find_ref(node, name) if name in self.text_fields else None
+
+    def compile(self, node: Node) -> VFn:
+        """A function computing `node` on a frame (compiled once per node)."""
+        found = self._compiled.get(node)
+        if found is None:
+            found = self._compiled[node] = self._compile(node)
+        return found
+
+    def _compile(self, node: Node) -> VFn:
+        ref = self.lookup_field(node) if node.kind == "bool" else None
+        if ref is not None and not isinstance(node, FieldRef):
+            return _lookup(node, ref, compile_node(node, self.stages))
+        if isinstance(node, FieldRef):
+            return lambda frame: frame.field(node)
+        if isinstance(node, Const):
+            value = np.asarray(_scaled_const(node, node.scale))
+            return lambda frame: V(value)
+        if isinstance(node, ToFloat):
+            return self._to_float(node)
+        if isinstance(node, Compare):
+            return self._compare(node)
+        if isinstance(node, Member):
+            return self._member(node)
+        if isinstance(node, Between):
+            return self._between(node)
+        if isinstance(node, Logic):
+            return self._logic(node)
+        if isinstance(node, Not):
+            inner = self.compile(node.operand)
+
+            def negate(frame: Frame) -> V:
+                v = inner(frame)
+                return _bool(~np.asarray(v.values, dtype=bool), v.known)
+
+            return negate
+        if isinstance(node, IsMissing):
+            inner = self.compile(node.operand)
+            negated = node.negated
+
+            def missing(frame: Frame) -> V:
+                known = _full_known(inner(frame), frame.n)
+                return V(known if negated else ~known)
+
+            return missing
+        if isinstance(node, Arith):
+            return self._arith(node)
+        if isinstance(node, Neg):
+            inner = self.compile(node.operand)
+
+            def minus(frame: Frame) -> V:
+                v = inner(frame)
+                return V(-v.values, v.known)
+
+            return minus
+        if isinstance(node, Reached):
+            pipeline, index = node.pipeline, node.index
+
+            def reached(frame: Frame) -> V:
+                where, known = frame.stage_reach[pipeline]
+                return _bool(where >= index, None if known.all() else known)
+
+            return reached
+        if isinstance(node, EnteredAt):
+            stage = node.stage
+
+            def entered_at(frame: Frame) -> V:
+                return frame.entered_at(stage)
+
+            return entered_at
+        if isinstance(node, Func):
+            return self._function(node)
+        if isinstance(node, Attainment):
+            key = node.key
+
+            def attainment(frame: Frame) -> V:
+                found = frame.extras.get(key)
+                if found is not None:
+                    return found
+                return V(np.zeros(frame.n), np.zeros(frame.n, dtype=bool))
+
+            return attainment
+        assert isinstance(node, AggregateIR)
+        return self._aggregate(node)
+
+    def _function(self, node: Func) -> VFn:
+        if node.name == "abs":
+            inner = self.compile(node.args[0])
+            return lambda frame: (lambda v: V(np.abs(v.values), v.known))(inner(frame))
+        a, b = (self._scaled(arg, node.scale) for arg in node.args)
+        pick = np.minimum if node.name == "min" else np.maximum
+        return lambda frame: _combine(a(frame), b(frame), pick)
+
+    def _to_float(self, node: ToFloat) -> VFn:
+        inner = self.compile(node.operand)
+        divisor = float(10**node.operand.scale) if node.operand.kind == "fixed" else 1.0
+
+        def to_float(frame: Frame) -> V:
+            v = inner(frame)
+            values = np.asarray(v.values).astype(np.float64)
+            return V(values / divisor if divisor != 1.0 else values, v.known)
+
+        return to_float
+
+    def _scaled(self, node: Node, scale: int) -> VFn:
+        inner = self.compile(node)
+        if node.kind != "fixed" or node.scale == scale:
+            return inner
+        if isinstance(node, Const):
+            value = np.asarray(_scaled_const(node, scale))
+            return lambda frame: V(value)
+        factor = 10 ** (scale - node.scale)
+        return lambda frame: (lambda v: V(v.values * factor, v.known))(inner(frame))
+
+    def _compare(self, node: Compare) -> VFn:
+        op = _OPS[node.op]
+        scale = max(node.left.scale, node.right.scale)
+        a, b = self._scaled(node.left, scale), self._scaled(node.right, scale)
+
+        text = node.domain == "text"
+
+        def compare(frame: Frame) -> V:
+            x, y = a(frame), b(frame)
+            known = _and_known(x.known, y.known)
+            left, right = x.values, y.values
+            if text:  # missing text is None, which cannot be ordered against a string
+                left = np.where(_full_known(x, frame.n), left, "")
+                right = np.where(_full_known(y, frame.n), right, "")
+            values = np.broadcast_to(np.asarray(op(left, right), dtype=bool), (frame.n,))
+            return _bool(values.copy(), known)
+
+        return compare
+
+    def _member(self, node: Member) -> VFn:
+        scale = max([node.value.scale, *(i.scale for i in node.items)])
+        inner = self._scaled(node.value, scale)
+        items = np.asarray([_scaled_const(i, scale) for i in node.items])
+        negated = node.negated
+
+        def member(frame: Frame) -> V:
+            v = inner(frame)
+            values = np.broadcast_to(np.isin(v.values, items), (frame.n,))
+            return _bool(~values if negated else values.copy(), v.known)
+
+        return member
+
+    def _between(self, node: Between) -> VFn:
+        scale = max(node.value.scale, node.low.scale, node.high.scale)
+        inner = self._scaled(node.value, scale)
+        low, high = _scaled_const(node.low, scale), _scaled_const(node.high, scale)
+        negated = node.negated
+
+        def between(frame: Frame) -> V:
+            v = inner(frame)
+            values = np.broadcast_to((v.values >= low) & (v.values <= high), (frame.n,))
+            return _bool(~values if negated else values.copy(), v.known)
+
+        return between
+
+    def _logic(self, node: Logic) -> VFn:
+        a, b = self.compile(node.left), self.compile(node.right)
+        conjunction = node.op == "and"
+
+        def logic(frame: Frame) -> V:
+            x, y = a(frame), b(frame)
+            n = frame.n
+            xv, yv = _truth(x, n), _truth(y, n)
+            if x.known is None and y.known is None:
+                return V(xv & yv if conjunction else xv | yv)
+            xk, yk = _full_known(x, n), _full_known(y, n)
+            if conjunction:
+                # false and anything is false; known when both are known or either is false
+                known = (xk & yk) | (xk & ~xv) | (yk & ~yv)
+                return _bool(xv & yv, known)
+            known = (xk & yk) | xv | yv
+            return _bool(xv | yv, known)
+
+        return logic
+
+    def _arith(self, node: Arith) -> VFn:
+        op = node.op
+        if op == "days" or node.kind == "date":
+            a, b = self.compile(node.left), self.compile(node.right)
+            sign = -1 if op in ("days", "-") else 1
+            return lambda frame: _combine(a(frame), b(frame), lambda x, y: x + sign * y)
+        if node.kind == "fixed":
+            scale = node.scale if op in "+-" else None
+            a = self._scaled(node.left, scale) if scale is not None else self.compile(node.left)
+            b = self._scaled(node.right, scale) if scale is not None else self.compile(node.right)
+            function = {"+": operator.add, "-": operator.sub, "*": operator.mul}[op]
+            return lambda frame: _combine(a(frame), b(frame), function)
+        a, b = self.compile(node.left), self.compile(node.right)
+        if op == "/":
+
+            def divide(frame: Frame) -> V:
+                x, y = a(frame), b(frame)
+                denominator = np.asarray(y.values, dtype=np.float64)
+                zero = denominator == 0
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    values = np.asarray(x.values, dtype=np.float64) / np.where(zero, 1, denominator)
+                known = _and_known(_and_known(x.known, y.known), ~zero if zero.any() else None)
+                return V(np.broadcast_to(values, (frame.n,)), known)
+
+            return divide
+        function = {"+": operator.add, "-": operator.sub, "*": operator.mul}[op]
+        return lambda frame: _combine(a(frame), b(frame), function)
+
+    def _aggregate(self, node: AggregateIR) -> VFn:
+        where = self.compile(node.where) if node.where is not None else None
+        arg = self.compile(node.arg) if node.arg is not None else None
+        function, kind, scale = (
+            node.function,
+            node.arg.kind if node.arg else "",
+            (node.arg.scale if node.arg else 0),
+        )
+
+        def aggregate(groups: Frame) -> V:
+            assert isinstance(groups, Groups)
+            frame, codes, count = groups.source, groups.group_codes, groups.n
+            take = codes >= 0
+            if where is not None:
+                take = take & _truth(where(frame), frame.n)
+            if function == "count":
+                return V(np.bincount(codes[take], minlength=count).astype(np.int64))
+            assert arg is not None
+            v = arg(frame)
+            take = take & _full_known(v, frame.n)
+            values = np.broadcast_to(v.values, (frame.n,))[take]
+            series = pd.Series(values, dtype=np.int64 if kind in ("fixed", "date") else None)
+            if kind == "fixed" and function in ("mean", "median"):
+                series = series.astype(np.float64) / 10**scale
+            result = getattr(series.groupby(codes[take]), function)().reindex(range(count))
+            # An empty sum is 0; an empty mean, median, min or max is unknown.
+            known = np.ones(count, bool) if function == "sum" else np.asarray(result.notna())
+            dtype = np.float64 if function in ("mean", "median") or kind == "float" else np.int64
+            values_out = np.asarray(result.fillna(0).to_numpy(), dtype=dtype)
+            return V(values_out, None if known.all() else known)
+
+        return aggregate
+
+
+class Groups(Frame):
+    """Groups of a frame's rows (codes, -1 in none): what a KPI's aggregates run on."""
+
+    def __init__(self, source: Frame, codes: Array, count: int) -> None:
+        super().__init__(source.data)
+        self.source, self.group_codes, self.n = source, codes, count
+
+
+def _find_ref(node: Node, name: str) -> FieldRef | None:
+    if isinstance(node, FieldRef):
+        return node if node.name == name else None
+    for child in _children(node):
+        found = _find_ref(child, name)
+        if found is not None:
+            return found
+    return None
+
+
+def _combine(x: V, y: V, function: Callable[[Any, Any], Any]) -> V:
+    return V(function(x.values, y.values), _and_known(x.known, y.known))
+
+
+def _lookup(node: Node, ref: FieldRef, closure: Fn) -> VFn:
+    """A condition on one text field: the record closure once per distinct value."""
+    name = ref.name
+
+    def lookup(frame: Frame) -> V:
+        codes, uniques = frame.codes(name)
+        answers = [closure({name: u}) for u in uniques]
+        answers.append(closure({name: None}))
+        values = np.asarray([a is True for a in answers], dtype=bool)
+        known = np.asarray([a is not None for a in answers], dtype=bool)
+        values_at, known_at = values[codes], known[codes]
+        return V(values_at, None if known.all() else known_at)
+
+    return lookup
+
+
+# ----------------------------------------------------------------------------- combinations
+def _combine_codes(parts: Sequence[tuple[Array, int]], n: int) -> tuple[Array, Array]:
+    """One code per distinct combination of small codes, and a row holding each combination."""
+    key = np.zeros(n, dtype=np.int64)
+    radix = 1
+    for codes, size in parts:
+        if radix * size >= _MAX_RADIX:
+            key = np.asarray(pd.factorize(key)[0], dtype=np.int64)
+            radix = int(key.max()) + 1 if n else 1
+        key = key * size + codes
+        radix *= size
+    inverse, _ = pd.factorize(key)
+    inverse = np.asarray(inverse, dtype=np.int64)
+    count = int(inverse.max()) + 1 if n else 0
+    first = np.full(count, n, dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(n, dtype=np.int64))
+    return inverse, first
+
+
+def _objects(values: Sequence[Any]) -> Array:
+    array = np.empty(len(values), dtype=object)
+    array[:] = list(values)
+    return array
+
+
+def _names_by_bits(
+    group: Array, bits: Array, names_of: Callable[[int, int], tuple[str, ...]], n: int
+) -> Array:
+    """A tuple of names per row from (group, bit mask) codes, built once per combination."""
+    if n == 0:
+        return np.empty(0, dtype=object)
+    group_codes, group_values = pd.factorize(group)
+    bit_codes, bit_values = pd.factorize(bits)
+    parts = [
+        (np.asarray(group_codes, dtype=np.int64), len(group_values)),
+        (np.asarray(bit_codes, dtype=np.int64), len(bit_values)),
+    ]
+    inverse, first = _combine_codes(parts, n)
+    combos = [names_of(int(group[i]), int(bits[i])) for i in first.tolist()]
+    return _objects(combos)[inverse]
+
+
+# ----------------------------------------------------------------------------- scores
+@dataclass(slots=True)
+class ScoreColumns:
+    """A score evaluated on a frame: totals (Python values), statuses, points, missing; and
+    the totals as int64 where they are whole numbers (`whole` marks where they are)."""
+
+    score: Array
+    status: Array
+    points: Array
+    missing: Array
+    whole: Array
+    scored: Bools
+
+    @staticmethod
+    def empty(n: int) -> ScoreColumns:
+        """Columns of rows no score applies to."""
+        points = np.empty(n, dtype=object)
+        points.fill(_NO_POINTS)
+        missing = np.empty(n, dtype=object)
+        missing.fill(())
+        nothing = np.full(n, None, dtype=object)
+        return ScoreColumns(
+            nothing, nothing.copy(), points, missing, np.zeros(n, np.int64), np.zeros(n, bool)
+        )
+
+
+class ScoreVector:
+    """A score on tables: codes per criterion, combinations, then statuses."""
+
+    def __init__(self, ir: ScoreIR, compiler: Compiler, runner: ScoreRunner) -> None:
+        self.ir = ir
+        self.runner = runner
+        self.names = tuple(c.name for c in ir.criteria)
+        self.criteria = [self._criterion(c, compiler, runner) for c in ir.criteria]
+        self.statuses = [
+            (s.name, s.knockout, compiler.compile(s.condition) if s.condition else None)
+            for s in ir.statuses
+        ]
+
+    def _criterion(
+        self, criterion: CriterionIR, compiler: Compiler, runner: ScoreRunner
+    ) -> Callable[[Frame], tuple[Array, list[Any]]]:
+        """A function giving (codes, points per code); points None means missing."""
+        if criterion.field is not None:
+            ref = criterion.field
+
+            def field_points(frame: Frame) -> tuple[Array, list[Any]]:
+                v = frame.field(ref)
+                codes, distinct = pd.factorize(np.broadcast_to(v.values, (frame.n,)))
+                codes = np.asarray(codes, dtype=np.int64)
+                table = [_python_value(u, ref.kind, ref.scale) for u in distinct.tolist()]
+                if v.known is not None:
+                    codes = np.where(v.known, codes, len(table))
+                table.append(None)
+                return codes, table
+
+            return field_points
+        closure = runner.criterion(criterion.name)
+        conditions = [c.condition for c in criterion.cases if c.condition is not None]
+        refs = {compiler.lookup_field(c) for c in conditions}
+        single = next(iter(refs)) if len(refs) == 1 else None
+        if single is not None:
+            name = single.name
+
+            def by_value(frame: Frame) -> tuple[Array, list[Any]]:
+                codes, uniques = frame.codes(name)
+                table = [closure({name: u}) for u in uniques]
+                table.append(closure({name: None}))
+                return np.where(codes < 0, len(uniques), codes), table
+
+            return by_value
+        cases = [
+            (compiler.compile(c.condition) if c.condition is not None else None, c.points)
+            for c in criterion.cases
+        ]
+
+        def by_case(frame: Frame) -> tuple[Array, list[Any]]:
+            n = frame.n
+            nothing, unknown = len(cases), len(cases) + 1
+            codes = np.full(n, nothing, dtype=np.int64)
+            decided = np.zeros(n, dtype=bool)
+            for index, (test, _) in enumerate(cases):
+                if test is None:
+                    codes[~decided] = index
+                    break
+                v = test(frame)
+                holds = _truth(v, n) & ~decided
+                undecidable = ~_full_known(v, n) & ~decided
+                codes[holds] = index
+                codes[undecidable] = unknown
+                decided |= holds | undecidable
+            return codes, [points for _, points in cases] + [0, None]
+
+        return by_case
+
+    def run(self, frame: Frame) -> ScoreColumns:
+        """Points, totals, missing criteria and statuses of every row."""
+        n = frame.n
+        parts = [criterion(frame) for criterion in self.criteria]
+        inverse, first = _combine_codes([(c, len(t)) for c, t in parts], n)
+        totals: list[Any] = []
+        points: list[Any] = []
+        missing: list[Any] = []
+        exact = self.ir.kind == "fixed"
+        for row in first.tolist():
+            values = [table[int(codes[row])] for codes, table in parts]
+            total, mapping, undecided = assemble(self.names, values, exact)
+            totals.append(total)
+            points.append(mapping)
+            missing.append(undecided)
+        score_objects = _objects(totals)[inverse]
+        if exact:
+            scale = self.ir.scale
+            numeric = np.asarray([int(Decimal(t).scaleb(scale)) for t in totals], dtype=np.int64)
+        else:
+            numeric = np.asarray(totals, dtype=np.float64)
+        score_values = numeric[inverse] if n else numeric[:0]
+        status = self._status(frame.with_extras({"score": V(score_values)}))
+        whole = self.ir.kind == "fixed" and self.ir.scale == 0
+        return ScoreColumns(
+            score_objects,
+            status,
+            _objects(points)[inverse],
+            _objects(missing)[inverse],
+            score_values if whole else np.zeros(n, np.int64),
+            np.full(n, whole),
+        )
+
+    def _status(self, frame: Frame) -> Array:
+        n = frame.n
+        names = [name for name, _, _ in self.statuses]
+        code = np.full(n, len(names), dtype=np.int64)
+        decided = np.zeros(n, dtype=bool)
+        ordered = [s for s in enumerate(self.statuses) if s[1][1]] + [
+            s for s in enumerate(self.statuses) if not s[1][1]
+        ]
+        for index, (_, _, test) in ordered:
+            take = ~decided if test is None else _truth(test(frame), n) & ~decided
+            code[take] = index
+            decided |= take
+        return _objects([*names, None])[code]
+
+
+def _python_value(value: Any, kind: str, scale: int) -> Any:
+    """A vector value back as the record path holds it."""
+    if kind == "fixed":
+        return int(value) if scale == 0 else Decimal(int(value)).scaleb(-scale)
+    if kind == "float":
+        return float(value)
+    return value
+
+
+# ----------------------------------------------------------------------------- input tables
+def table_columns(model: Model, record: str) -> tuple[Column, ...]:
+    """The columns a table is validated against: canonical, extended by `record` declarations."""
+    declared = model.declared_records.get(record)
+    extra: tuple[Column, ...] = ()
+    if declared is not None:
+        extra = tuple(
+            Column(f.name.name, f.type.name, False, tuple(o.name.name for o in f.type.options))
+            for f in declared.fields
+            if f.name.name not in DERIVED
+        )
+    return merge_columns(record, extra)
+
+
+def period_bounds(period: str) -> tuple[dt.date, dt.date]:
+    """First and last day of `2026-Q1`, `2026-H2`, `2026-03` or `2026`."""
+    text = period.strip().upper()
+    try:
+        year = int(text[:4])
+        rest = text[4:].lstrip("-")
+        if not rest:
+            return dt.date(year, 1, 1), dt.date(year, 12, 31)
+        if rest[0] in "QH" and rest[1:].isdigit():
+            months = 3 if rest[0] == "Q" else 6
+            number = int(rest[1:])
+            if not 1 <= number <= 12 // months:
+                raise ValueError
+            start = dt.date(year, (number - 1) * months + 1, 1)
+        else:
+            start = dt.date(year, int(rest), 1)
+            months = 1
+        end_month = start.month + months
+        end = dt.date(year + (end_month > 12), (end_month - 1) % 12 + 1, 1)
+        return start, end - dt.timedelta(days=1)
+    except (ValueError, IndexError):
+        raise ValueError(
+            f"{period!r} is not a period (expected e.g. 2026-Q1, 2026-H1, 2026-03 or 2026)"
+        ) from None
+
+
+# ----------------------------------------------------------------------------- evaluation
+def evaluate_tables(
+    program: Program,
+    frames: Mapping[str, pd.DataFrame | None],
+    *,
+    as_of: dt.date,
+    period: str | None,
+) -> Results:
+    """Validate the input tables and evaluate everything the ruleset declares on them."""
+    compiled = program.compiled
+    if period:
+        period_bounds(period)  # a bad period fails before any work
+    stage_ids = tuple(compiled.stages)
+    known_values = {"stage": stage_ids} if stage_ids else {}
+    errors: list[RowError] = []
+    counts: list[TableCounts] = []
+    valid: dict[str, pd.DataFrame] = {}
+    for table, frame in frames.items():
+        if frame is None:
+            continue
+        record = {v: k for k, v in FILE_NAMES.items()}[table]
+        checked = validate_table(
+            table,
+            frame,
+            table_columns(program.model, record),
+            known_values if record in ("deal", "stage_event") else None,
+        )
+        errors.extend(checked.errors)
+        counts.append(TableCounts(table, checked.rows_in, checked.rows_out, checked.rows_rejected))
+        valid[table] = checked.valid.reset_index(drop=True)
+    evaluator = _Evaluator(program, as_of, period)
+    alerts: list[dict[str, Any]] = []
+    leads = evaluator.leads(valid.get("leads"), alerts)
+    deals, deal_frame, playbooks = evaluator.deals(
+        valid.get("deals"), valid.get("stage_events"), alerts
+    )
+    funnel = evaluator.funnel(valid.get("deals"), valid.get("stage_events"), alerts)
+    evaluator.win_rates(deal_frame, playbooks, alerts)
+    kpis = evaluator.kpis(valid, deal_frame, alerts)
+    evaluator.other_alerts(valid, alerts)
+    return Results(
+        leads=leads,
+        deals=deals,
+        funnel=funnel,
+        kpis=kpis,
+        alerts=pd.DataFrame(alerts, columns=list(ALERT_COLUMNS)),
+        errors=pd.DataFrame(
+            [(e.table, e.row, e.column, e.value, e.message) for e in errors],
+            columns=list(ERROR_COLUMNS),
+        ),
+        payouts=pd.DataFrame(columns=list(PAYOUT_COLUMNS)),
+        counts=frozen_counts(counts),
+        as_of=as_of,
+        period=period,
+    )
+
+
+def _text_fields(compiled: Compiled, record: str) -> set[str]:
+    fields = compiled.records.get(record, {})
+    return {name for name, kind in fields.items() if kind.kind in ("text", "one_of")}
+
+
+class _Evaluator:
+    """One `evaluate` call: the compiled program, the date and the period."""
+
+    def __init__(self, program: Program, as_of: dt.date, period: str | None) -> None:
+        self.program = program
+        self.period = period
+        bounds = period_bounds(period) if period else None
+        self.compiled = program.compiled
+        self.as_of = as_of
+        self.bounds = bounds
+        stages = self.compiled.stages
+        self.compilers: dict[str, Compiler] = {}
+        self.lead_compiler = self._compiler("lead")
+        self.deal_compiler = self._compiler("deal")
+        self.runners = {n: ScoreRunner(s, stages) for n, s in self.compiled.scores.items()}
+
+    def _score(self, name: str, subject: str) -> ScoreVector:
+        compiler = self.lead_compiler if subject == "lead" else self.deal_compiler
+        return ScoreVector(self.compiled.scores[name], compiler, self.runners[name])
+
+    # ------------------------------------------------------------------------- qualification
+    def _routed(
+        self, routes: tuple[RouteIR, ...], default: ScoreIR | None, frame: Frame, subject: str
+    ) -> tuple[Array, ScoreColumns]:
+        """Which score applies to each row (None when undecided) and its columns."""
+        n = frame.n
+        chosen = np.full(n, None, dtype=object)
+        if not routes:
+            if default is None:
+                return chosen, ScoreColumns.empty(n)
+            chosen[:] = default.name
+            return chosen, self._score(default.name, subject).run(frame)
+        compiler = self.lead_compiler if subject == "lead" else self.deal_compiler
+        code = np.full(n, -1, dtype=np.int64)
+        decided = np.zeros(n, dtype=bool)
+        for index, item in enumerate(routes):
+            if item.condition is None:
+                code[~decided] = index
+                break
+            v = compiler.compile(item.condition)(frame)
+            holds = _truth(v, n) & ~decided
+            decided |= holds | (~_full_known(v, n) & ~decided)
+            code[holds] = index
+        result = ScoreColumns.empty(n)
+        for index, item in enumerate(routes):
+            rows = np.flatnonzero(code == index)
+            if not rows.size:
+                continue
+            columns = self._score(item.score, subject).run(frame.take(rows))
+            chosen[rows] = item.score
+            result.score[rows] = columns.score
+            result.status[rows] = columns.status
+            result.points[rows] = columns.points
+            result.missing[rows] = columns.missing
+            result.whole[rows] = columns.whole
+            result.scored[rows] = columns.scored
+        return chosen, result
+
+    # ------------------------------------------------------------------------- leads
+    def leads(self, data: pd.DataFrame | None, alerts: list[dict[str, Any]]) -> pd.DataFrame:
+        """One row per valid lead: id, score, status, points, missing."""
+        if data is None:
+            return pd.DataFrame(columns=list(LEAD_COLUMNS))
+        frame = Frame(data)
+        compiled = self.compiled
+        _, columns = self._routed(compiled.lead_routes, compiled.lead_score, frame, "lead")
+        ids = frame.field(FieldRef("id", "text")).values
+        result = _table(
+            {
+                "id": data["id"],
+                "score": self._score_column(columns, "lead"),
+                "status": columns.status,
+                "points": columns.points,
+                "missing": columns.missing,
+            }
+        )
+        for alert in (a for a in compiled.alerts if a.subject == "lead"):
+            holds = _truth(self.lead_compiler.compile(alert.condition)(frame), frame.n)
+            _add_record_alerts(alerts, alert.name, alert.label, alert.severity, ids[holds])
+        return result
+
+    def _score_column(self, columns: ScoreColumns, subject: str) -> Any:
+        """Totals as nullable integers when every score of the record has whole points."""
+        scores = [s for s in self.compiled.scores.values() if s.subject == subject]
+        if scores and all(s.kind == "fixed" and s.scale == 0 for s in scores):
+            return pd.arrays.IntegerArray(columns.whole, ~columns.scored)
+        return columns.score
+
+    # ------------------------------------------------------------------------- deals
+    def deals(
+        self,
+        data: pd.DataFrame | None,
+        events: pd.DataFrame | None,
+        alerts: list[dict[str, Any]],
+    ) -> tuple[pd.DataFrame, Frame | None, Array | None]:
+        """One row per valid deal (see DEAL_COLUMNS); also the evaluated frame for KPIs."""
+        if data is None:
+            return pd.DataFrame(columns=list(DEAL_COLUMNS)), None, None
+        compiled = self.compiled
+        compiler = self.deal_compiler
+        n = len(data)
+        frame = Frame(data, {AS_OF: V(np.asarray(_date_days(self.as_of)))})
+        frame.stage_reach, frame.events = self._reach(data, events)
+        for name, node in compiled.derived.items():
+            frame.extras[name] = compiler.compile(node)(frame)
+        ids = frame.field(FieldRef("id", "text")).values
+        stage_codes, stage_uniques = frame.codes("stage")
+        stage_irs = [compiled.stages.get(u) for u in stage_uniques] + [None]
+        where = np.where(stage_codes < 0, len(stage_uniques), stage_codes)
+        pipelines = list(compiled.pipelines)
+        known_stage = np.asarray([s is not None for s in stage_irs])[where]
+        pipe = np.asarray([pipelines.index(s.pipeline) if s else -1 for s in stage_irs])[where]
+        index = np.asarray([s.index if s else -1 for s in stage_irs])[where]
+        # Exit criteria: unmet per criterion, per stage, and the bits of the current stage's.
+        unmet_stage: dict[str, Bools] = {}
+        exit_bits = np.zeros(n, dtype=np.int64)
+        for stage in compiled.stages.values():
+            at_stage = (pipe == pipelines.index(stage.pipeline)) & (index == stage.index)
+            any_unmet = np.zeros(n, dtype=bool)
+            for bit, exit_ in enumerate(stage.exits):
+                unmet = ~_truth(compiler.compile(exit_.condition)(frame), n)
+                any_unmet |= unmet
+                exit_bits |= (at_stage & unmet).astype(np.int64) << bit
+            unmet_stage[stage.name] = any_unmet
+        skipped_bits = np.zeros(n, dtype=np.int64)
+        for stage in compiled.stages.values():
+            later = (pipe == pipelines.index(stage.pipeline)) & (index > stage.index)
+            skipped_bits |= (later & unmet_stage[stage.name]).astype(np.int64) << stage.index
+        exit_ready = known_stage & (exit_bits == 0)
+        stage_list = list(compiled.stages.values())
+        stage_number = np.asarray([stage_list.index(s) if s else -1 for s in stage_irs])[where]
+
+        def exit_names(stage: int, bits: int) -> tuple[str, ...]:
+            if stage < 0:
+                return ()
+            exits = stage_list[stage].exits
+            return tuple(e.name for i, e in enumerate(exits) if bits >> i & 1)
+
+        def skipped_names(pipeline: int, bits: int) -> tuple[str, ...]:
+            if pipeline < 0:
+                return ()
+            stages = compiled.pipelines[pipelines[pipeline]].stages
+            return tuple(s.name for s in stages if bits >> s.index & 1)
+
+        missing = _names_by_bits(stage_number, exit_bits, exit_names, n)
+        skipped = _names_by_bits(pipe, skipped_bits, skipped_names, n)
+        # Days in stage and staleness.
+        days = frame.extras["days_in_stage"]
+        days_known = _full_known(days, n)
+        days_values = np.broadcast_to(days.values, (n,))
+        status = frame.field(FieldRef("status", "text")).values
+        is_open = status == "open"
+        max_days = np.asarray(
+            [s.max_days if s and s.max_days is not None else -1 for s in stage_irs]
+        )[where]
+        has_max = max_days >= 0
+        stale_value = is_open & has_max & days_known & (days_values > max_days)
+        # Closed deals and stages without a maximum are never stale; unknown otherwise.
+        stale_known = ~is_open | (known_stage & (~has_max | days_known))
+        # Weighted value: cents x probability, exact.
+        scale = compiled.weighted_scale
+        units = np.asarray(
+            [
+                probability_units(s.probability, scale) if s and s.probability is not None else -1
+                for s in stage_irs
+            ],
+            dtype=np.int64,
+        )[where]
+        amount = frame.field(FieldRef("amount", "fixed", 2))
+        weighted_known = _full_known(amount, n) & (units >= 0)
+        weighted_values = np.where(weighted_known, amount.values * units, 0)
+        frame.extras["exit_ready"] = _bool(exit_ready, known_stage)
+        frame.extras["stale"] = _bool(stale_value, stale_known)
+        frame.extras["weighted_value"] = V(weighted_values, weighted_known)
+        # Qualification and playbooks.
+        framework, qualification = self._routed(compiled.deal_routes, None, frame, "deal")
+        playbook, playbook_missing = self._playbooks(frame, pipe, index, pipelines)
+        result = _table(
+            {
+                "id": data["id"],
+                "stage": data["stage"],
+                "exit_ready": pd.arrays.BooleanArray(exit_ready, ~known_stage),
+                "missing": missing,
+                "skipped": skipped,
+                "days_in_stage": pd.arrays.IntegerArray(
+                    np.asarray(days_values, dtype=np.int64), ~days_known
+                ),
+                "stale": pd.arrays.BooleanArray(stale_value, ~stale_known),
+                "weighted_value": _weighted_objects(weighted_values, weighted_known, scale),
+                "framework": framework,
+                "qualification_score": self._score_column(qualification, "deal"),
+                "qualification_status": qualification.status,
+                "playbook": playbook,
+                "playbook_missing": playbook_missing,
+            }
+        )
+        for alert in (a for a in compiled.alerts if a.subject == "deal"):
+            holds = _truth(compiler.compile(alert.condition)(frame), n)
+            _add_record_alerts(alerts, alert.name, alert.label, alert.severity, ids[holds])
+        return result, frame, playbook
+
+    def _reach(
+        self, data: pd.DataFrame, events: pd.DataFrame | None
+    ) -> tuple[dict[str, tuple[Array, Bools]], tuple[Array, Array, Array] | None]:
+        """Per pipeline, the furthest stage index each deal reached (-1: none) and whether that
+        is known; and the deals' stage events as (row, stage, day) for entered_at()."""
+        n = len(data)
+        stage = _texts(data["stage"])
+        history: tuple[Array, Array, Array] | None = None
+        if events is not None and len(events):
+            rows = np.asarray(pd.Index(data["id"]).get_indexer(events["deal_id"]), dtype=np.int64)
+            days, _ = _days(events["entered_at"].to_numpy())
+            history = (rows, _texts(events["stage"]), days)
+        reach: dict[str, tuple[Array, Bools]] = {}
+        for name, pipeline in self.compiled.pipelines.items():
+            lookup = {s.name: s.index for s in pipeline.stages}
+            furthest = np.asarray(
+                pd.Series(stage, dtype=object).map(lookup).fillna(-1), dtype=np.int64
+            )
+            known = np.asarray(pd.notna(stage), dtype=bool)
+            if history is not None:
+                rows, stages, _ = history
+                index = np.asarray(pd.Series(stages).map(lookup).fillna(-1), dtype=np.int64)
+                ok = (rows >= 0) & (index >= 0)
+                np.maximum.at(furthest, rows[ok], index[ok])
+                has_event = np.zeros(n, dtype=bool)
+                has_event[rows[rows >= 0]] = True
+                known = known | has_event
+            reach[name] = (furthest, known)
+        return reach, history
+
+    def _playbooks(
+        self, frame: Frame, pipe: Array, index: Array, pipelines: list[str]
+    ) -> tuple[Array, Array]:
+        compiled = self.compiled
+        n = frame.n
+        chosen = np.full(n, -1, dtype=np.int64)
+        for number, playbook in enumerate(compiled.playbooks):
+            free = chosen < 0
+            if playbook.condition is None:
+                chosen[free] = number
+                break
+            holds = _truth(self.deal_compiler.compile(playbook.condition)(frame), n)
+            chosen[free & holds] = number
+        bits = np.zeros(n, dtype=np.int64)
+        for number, playbook in enumerate(compiled.playbooks):
+            here = chosen == number
+            if not here.any():
+                continue
+            required = [r for r in playbook.requirements if r.kind == "require"]
+            for bit, item in enumerate(required):
+                if item.before_index is None:
+                    due = here
+                else:
+                    assert item.pipeline is not None
+                    same = pipe == pipelines.index(item.pipeline)
+                    due = here & same & (index >= item.before_index)
+                unmet = ~_truth(self.deal_compiler.compile(item.condition)(frame), n)
+                bits |= (due & unmet).astype(np.int64) << bit
+
+        def names(playbook: int, mask: int) -> tuple[str, ...]:
+            if playbook < 0:
+                return ()
+            required = [r for r in compiled.playbooks[playbook].requirements if r.kind == "require"]
+            return tuple(r.name for i, r in enumerate(required) if mask >> i & 1)
+
+        labels = _objects([*(p.name for p in compiled.playbooks), None])
+        return labels[chosen], _names_by_bits(chosen, bits, names, n)
+
+    # ------------------------------------------------------------------------- funnel
+    def funnel(
+        self,
+        deals: pd.DataFrame | None,
+        events: pd.DataFrame | None,
+        alerts: list[dict[str, Any]],
+    ) -> pd.DataFrame:
+        """Per stage: deals that reached it, conversion to the next, days spent (events)."""
+        rows: list[dict[str, Any]] = []
+        compiled = self.compiled
+        furthest_by_pipeline = self._furthest(deals, events)
+        durations = self._durations(events)
+        for name, pipeline in compiled.pipelines.items():
+            furthest = furthest_by_pipeline.get(name, np.empty(0, dtype=np.int64))
+            size = len(pipeline.stages)
+            at = np.bincount(furthest[furthest >= 0], minlength=size)
+            reached = np.cumsum(at[::-1])[::-1] if size else at
+            counts = {s.name: int(reached[s.index]) for s in pipeline.stages}
+            for stage in pipeline.stages:
+                nxt = stage.index + 1
+                here = counts[stage.name]
+                conversion = (
+                    counts[pipeline.stages[nxt].name] / here if nxt < size and here else None
+                )
+                mean, median = durations.get(stage.name, (None, None))
+                rows.append(
+                    {
+                        "stage": stage.name,
+                        "reached": here,
+                        "conversion_to_next": conversion,
+                        "mean_days": mean,
+                        "median_days": median,
+                    }
+                )
+            for expect in pipeline.expectations:
+                base, target = counts.get(expect.source, 0), counts.get(expect.target, 0)
+                if not base:
+                    continue
+                rate = Fraction(target, base)
+                if not _OPS[expect.op](rate, Fraction(expect.value)):
+                    alerts.append(
+                        {
+                            "kind": "conversion",
+                            "subject": f"{expect.source}->{expect.target}",
+                            "id": name,
+                            "message": (
+                                f"conversion {expect.source} -> {expect.target} is "
+                                f"{_percent(rate)} ({target}/{base}), expected {expect.op} "
+                                f"{_percent(Fraction(expect.value))}"
+                            ),
+                            "severity": "warning",
+                        }
+                    )
+        return pd.DataFrame(rows, columns=list(FUNNEL_COLUMNS))
+
+    def _furthest(
+        self, deals: pd.DataFrame | None, events: pd.DataFrame | None
+    ) -> dict[str, Array]:
+        """Per pipeline, per deal (deals and event-only deals), the furthest stage index."""
+        ids: list[Array] = []
+        stages: list[Array] = []
+        if deals is not None and len(deals):
+            ids.append(_texts(deals["id"]))
+            stages.append(_texts(deals["stage"]))
+        if events is not None and len(events):
+            ids.append(_texts(events["deal_id"]))
+            stages.append(_texts(events["stage"]))
+        if not ids:
+            return {}
+        all_ids = np.concatenate(ids)
+        all_stages = pd.Series(np.concatenate(stages), dtype=object)
+        deal_codes, distinct = pd.factorize(all_ids)
+        deal_codes = np.asarray(deal_codes, dtype=np.int64)
+        result: dict[str, Array] = {}
+        for name, pipeline in self.compiled.pipelines.items():
+            lookup = {s.name: s.index for s in pipeline.stages}
+            index = np.asarray(all_stages.map(lookup).fillna(-1), dtype=np.int64)
+            furthest = np.full(len(distinct), -1, dtype=np.int64)
+            ok = (deal_codes >= 0) & (index >= 0)
+            np.maximum.at(furthest, deal_codes[ok], index[ok])
+            result[name] = furthest
+        return result
+
+    def _durations(self, events: pd.DataFrame | None) -> dict[str, tuple[float, float]]:
+        """Mean and median days between a deal's event for a stage and its next event."""
+        if events is None or len(events) < 2:
+            return {}
+        deal_codes, _ = pd.factorize(events["deal_id"])
+        days, _ = _days(events["entered_at"].to_numpy())
+        stage_codes, stage_names = pd.factorize(events["stage"])
+        order_of = {s.name: (p_i, s.index) for p_i, s in enumerate(self.compiled.stages.values())}
+        rank = np.asarray([order_of.get(str(s), (0, 0))[1] for s in stage_names], dtype=np.int64)[
+            np.asarray(stage_codes)
+        ]
+        order = np.lexsort((rank, days, np.asarray(deal_codes)))
+        deal_sorted = np.asarray(deal_codes)[order]
+        days_sorted = days[order]
+        stage_sorted = np.asarray(stage_codes)[order]
+        same = deal_sorted[1:] == deal_sorted[:-1]
+        spent = (days_sorted[1:] - days_sorted[:-1])[same]
+        stage_of = stage_sorted[:-1][same]
+        if not spent.size:
+            return {}
+        grouped = pd.Series(spent.astype(np.float64)).groupby(stage_of)
+        means, medians = grouped.mean(), grouped.median()
+        return {
+            str(stage_names[int(code)]): (float(means[code]), float(medians[code]))
+            for code in means.index
+        }
+
+    # ------------------------------------------------------------------------- win rates
+    def win_rates(
+        self, frame: Frame | None, playbooks: Array | None, alerts: list[dict[str, Any]]
+    ) -> None:
+        """Alerts for playbooks whose closed deals' win rate is outside the expected range."""
+        if frame is None or playbooks is None:
+            return
+        status = frame.field(FieldRef("status", "text")).values
+        for playbook in self.compiled.playbooks:
+            if playbook.win_rate is None:
+                continue
+            here = playbooks == playbook.name
+            won = int(np.count_nonzero(here & (status == "won")))
+            lost = int(np.count_nonzero(here & (status == "lost")))
+            if won + lost == 0:
+                continue
+            rate = Fraction(won, won + lost)
+            low, high = (Fraction(v) for v in playbook.win_rate)
+            if not low <= rate <= high:
+                alerts.append(
+                    {
+                        "kind": "win_rate",
+                        "subject": playbook.name,
+                        "id": None,
+                        "message": (
+                            f"{playbook.label or playbook.name}: win rate {_percent(rate)} "
+                            f"({won}/{won + lost}), expected {_percent(low)} to {_percent(high)}"
+                        ),
+                        "severity": "warning",
+                    }
+                )
+
+    # ------------------------------------------------------------------------- KPIs
+    def _in_period(self, subject: str, frame: Frame) -> Bools:
+        """Rows a period covers: leads created in it; deals closed in it, or open then."""
+        n = frame.n
+        if self.bounds is None:
+            return np.ones(n, dtype=bool)
+        start, end = (_date_days(d) for d in self.bounds)
+        if subject == "deal":
+            close = frame.field(FieldRef("close_date", "date"))
+            created = frame.field(FieldRef("created_at", "date"))
+            status = frame.field(FieldRef("status", "text")).values
+            closed_in = _full_known(close, n) & (close.values >= start) & (close.values <= end)
+            created_before = ~_full_known(created, n) | (created.values <= end)
+            return np.where(status == "open", created_before, closed_in)
+        if subject == "lead":
+            created = frame.field(FieldRef("created_at", "date"))
+            return _full_known(created, n) & (created.values >= start) & (created.values <= end)
+        return np.ones(n, dtype=bool)
+
+    def kpis(
+        self,
+        valid: Mapping[str, pd.DataFrame],
+        deal_frame: Frame | None,
+        alerts: list[dict[str, Any]],
+    ) -> pd.DataFrame:
+        """KPI values per role, rep and team (all reps of a role), against their targets."""
+        compiled = self.compiled
+        reps = valid.get("reps")
+        rows: list[dict[str, Any]] = []
+        used: set[str] = set()
+        frames: dict[str, Frame] = {}
+        if deal_frame is not None:
+            frames["deal"] = deal_frame
+        for record, table in FILE_NAMES.items():
+            if record != "deal" and table in valid:
+                frames[record] = self._table_frame(record, valid[table])
+        for role, names in compiled.roles.items():
+            members: list[str] = []
+            if reps is not None and "role" in reps.columns:
+                chosen = reps[reps["role"] == role]
+                members = sorted(str(i) for i in chosen["id"].dropna())
+            for name in names:
+                kpi = compiled.kpis.get(name)
+                if kpi is None or kpi.subject not in frames:
+                    continue
+                used.add(name)
+                rows.extend(self._kpi_rows(kpi, role, members, frames[kpi.subject], reps))
+        for name, kpi in compiled.kpis.items():
+            if name not in used and kpi.subject in frames:
+                rows.extend(self._kpi_rows(kpi, None, [], frames[kpi.subject], None))
+        for row in rows:
+            if row["met"] is False:
+                kpi = compiled.kpis[row["kpi"]]
+                who = row["rep_id"] or (f"team {row['role']}" if row["role"] else "all")
+                alerts.append(
+                    {
+                        "kind": "kpi",
+                        "subject": row["kpi"],
+                        "id": row["rep_id"] or row["role"],
+                        "message": (
+                            f"{kpi.label or kpi.name} ({who}): {_show(row['value'])}, "
+                            f"target {kpi.target_op} {_show(row['target'])}"
+                        ),
+                        "severity": "warning",
+                    }
+                )
+        return pd.DataFrame(rows, columns=list(KPI_COLUMNS))
+
+    def _kpi_rows(
+        self,
+        kpi: KpiIR,
+        role: str | None,
+        members: list[str],
+        frame: Frame,
+        reps: pd.DataFrame | None,
+    ) -> list[dict[str, Any]]:
+        inside = self._in_period(kpi.subject, frame)
+        function = self._compiler(kpi.subject).compile(kpi.value)
+
+        def values(codes: Array, count: int) -> list[Any]:
+            v = function(Groups(frame, codes, count))
+            known = _full_known(v, count)
+            found = np.broadcast_to(v.values, (count,))
+            return [
+                _python_value(found[i], kpi.value.kind, kpi.value.scale) if known[i] else None
+                for i in range(count)
+            ]
+
+        found: list[tuple[str | None, Any]] = []
+        owner = "id" if kpi.subject == "rep" else "rep_id"
+        if role is not None and reps is not None and owner in frame.data.columns:
+            codes, owners = frame.codes(owner)
+            # rep index of each record's owner, -1 when not a member of the role
+            member_of = np.asarray(
+                [members.index(o) if o in members else -1 for o in owners] + [-1], dtype=np.int64
+            )[np.where(codes < 0, len(owners), codes)]
+            per_rep = values(np.where(inside, member_of, -1), len(members))
+            found.extend(zip(members, per_rep, strict=True))
+            team = values(np.where(inside & (member_of >= 0), 0, -1), 1)
+        else:
+            team = values(np.where(inside, 0, -1), 1)
+        found.append((None, team[0]))
+        target = kpi.target.value if kpi.target is not None else None
+        rows: list[dict[str, Any]] = []
+        for rep_id, value in found:
+            met = None
+            if value is not None and target is not None and kpi.target_op is not None:
+                met = bool(_OPS[kpi.target_op](value, target))
+            rows.append(
+                {
+                    "kpi": kpi.name,
+                    "role": role,
+                    "rep_id": rep_id,
+                    "value": value,
+                    "target": target,
+                    "met": met,
+                }
+            )
+        return rows
+
+    # ------------------------------------------------------------------------- other alerts
+    def other_alerts(self, valid: Mapping[str, pd.DataFrame], alerts: list[dict[str, Any]]) -> None:
+        """`alert` declarations on the other tables (reps, quotas...)."""
+        for alert in self.compiled.alerts:
+            table = FILE_NAMES.get(alert.subject, "")
+            if alert.subject in ("lead", "deal") or table not in valid:
+                continue
+            data = valid[table]
+            frame = self._table_frame(alert.subject, data)
+            holds = _truth(self._compiler(alert.subject).compile(alert.condition)(frame), frame.n)
+            if "id" in data.columns:
+                ids = _texts(data["id"])[holds]
+            else:
+                ids = np.asarray([str(i + 1) for i in np.flatnonzero(holds)], dtype=object)
+            _add_record_alerts(alerts, alert.name, alert.label, alert.severity, ids)
+
+    def _table_frame(self, record: str, data: pd.DataFrame) -> Frame:
+        """A frame of another table; reps see the evaluated `period`."""
+        if record != "rep":
+            return Frame(data)
+        period = np.full(len(data), self.period, dtype=object)
+        return Frame(data, {"period": V(period, np.full(len(data), self.period is not None))})
+
+    def _compiler(self, record: str) -> Compiler:
+        found = self.compilers.get(record)
+        if found is None:
+            found = self.compilers[record] = Compiler(
+                _text_fields(self.compiled, record), self.compiled.stages
+            )
+        return found
+
+
+def _add_record_alerts(
+    alerts: list[dict[str, Any]], name: str, label: str | None, severity: str, ids: Array
+) -> None:
+    message = label or name
+    alerts.extend(
+        {"kind": "alert", "subject": name, "id": i, "message": message, "severity": severity}
+        for i in ids.tolist()
+    )
+
+
+def _table(columns: Mapping[str, Any]) -> pd.DataFrame:
+    """A result table; object arrays stay objects (no costly type inference, None stays None)."""
+    return pd.DataFrame(
+        {
+            name: pd.Series(values, dtype=object, copy=False)
+            if isinstance(values, np.ndarray) and values.dtype == object
+            else values
+            for name, values in columns.items()
+        }
+    )
+
+
+def _texts(column: Any) -> Array:
+    """A column as an object array, missing values as None."""
+    return np.asarray(column.to_numpy(dtype=object, na_value=None), dtype=object)
+
+
+def _not_none(values: Array) -> Bools:
+    return np.asarray(pd.notna(values), dtype=bool)
+
+
+def _weighted_objects(units: Array, known: Bools, scale: int) -> Array:
+    result = np.full(len(units), None, dtype=object)
+    if known.any():
+        codes, distinct = pd.factorize(units[known])
+        objects = _objects([weighted_units(int(u), scale) for u in distinct.tolist()])
+        result[known] = objects[np.asarray(codes)]
+    return result
+
+
+def _percent(value: Fraction) -> str:
+    return f"{float(value) * 100:.1f}%"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
