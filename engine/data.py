@@ -120,6 +120,7 @@ class Validated:
     valid: pd.DataFrame
     errors: tuple[RowError, ...]
     rows_in: int
+    #: Row numbers of the rows left out, in file order.
     rejected: tuple[int, ...] = field(default=())
 
     @property
@@ -211,8 +212,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
     with path.open("rb") as stream:
         head = stream.read(65536)
     encoding = _encoding(path, head)
-    first_line = head.decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[:1]
-    separator = _separator(first_line[0] if first_line else "")
+    lines = head.decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[:2]
+    # Excel writes and honours a first line `sep=;` naming the separator; it is not the header.
+    hint = re.fullmatch(r"sep=(.)", lines[0].strip()) if lines else None
+    skip = 1 if hint else 0
+    separator = hint.group(1) if hint else _separator(lines[0] if lines else "")
     # header=None: the header is read as data so duplicate or empty names are seen as written,
     # and skip_blank_lines=False keeps the frame's positions equal to the file's lines.
     try:
@@ -226,6 +230,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             skip_blank_lines=False,
             encoding=encoding,
             engine="c",
+            skiprows=skip,
         )
     except pd.errors.EmptyDataError:
         raw = pd.DataFrame()
@@ -234,7 +239,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     header = [str(name) for name in raw.iloc[0].tolist()]
     body = raw.iloc[1:]
     body.columns = pd.Index(header)
-    body.index = pd.RangeIndex(2, len(raw) + 1)
+    body.index = pd.RangeIndex(2 + skip, len(raw) + 1 + skip)
     return body
 
 
@@ -579,13 +584,13 @@ def _locate(root: yaml.Node | None, where: Sequence[str | int]) -> tuple[int, in
     if root is None:
         return 1, 1
     node: yaml.Node = root
-    for part in where:
+    for step, part in enumerate(where):
         child: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 if str(key.value).lower() == str(part).lower():
                     # The last step stops at the key: its line is where the reader looks.
-                    child = key if part is where[-1] else value
+                    child = key if step == len(where) - 1 else value
                     break
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             child = node.value[part] if part < len(node.value) else None
@@ -748,6 +753,12 @@ def validate_table(
     table_errors: list[RowError] = []
     typed: dict[str, Any] = {}
     raw_text: dict[str, pd.Series[Any]] = {}
+    repeated = frame.columns[frame.columns.duplicated()].unique()
+    for name in repeated:
+        table_errors.append(
+            RowError(table, None, str(name), None, f"column {name!r} appears twice")
+        )
+    frame = frame.loc[:, ~frame.columns.duplicated()]
     for order, column in enumerate(columns):
         if column.name not in frame.columns:
             if column.required:

@@ -115,6 +115,14 @@ def test_french_excel_csv_semicolons_decimal_comma_and_bom(tmp_path: Path) -> No
     assert result.valid["actif"].tolist() == [True, False]
 
 
+def test_excel_separator_hint_line(tmp_path: Path) -> None:
+    path = _write(tmp_path / "deals.csv", "sep=;\nid;amount\nD1;1,5\n")
+    frame = read_table(path)
+    assert list(frame.columns) == ["id", "amount"]
+    assert frame.index.tolist() == [3]  # the hint is line 1, the header line 2
+    assert _cells(frame) == [["D1", "1,5"]]
+
+
 def test_cp1252_file_is_read_when_not_utf8(tmp_path: Path) -> None:
     path = _write(
         tmp_path / "reps.csv", "id;name;territory\nR1;Hélène Léger;Île-de-France\n", "cp1252"
@@ -475,6 +483,13 @@ def test_several_errors_on_one_row_count_one_rejected_row() -> None:
     assert len(result.errors) == 3
     assert (result.rows_in, result.rows_out, result.rows_rejected) == (2, 1, 1)
     _check_counts(result)
+
+
+def test_repeated_column_in_memory_is_a_table_error() -> None:
+    frame = pd.DataFrame([["D1", "won", "x"]], columns=["id", "status", "id"], dtype="str")
+    result = validate_table("deals", frame, DEAL)
+    assert list(result.errors) == [RowError("deals", None, "id", None, "column 'id' appears twice")]
+    assert (result.rows_in, result.rows_out, result.rows_rejected) == (1, 0, 1)
 
 
 def test_typed_in_memory_frame_is_accepted() -> None:
