@@ -509,21 +509,19 @@ class _Layout:
 
     def leaf(self, text: str, start: int, end: int, indent: int) -> None:
         self.take_before(start, indent)
-        line = _Line(indent, text)
         # Comments inside a construct that now fits on one line: those after code go to the
-        # end of the line, unless an own-line comment follows them; then they go above it, in
-        # order.
+        # end of the line, unless an own-line comment follows them; then all go above, in order.
+        after: list[n.Comment] = []
         while self.comments and self.comments[0].span.start < end:
             comment = self.comments.popleft()
-            if not self.after_code(comment):
-                for earlier in [*line.trailing, comment.text]:
-                    self.emit(_Line(indent, earlier, comment=True), comment.span.start)
-                line.trailing.clear()
-            else:
-                line.trailing.append(comment.text)
-            self.last_end = max(self.last_end, comment.span.end)
-        self.emit(line, start)
-        self.last_end = max(self.last_end, end)
+            if self.after_code(comment):
+                after.append(comment)
+                continue
+            for earlier in [*after, comment]:
+                self.own_line(earlier, indent)
+            after.clear()
+        self.emit(_Line(indent, text, [c.text for c in after]), start)
+        self.last_end = max(self.last_end, end, *(c.span.end for c in after))
 
     def finish(self) -> str:
         self.take_before(len(self.text) + 1, 0)
@@ -546,9 +544,13 @@ class _Layout:
             previous = self.lines[-1] if self.lines else None
             if self.after_code(comment) and previous is not None and not previous.comment:
                 previous.trailing.append(comment.text)
+                self.last_end = max(self.last_end, comment.span.end)
             else:
-                self.emit(_Line(indent, comment.text, comment=True), comment.span.start)
-            self.last_end = max(self.last_end, comment.span.end)
+                self.own_line(comment, indent)
+
+    def own_line(self, comment: n.Comment, indent: int) -> None:
+        self.emit(_Line(indent, comment.text, comment=True), comment.span.start)
+        self.last_end = max(self.last_end, comment.span.end)
 
     def emit(self, line: _Line, start: int) -> None:
         gap = self.text[self.last_end : start] if start > self.last_end else ""
