@@ -1003,7 +1003,8 @@ def _ambiguous(array: pa.Array, marks: str) -> Bools:
 
 def _canonical(array: pa.Array) -> pa.Array:
     """Rewrite `1 234,5`, `1,234.5`, `1.234,5`, `12,5` as `1234.5`, vectorized (Arrow RE2)."""
-    if _fast(array, _PLAIN).all():
+    missing = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if (_fast(array, _PLAIN) | missing).all():
         return array
     spaced = _fast(array, _SPACED)
     comma = _fast(array, _COMMA_DECIMAL) & ~_ambiguous(array, ",")
