@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer_NonRecursive, Tree
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from dsl import nodes as n
@@ -62,13 +62,24 @@ class ParsedFile:
     diagnostics: tuple[Diagnostic, ...]
 
 
-_collected = threading.local()
+_parsing = threading.local()  # the builder and comment list of the parse under way
 
 
 def _collect_comment(token: Token) -> Token:
     # The grammar ignores comments; the lexer hands each one here on its way past.
-    _collected.comments.append(token)
+    _parsing.comments.append(token)
     return token
+
+
+class _Dispatch:
+    """Lark's inline transformer: each reduced rule goes straight to the current AST builder.
+
+    Building nodes during the parse, instead of a Lark tree transformed afterwards, halves the
+    parse time of large rulesets; the builder computes spans from the tokens itself.
+    """
+
+    def __default__(self, rule: str, children: list[Any], meta: object) -> Any:
+        return _parsing.builder.build(rule, children)
 
 
 @functools.cache
@@ -77,13 +88,31 @@ def _lark() -> Lark:
     return Lark(
         grammar,
         parser="lalr",
-        propagate_positions=True,
+        keep_all_tokens=True,  # keywords and brackets too, so spans cover whole constructs
         maybe_placeholders=False,
+        transformer=_Dispatch(),
         lexer_callbacks={"COMMENT": _collect_comment},
         # The LALR tables take ~0.25 s to build; Lark caches them in a temp file (by grammar
         # hash) so `koncept check` starts fast. An unwritable temp dir only costs the time.
         cache=True,
     )
+
+
+def _keyword_as_name(error: UnexpectedInput) -> bool:
+    """Keywords are only keywords where the grammar expects them: retry one as a plain name.
+
+    The contextual lexer prefers a keyword wherever one may follow in any context sharing the
+    parser state, so `status` or `budget` can arrive as keywords where a field name is meant.
+    """
+    if not isinstance(error, UnexpectedToken) or error.interactive_parser is None:
+        return False
+    token = error.token
+    if token.type == "NAME" or "NAME" not in error.expected:
+        return False
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(token.value)):
+        return False
+    error.interactive_parser.feed_token(Token.new_borrow_pos("NAME", str(token.value), token))
+    return True
 
 
 # ----------------------------------------------------------------------------- reading files
@@ -156,9 +185,10 @@ def parse(source: SourceFile) -> ParsedFile:
     text = source.text
     comments: list[Token] = []
     for _ in range(MAX_SYNTAX_ERRORS_PER_FILE):
-        _collected.comments = comments = []
+        builder = _AstBuilder(source)
+        _parsing.builder, _parsing.comments = builder, (comments := [])
         try:
-            tree = _lark().parse(text)
+            module: n.Module = _lark().parse(text, on_error=_keyword_as_name)  # type: ignore[assignment]
         except UnexpectedInput as error:
             diagnostic, region = _syntax_diagnostic(source, text, error)
             diagnostics.append(diagnostic)
@@ -167,14 +197,8 @@ def parse(source: SourceFile) -> ParsedFile:
             start, end = region
             text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
             continue
-        builder = _AstBuilder(source)
-        try:
-            module: n.Module = builder.transform(tree)
-        except RecursionError:
-            diagnostics.append(
-                Diagnostic("E004", "expression nested too deeply", source.span(0, 0))
-            )
-            break
+        finally:
+            _parsing.builder = _parsing.comments = None
         diagnostics.extend(builder.diagnostics)
         found = tuple(n.Comment(c.value.rstrip(), span=_token_span(source, c)) for c in comments)
         return ParsedFile(source, None if diagnostics else module, found, tuple(diagnostics))
@@ -399,25 +423,70 @@ def _rule(method: _Handler) -> _Handler:
     return method
 
 
-class _AstBuilder(Transformer_NonRecursive[Token, Any]):
-    """One pass from the Lark tree to typed nodes; no Lark object survives it."""
+#: Terminals that carry meaning; every other token is a keyword or punctuation, kept only so
+#: that a construct's span starts at its keyword and ends at its closing bracket.
+_MEANINGFUL = frozenset(
+    {
+        "NAME", "STRING", "NUMBER", "PERCENT", "DATE", "DURATION", "COMP_OP", "CURRENCY",
+        "COUNT", "OPEN_END", "TRUE", "FALSE", "SCALAR_TYPE",
+    }
+)  # fmt: skip
+_KEEP_ALL = frozenset({"band_open", "band_close", "signed_number", "single_eq"})
+
+
+def _start(child: Any) -> int | None:
+    if isinstance(child, Token):
+        return child.start_pos
+    span = getattr(child, "span", None)
+    if span is not None:
+        return int(span.start)
+    if isinstance(child, tuple | list) and child:
+        return _start(child[-1] if isinstance(child, tuple) else child[0])
+    return None
+
+
+def _end(child: Any) -> int | None:
+    if isinstance(child, Token):
+        return child.end_pos
+    span = getattr(child, "span", None)
+    if span is not None:
+        return int(span.end)
+    if isinstance(child, tuple | list) and child:
+        return _end(child[-1])
+    return None
+
+
+class _AstBuilder:
+    """Builds typed nodes as the parser reduces rules; no Lark object survives it."""
 
     def __init__(self, source: SourceFile) -> None:
-        super().__init__(visit_tokens=True)
         self.source = source
         self.diagnostics: list[Diagnostic] = []
+        self._tokens = {
+            "PERCENT": self.PERCENT,
+            "DATE": self.DATE,
+            "DURATION": self.DURATION,
+            "STRING": self.STRING,
+        }
 
-    def _call_userfunc(self, tree: Tree[Any], new_children: list[Any] | None = None) -> Any:
-        children = new_children if new_children is not None else tree.children
-        handler = getattr(self, f"r_{tree.data}", None)
-        if handler is None:  # pragma: no cover - every rule has a handler (see tests)
-            raise NotImplementedError(tree.data)
-        meta = tree.meta
-        if getattr(meta, "empty", True):
-            span = self.source.span(0, 0)
+    def build(self, rule: str, children: list[Any]) -> Any:
+        """Reduce one rule: its span from first to last token, then its typed node."""
+        if rule.startswith("_"):  # grouping rules: Lark splices their children into the parent
+            return Tree(rule, children)
+        start = next((s for s in map(_start, children) if s is not None), 0)
+        end = next((e for e in map(_end, reversed(children)) if e is not None), start)
+        if rule in _KEEP_ALL:
+            kept = list(children)
         else:
-            span = self.source.span(meta.start_pos, meta.end_pos)
-        return handler(children, span)
+            kept = [
+                self._tokens.get(c.type, _identity)(c) if isinstance(c, Token) else c
+                for c in children
+                if not isinstance(c, Token) or c.type in _MEANINGFUL
+            ]
+        if rule == "atom":  # `( expr )`: the brackets only group
+            return kept[0]
+        handler = getattr(self, f"r_{rule}")
+        return handler(kept, self.source.span(start, end))
 
     def _span_of(self, token: Token) -> Span:
         return _token_span(self.source, token)
@@ -747,13 +816,13 @@ class _AstBuilder(Transformer_NonRecursive[Token, Any]):
         return n.Steps(tuple(c), span=span)
 
     def r_band(self, c: list[Any], span: Span) -> n.Band:
-        opener, low, high, closer, value = c
+        (_, opener), low, high, (_, closer), value = c
         if isinstance(high, Token):  # `...`: open-ended
             high = None
         return n.Band(low, high, value, opener == "[", closer == "]", span=span)
 
-    def r_band_open(self, c: list[Any], span: Span) -> str:
-        return str(c[0])
+    def r_band_open(self, c: list[Any], span: Span) -> tuple[str, Token]:
+        return "bracket", c[0]
 
     r_band_close = r_band_open
 
@@ -867,6 +936,10 @@ class _AstBuilder(Transformer_NonRecursive[Token, Any]):
 
     def r_list(self, c: list[Any], span: Span) -> n.ListExpr:
         return n.ListExpr(tuple(c), span=span)
+
+
+def _identity(token: Token) -> Token:
+    return token
 
 
 def _name_label(c: list[Any]) -> tuple[n.Ident, str | None, list[Any]]:

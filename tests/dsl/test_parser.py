@@ -284,3 +284,26 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", ["", "   \n# only a comment\n"])
 def test_empty_files_parse(text: str) -> None:
     assert module_of(text).declarations == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "record deal { x one_of a status one_of won }",
+        "record deal { type one_of a, b  status one_of won, lost }",
+        'record deal { x one_of a "A" weight number on integer }',
+        "score s on lead { m -> level budget { yes -> 1 } }",
+    ],
+)
+def test_keywords_stay_field_names_where_a_name_is_expected(text: str) -> None:
+    module_of(text)
+
+
+def test_trailing_commas_in_name_lists() -> None:
+    module = module_of("role AE { kpis a, b, plan p, }\nritual r every week { show a, }\n")
+    role = module.declarations[0]
+    assert isinstance(role, n.Role)
+    assert role.items == (
+        n.RoleKpis((n.Ident("a"), n.Ident("b"))),
+        n.RolePlans((n.Ident("p"),)),
+    )
