@@ -1139,7 +1139,9 @@ def _parse_date(column: Column, text: pd.Series[Any]) -> Parsed:
     codes, distinct = pd.factorize(day.to_pandas())
     # Microseconds hold any year, so a typo like 0202 is caught below rather than overflowing.
     parsed = np.array([_day(str(value)) for value in distinct], dtype="datetime64[us]")
-    values = np.where(codes >= 0, parsed[np.maximum(codes, 0)], np.datetime64("NaT", "us"))
+    # NaT last, so an all-empty column (no distinct day) indexes something.
+    parsed = np.append(parsed, np.datetime64("NaT", "us"))
+    values = parsed[np.where(codes >= 0, codes, len(parsed) - 1)]
     failed = present & np.isnat(values)
     messages: dict[str | None, str] = {
         str(value): f"{value!r} is not a date ({_DATE_HELP})" for value in pd.unique(text[failed])
