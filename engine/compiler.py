@@ -794,6 +794,18 @@ def _score(score: n.Score, scope: Scope) -> ScoreIR:
         table = target if only_values and any(c.value for c in cases) else None
         criteria.append(CriterionIR(criterion.name.name, label, tuple(cases), table_field=table))
     kind, scale = ("float", 0) if floats else ("fixed", max(scales))
+    if floats:
+        # A score taking points from a float field adds floats: its literal points are floats.
+        criteria = [
+            CriterionIR(
+                c.name,
+                c.label,
+                tuple(CaseIR(case.condition, float(case.points), case.value) for case in c.cases),
+                c.field,
+                c.table_field,
+            )
+            for c in criteria
+        ]
     status_scope = Scope(
         scope.subject, scope.fields, {**scope.extras, "score": FieldRef("score", kind, scale)},
         scope.stages, scope.weighted_scale, reads=scope.reads,

@@ -17,6 +17,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from difflib import get_close_matches
 from typing import Any
 
 from dsl.model import FieldType
@@ -60,6 +61,7 @@ __all__ = [
     "coercer",
     "compile_node",
     "probability_units",
+    "range_text",
     "weighted",
     "weighted_units",
 ]
@@ -115,14 +117,21 @@ def _text(value: object) -> str | None:
     return _as_text(value)
 
 
-def _one_of(options: frozenset[str], shown: str) -> Callable[[object], str | None]:
+def _one_of(options: tuple[str, ...]) -> Callable[[object], str | None]:
+    known = frozenset(options)
+    shown = ", ".join(options)
+
     def coerce(value: object) -> str | None:
-        if value.__class__ is str and value in options:
+        if value.__class__ is str and value in known:
             return value
         text = _as_text(value)
-        if text is None or text in options:
+        if text is None or text in known:
             return text
-        raise ValueError(f"{text!r} is not one of {shown}")
+        # The same words as the table path's validation (engine.data).
+        lowered = {option.lower(): option for option in options}
+        close = get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.6)
+        hint = f"; did you mean {lowered[close[0]]!r}?" if close else ""
+        raise ValueError(f"{text!r} is not one of {shown}{hint}")
 
     return coerce
 
@@ -234,9 +243,30 @@ def _date(value: object) -> dt.date | None:
 
 def coercer(field_type: FieldType) -> Callable[[object], Any]:
     """The function turning one input value into the record path's value for a field type."""
+    plain = _coercer(field_type)
+    if field_type.range is None:
+        return plain
+    low, high = field_type.range
+    shown = range_text(low, high)
+
+    def ranged(value: object) -> Any:
+        found = plain(value)
+        if found is not None and not low <= found <= high:
+            raise ValueError(f"{found} is outside {shown}")
+        return found
+
+    return ranged
+
+
+def range_text(low: Decimal, high: Decimal) -> str:
+    """A declared range as the ruleset writes it: `0..2`."""
+    return f"{low.normalize():f}..{high.normalize():f}"
+
+
+def _coercer(field_type: FieldType) -> Callable[[object], Any]:
     kind = field_type.kind
     if kind == "one_of":
-        return _one_of(frozenset(field_type.options), ", ".join(field_type.options))
+        return _one_of(field_type.options)
     if kind in ("number", "percent"):
         return _number(kind == "percent")
     simple: dict[str, Callable[[object], Any]] = {

@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from dsl.canonical import Column
-from dsl.model import Model
+from dsl.model import FieldType, Model
 from engine.compiler import (
     AS_OF,
     AggregateIR,
@@ -63,6 +63,7 @@ from engine.record import (
     assemble,
     compile_node,
     probability_units,
+    range_text,
     weighted_units,
 )
 from engine.results import (
@@ -900,9 +901,10 @@ def evaluate_tables(
             table_columns(program.model, record),
             known_values if record in ("deal", "stage_event") else None,
         )
-        errors.extend(checked.errors)
-        counts.append(TableCounts(table, checked.rows_in, checked.rows_out, checked.rows_rejected))
-        valid[table] = checked.valid.reset_index(drop=True)
+        kept, outside = _in_ranges(table, frame, checked.valid, program.model.records[record])
+        errors.extend(sorted([*checked.errors, *outside], key=_error_order))
+        counts.append(TableCounts(table, checked.rows_in, len(kept), checked.rows_in - len(kept)))
+        valid[table] = kept.reset_index(drop=True)
     evaluator = _Evaluator(program, as_of, period)
     alerts: list[dict[str, Any]] = []
     leads = evaluator.leads(valid.get("leads"), alerts)
@@ -928,6 +930,41 @@ def evaluate_tables(
         as_of=as_of,
         period=period,
     )
+
+
+def _in_ranges(
+    table: str, given: pd.DataFrame, valid: pd.DataFrame, fields: Mapping[str, FieldType]
+) -> tuple[pd.DataFrame, list[RowError]]:
+    """Rows whose numbers lie in their declared ranges (`integer 0..2`); errors for the others."""
+    bad = np.zeros(len(valid), dtype=bool)
+    errors: list[RowError] = []
+    index = given.index
+    default = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+    numbered = not default and pd.api.types.is_integer_dtype(index.dtype)
+    # validate_table numbers rows by the index it was given, or 1, 2, ... (see engine.data).
+    positions = given.index.get_indexer(valid.index) if len(valid) else np.empty(0, np.int64)
+    rows = np.asarray(valid.index if numbered else positions + 1, dtype=np.int64)
+    for name, kind in fields.items():
+        if kind.range is None or name not in valid.columns:
+            continue
+        low, high = kind.range
+        values = np.asarray(valid[name].to_numpy(dtype=np.float64, na_value=np.nan))
+        outside = ~np.isnan(values) & ((values < float(low)) | (values > float(high)))
+        for position in np.flatnonzero(outside).tolist():
+            value = valid[name].iloc[position]
+            text = str(value) if kind.kind == "integer" else repr(float(value))
+            errors.append(
+                RowError(
+                    table, int(rows[position]), name, text,
+                    f"{text} is outside {range_text(low, high)}",
+                )
+            )  # fmt: skip
+        bad |= outside
+    return (valid[~bad] if bad.any() else valid), errors
+
+
+def _error_order(error: RowError) -> tuple[int, int]:
+    return (error.row is not None, error.row or 0)
 
 
 def _text_fields(compiled: Compiled, record: str) -> set[str]:
