@@ -35,6 +35,7 @@ from engine.compiler import Compiled, FieldRef, Node
 from engine.data import RowError, validate_table
 from engine.money import format_money
 from engine.plans import (
+    EXACT,
     PERIODS_PER_YEAR,
     CreditRule,
     MeasureSpec,
@@ -64,6 +65,7 @@ __all__ = [
     "PayoutResults",
     "compute_payouts",
     "show_amount",
+    "show_money",
     "show_ratio",
 ]
 
@@ -91,29 +93,39 @@ Bools = npt.NDArray[np.bool_]
 Obj = Any
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
-_PRECISION = 80  # the reference path's context (engine.plans): same digits, same results
+_CENT = Decimal("0.01")
+_MICRO = Decimal("0.000001")
 _EPOCH = dt.date(1970, 1, 1)
 _MAX_SHARE_PLACES = 8
 _INT_LIMIT = 2**62
+
+
+def show_money(value: Decimal) -> str:
+    """A payout as a decimal string with two places (`5625.00`)."""
+    text = f"{value:f}"
+    whole, _, fraction = text.partition(".")
+    if len(fraction) > 2:
+        return format_money(value)  # a ruleset rounding finer than the cent
+    text = f"{whole}.{fraction.ljust(2, '0')}"
+    return "0.00" if text == "-0.00" else text
 
 
 def show_amount(value: Decimal | None) -> str | None:
     """A credited value or quota as text: two places when exact to the cent, else as needed."""
     if value is None:
         return None
-    cents = value.quantize(Decimal("0.01"))
-    return format_money(cents) if cents == value else f"{value.normalize():f}"
+    whole, _, fraction = f"{value:f}".partition(".")
+    fraction = fraction.rstrip("0") if len(fraction) > 2 else fraction
+    text = f"{whole}.{fraction.ljust(2, '0')}"
+    return "0.00" if text == "-0.00" else text
 
 
 def show_ratio(value: Decimal | None) -> str | None:
     """An attainment, rate or % as a fraction (`0.95`), at most 6 decimals, no trailing zeros."""
     if value is None:
         return None
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        rounded = value.quantize(Decimal("0.000001")).normalize()
-    text = f"{rounded:f}"
-    return "0" if text in ("-0", "0E-6") else text
+    rounded = value.quantize(_MICRO, context=EXACT).normalize(EXACT)
+    return "0" if not rounded else f"{rounded:f}"
 
 
 # ============================================================================ results
@@ -205,10 +217,11 @@ def _looks_typed(frame: pd.DataFrame, money: Sequence[str]) -> bool:
 # ============================================================================ crediting
 @dataclass(slots=True)
 class _Credits:
-    """One credit rule evaluated on every deal (or split row when the rule goes to owners)."""
+    """One credit rule evaluated on every deal (or split row, when the rule goes to owners)."""
 
-    deal: Array  # deal id per row (object)
-    owner: Array  # rep id per row (object, None when missing)
+    rows: Array  # int64 position of the deal in the deals table
+    owner: Array  # int64 code into `names` (-1: no rep)
+    names: list[str]
     holds: Bools  # the `where` is known true
     unknown: Bools  # the `where` is unknown
     day: Array  # int64 days since 1970 (meaningless where not day_known)
@@ -217,7 +230,8 @@ class _Credits:
     value_known: Bools
     scale: int | None
     negative: Bools  # the deal's amount is negative (value credits only)
-    broken: Array  # why the deal's split is unusable (object, None when fine)
+    broken: Array  # int64 code into `reasons`: why the deal's split is unusable (-1: fine)
+    reasons: list[str]
 
 
 class PayoutEngine:
@@ -274,7 +288,7 @@ class PayoutEngine:
         team = _Reps.build(rep_frame)
         deal_frame = typed.get("deals")
         work = self._assign(team, requested, period, deal_frame, issues)
-        quota_rows = self._quota_rows(typed.get("quotas"), team, issues)
+        quota_rows = _Quotas(typed.get("quotas"), team, self.book, issues)
         links = self._territories(typed.get("territories"))
         known = frozenset(r for r in team.ids.tolist() if r is not None)
         credits = _Crediting(self, deal_frame, splits, typed.get("stage_events"), known)
@@ -381,52 +395,6 @@ class PayoutEngine:
             return f"plan {plan.name} has no effective dates and no deal is dated: give a period"
         return periods_overlapping(dates.min().date(), dates.max().date(), unit)
 
-    def _quota_rows(
-        self, quotas: pd.DataFrame | None, team: _Reps, issues: list[PayoutIssue]
-    ) -> dict[str, list[dict[str, Any]]]:
-        """The quota rows of each rep; rows for unknown reps or measures are reported."""
-        found: dict[str, list[dict[str, Any]]] = {}
-        if quotas is None or not len(quotas):
-            return found
-        reps = _texts(quotas, "rep_id")
-        periods = _texts(quotas, "period")
-        measures = _texts(quotas, "measure")
-        values = quotas["quota"].to_numpy(dtype=object) if "quota" in quotas.columns else None
-        known_reps = set(team.ids.tolist())
-        known_measures = sorted(self.book.quota_measures)
-        for row, rep in enumerate(reps.tolist()):
-            quota = None if values is None else values[row]
-            entry = {
-                "rep_id": rep,
-                "period": periods[row],
-                "measure": measures[row],
-                "quota": quota,
-            }
-            if rep not in known_reps:
-                issues.append(
-                    PayoutIssue(
-                        rep,
-                        None,
-                        periods[row],
-                        f"quota for {measures[row]} given for a rep who is not in the reps table",
-                    )
-                )
-                continue
-            measure = measures[row]
-            if known_measures and measure not in self.book.quota_measures:
-                close = get_close_matches(str(measure), known_measures, n=1)
-                hint = f"; did you mean {close[0]}?" if close else ""
-                issues.append(
-                    PayoutIssue(
-                        rep,
-                        None,
-                        periods[row],
-                        f"quota for unknown measure {measure} (no plan reads it){hint}",
-                    )
-                )
-            found.setdefault(rep, []).append(entry)
-        return found
-
     def _territories(self, territories: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
         if territories is None or not len(territories):
             return {}
@@ -442,7 +410,7 @@ class PayoutEngine:
         members: Array,
         period: PayPeriod,
         team: _Reps,
-        quota_rows: Mapping[str, list[dict[str, Any]]],
+        quota_rows: _Quotas,
         links: Mapping[str, dict[str, Any]],
         credits: _Crediting,
         issues: list[PayoutIssue],
@@ -491,26 +459,33 @@ class PayoutEngine:
         for spec in plan.measures:
             column = np.full(len(members), None, dtype=object)
             if spec.has_quota:
+                fast = quota_rows.lookup(spec, period, rep_ids) if spec.quota_measure else None
                 for i, position in enumerate(members.tolist()):
                     if not keep[i]:
                         continue
-                    record = team.records[position]
-                    territory = record.get("territory")
-                    link = links.get(str(territory)) if _present(territory) else None
-                    value, reason = measure_quota(
-                        spec,
-                        record,
-                        period,
-                        quota_rows.get(rep_ids[i], ()),
-                        {"territory": link},
-                        plan,
-                    )
-                    if reason is not None:
-                        issues.append(
-                            PayoutIssue(rep_ids[i], plan.name, period.id, reason, spec.name)
+                    if fast is not None and fast[i] is not None:
+                        value: Decimal | None = fast[i]
+                    else:
+                        # The reference function, for formulas and for every problem, so the
+                        # reasons are word for word those of the per-record path.
+                        record = team.records[position]
+                        territory = record.get("territory")
+                        link = links.get(str(territory)) if _present(territory) else None
+                        value, reason = measure_quota(
+                            spec,
+                            record,
+                            period,
+                            quota_rows.rows_of(rep_ids[i]),
+                            {"territory": link},
+                            plan,
                         )
-                        keep[i] = False
-                    elif value is not None and factors[i] != _ONE:
+                        if reason is not None:
+                            issues.append(
+                                PayoutIssue(rep_ids[i], plan.name, period.id, reason, spec.name)
+                            )
+                            keep[i] = False
+                            continue
+                    if value is not None and factors[i] != _ONE:
                         value = plan.round(_mul(value, factors[i]))
                     column[i] = value
             quotas[spec.name] = column
@@ -561,9 +536,9 @@ class PayoutEngine:
                     alert = True
                     share = f" ({show_ratio(ratio)} of the budget)" if ratio is not None else ""
                     message = (
-                        f"{plan_name} {period}: {format_money(total)} paid{share}, above the "
+                        f"{plan_name} {period}: {show_money(total)} paid{share}, above the "
                         f"guardrail of {limit.raw}"
-                        + (f" of {format_money(budget)}" if limit.percent and budget else "")
+                        + (f" of {show_money(budget)}" if limit.percent and budget else "")
                     )
             rows.append(
                 (
@@ -571,8 +546,8 @@ class PayoutEngine:
                     period,
                     bool(group["paid"].any()),
                     len(group),
-                    format_money(total),
-                    None if budget is None else format_money(budget),
+                    show_money(total),
+                    None if budget is None else show_money(budget),
                     show_ratio(ratio),
                     None if limit is None else limit.raw,
                     alert,
@@ -606,6 +581,88 @@ def compute_payouts(
 
 
 # ============================================================================ crediting tables
+class _Quotas:
+    """The quotas table: a vectorized lookup per measure and period, rows per rep on demand."""
+
+    def __init__(
+        self, quotas: pd.DataFrame | None, team: _Reps, book: PlanBook, issues: list[PayoutIssue]
+    ) -> None:
+        self.frame = quotas if quotas is not None else pd.DataFrame()
+        n = len(self.frame)
+        self.reps = _texts(self.frame, "rep_id") if n else np.empty(0, dtype=object)
+        self.periods = _texts(self.frame, "period") if n else np.empty(0, dtype=object)
+        self.measures = _texts(self.frame, "measure") if n else np.empty(0, dtype=object)
+        if n and "quota__cents" in self.frame.columns:
+            cents = self.frame["quota__cents"].array
+            self.cents = np.asarray(cents.to_numpy(dtype=np.int64, na_value=0))
+            self.known = ~np.asarray(cents.isna())
+        else:
+            self.cents = np.zeros(n, dtype=np.int64)
+            self.known = np.zeros(n, dtype=bool)
+        self._by_rep: dict[str, list[dict[str, Any]]] | None = None
+        strangers = ~_isin(self.reps, team.ids)
+        for row in np.flatnonzero(strangers).tolist():
+            issues.append(
+                PayoutIssue(
+                    self.reps[row],
+                    None,
+                    self.periods[row],
+                    f"quota for {self.measures[row]} given for a rep who is not in the reps table",
+                )
+            )
+        self.usable = ~strangers
+        known = sorted(book.quota_measures)
+        odd = self.usable & ~_isin(self.measures, np.asarray(known, dtype=object))
+        for row in np.flatnonzero(odd if known else np.zeros(n, dtype=bool)).tolist():
+            measure = str(self.measures[row])
+            close = get_close_matches(measure, known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            issues.append(
+                PayoutIssue(
+                    self.reps[row],
+                    None,
+                    self.periods[row],
+                    f"quota for unknown measure {measure} (no plan reads it){hint}",
+                )
+            )
+
+    def lookup(self, spec: MeasureSpec, period: PayPeriod, rep_ids: Array) -> Obj:
+        """Each rep's quota when it has exactly one positive quota row, else None."""
+        found = np.full(len(rep_ids), None, dtype=object)
+        if not len(self.frame):
+            return found
+        rows = self.usable & (self.measures == spec.quota_measure) & (self.periods == period.id)
+        reps = self.reps[rows]
+        counts = pd.Series(reps).value_counts()
+        good = self.known[rows] & (self.cents[rows] > 0)
+        single = good & _isin(reps, counts.index[counts.to_numpy() == 1].to_numpy())
+        where = pd.Index(reps[single]).get_indexer(pd.Index(rep_ids))
+        hit = where >= 0
+        cents = self.cents[rows][single][where[hit]]
+        found[hit] = [Decimal(int(c)).scaleb(-2) for c in cents.tolist()]
+        return found
+
+    def rows_of(self, rep: str) -> list[dict[str, Any]]:
+        """The rep's quota rows (for the reference function)."""
+        if self._by_rep is None:
+            self._by_rep = {}
+            quotas: Array = (
+                self.frame["quota"].to_numpy(dtype=object)
+                if "quota" in self.frame.columns
+                else np.full(len(self.frame), None, dtype=object)
+            )
+            for row in np.flatnonzero(self.usable).tolist():
+                self._by_rep.setdefault(self.reps[row], []).append(
+                    {
+                        "rep_id": self.reps[row],
+                        "period": self.periods[row],
+                        "measure": self.measures[row],
+                        "quota": quotas[row],
+                    }
+                )
+        return self._by_rep.get(rep, [])
+
+
 class _Crediting:
     """Evaluates credit rules on the deals table, once per distinct rule."""
 
@@ -623,28 +680,55 @@ class _Crediting:
             deals if deals is not None else pd.DataFrame({"id": pd.Series([], dtype="str")})
         )
         self.n = len(self.deals)
-        self.frame = Frame(self.deals, stage_reach=self._reach())
-        self.ids = _texts(self.deals, "id")
+        self.frame = Frame(self.deals)
         self.events = events
+        self._codes: dict[str, tuple[Array, list[str]]] = {}
+        self._index: pd.Index[Any] | None = None
         self._entered: dict[str, tuple[Array, Bools]] = {}
         self._rules: dict[tuple[Any, ...], _Credits] = {}
         self._derived: set[str] = set()
-        self.unknown: dict[tuple[str, str], list[str]] = {}
+        #: (rep id or "", period) -> deal positions credited to a rep missing from the reps table.
+        self.unknown: dict[tuple[str, str], dict[int, None]] = {}
         self._split_rows(splits)
+
+    # ------------------------------------------------------------------ columns
+    def codes(self, name: str) -> tuple[Array, list[str]]:
+        """A text column factorized: codes (-1 missing or blank) and the stripped values."""
+        found = self._codes.get(name)
+        if found is None:
+            if name not in self.deals.columns:
+                found = (np.full(self.n, -1, dtype=np.int64), [])
+            else:
+                codes, uniques = pd.factorize(self.deals[name], use_na_sentinel=True)
+                names = [str(u).strip() for u in uniques]
+                blank = np.asarray([not u for u in names] + [True], dtype=bool)
+                codes = np.asarray(codes, dtype=np.int64)
+                found = (np.where(blank[codes], -1, codes), names)
+            self._codes[name] = found
+        return found
+
+    def ids(self, rows: Array) -> list[str]:
+        """The ids of some deals (by position)."""
+        return [str(v) for v in self.deals["id"].to_numpy(dtype=object)[rows].tolist()]
+
+    def positions(self, deal_ids: Sequence[str]) -> Array:
+        """Positions of deals by id (-1 unknown)."""
+        if self._index is None:
+            self._index = pd.Index(self.deals["id"])
+        return np.asarray(self._index.get_indexer(pd.Index(list(deal_ids))), dtype=np.int64)
 
     def _reach(self) -> dict[str, tuple[Array, Bools]]:
         # `reached(stage)` from the deal's own stage, as on the reference path (engine.record).
-        compiled = self.engine.compiled
-        stage = _texts(self.deals, "stage")
+        codes, names = self.codes("stage")
         reach: dict[str, tuple[Array, Bools]] = {}
-        for name, pipeline in compiled.pipelines.items():
+        for name, pipeline in self.engine.compiled.pipelines.items():
             lookup = {s.name: s.index for s in pipeline.stages}
-            index = np.asarray([lookup.get(s, -1) if s else -1 for s in stage.tolist()], np.int64)
-            reach[name] = (index, np.asarray([s is not None for s in stage.tolist()], bool))
+            index = np.asarray([lookup.get(u, -1) for u in names] + [-1], dtype=np.int64)
+            reach[name] = (index[codes], codes >= 0)
         return reach
 
     def _split_rows(self, splits: pd.DataFrame | None) -> None:
-        """Explode split deals into one row per (deal, rep) with an integer share."""
+        """Usable split shares per deal, and the reason and reps of each unusable split."""
         self.split_of: dict[str, list[tuple[str, Decimal]]] = {}
         self.broken: dict[str, tuple[str, list[str]]] = {}
         if splits is None or not len(splits):
@@ -663,6 +747,7 @@ class _Crediting:
 
     # ------------------------------------------------------------------ one rule, all deals
     def rule(self, rule: CreditRule) -> _Credits:
+        """The rule evaluated on every deal (cached: plans often share a rule)."""
         key = (rule.value, rule.where, rule.to, rule.dated, rule.dated_stage)
         found = self._rules.get(key)
         if found is None:
@@ -673,6 +758,8 @@ class _Crediting:
         compile_ = self.engine._vector.compile
         frame = self.frame
         n = self.n
+        if "stage" in rule.reads and not frame.stage_reach:
+            frame.stage_reach = self._reach()
         for name, node in rule.derived.items():
             if name not in self._derived:
                 frame.extras[name] = compile_(node)(frame)
@@ -702,20 +789,18 @@ class _Crediting:
             v = compile_(rule.value)(frame)
             value_known = _known(v, n)
             if rule.value.kind == "fixed":
-                values, scale = (
-                    np.broadcast_to(np.asarray(v.values, np.int64), (n,)),
-                    rule.value.scale,
-                )
+                values = np.broadcast_to(np.asarray(v.values, np.int64), (n,))
+                scale = rule.value.scale
             else:
                 floats = np.broadcast_to(np.asarray(v.values, np.float64), (n,))
                 values = np.asarray([exact_value(float(x)) for x in floats.tolist()], dtype=object)
                 values[~value_known] = _ZERO
                 scale = None
-        owner = _texts(self.deals, rule.to)
-        broken = np.full(n, None, dtype=object)
+        owner, names = self.codes(rule.to)
         credits = _Credits(
-            self.ids,
+            np.arange(n, dtype=np.int64),
             owner,
+            names,
             holds,
             unknown,
             day,
@@ -724,7 +809,8 @@ class _Crediting:
             value_known,
             scale,
             negative,
-            broken,
+            np.full(n, -1, dtype=np.int64),
+            [],
         )
         if rule.to == "rep_id" and (self.split_of or self.broken):
             credits = self._explode(credits)
@@ -743,7 +829,7 @@ class _Crediting:
             entered = pd.to_datetime(events["entered_at"]).to_numpy()[at]
             table = pd.DataFrame({"deal": deal_ids, "day": entered}).dropna()
             first = table.groupby("deal", sort=False)["day"].min()
-            positions = pd.Index(self.ids).get_indexer(first.index)
+            positions = self.positions([str(d) for d in first.index])
             ok = positions >= 0
             days = first.to_numpy().astype("datetime64[D]").astype(np.int64)
             day[positions[ok]] = days[ok]
@@ -752,59 +838,67 @@ class _Crediting:
         return day, known
 
     def _explode(self, c: _Credits) -> _Credits:
-        """Replace each split deal by one row per rep in its split (value x share)."""
-        positions = {deal: i for i, deal in enumerate(c.deal.tolist())}
+        """Replace each split deal by one row per rep of its split (value x share)."""
         places = max(
             [_places(share) for entries in self.split_of.values() for _, share in entries] or [0]
         )
         exact = c.scale is not None and places <= _MAX_SHARE_PLACES
-        unit = 10**places
+        names = list(c.names)
+        code_of = {name: code for code, name in enumerate(names)}
+
+        def code(name: str) -> int:
+            if name not in code_of:
+                code_of[name] = len(names)
+                names.append(name)
+            return code_of[name]
+
+        reasons: list[str] = []
         rows: list[int] = []
-        owners: list[str] = []
+        owners: list[int] = []
         weights: list[Any] = []
-        broken: list[str | None] = []
-        for deal, entries in self.split_of.items():
-            row = positions.get(deal)
-            if row is None:
+        broken: list[int] = []
+        split_ids = list(self.split_of)
+        for deal, row in zip(split_ids, self.positions(split_ids).tolist(), strict=True):
+            if row < 0:
                 continue
-            for rep, share in entries:
+            for rep, share in self.split_of[deal]:
                 rows.append(row)
-                owners.append(rep)
+                owners.append(code(rep))
                 weights.append(int(share.scaleb(places)) if exact else share)
-                broken.append(None)
-        for deal, (reason, members) in self.broken.items():
-            row = positions.get(deal)
-            if row is None:
+                broken.append(-1)
+        broken_ids = list(self.broken)
+        for deal, row in zip(broken_ids, self.positions(broken_ids).tolist(), strict=True):
+            reason, members = self.broken[deal]
+            if row < 0:
                 continue
+            reasons.append(reason)
             for rep in members:
                 rows.append(row)
-                owners.append(rep)
+                owners.append(code(rep))
                 weights.append(0 if exact else _ZERO)
-                broken.append(reason)
-        split_deals = set(self.split_of) | set(self.broken)
-        plain = np.flatnonzero(~np.isin(c.deal, np.asarray(list(split_deals), dtype=object)))
+                broken.append(len(reasons) - 1)
+        split = np.zeros(self.n, dtype=bool)
+        split[np.asarray(rows, dtype=np.int64)] = True
+        plain = np.flatnonzero(~split[c.rows])
         take = np.concatenate([plain, np.asarray(rows, dtype=np.int64)])
         if exact:
             assert c.scale is not None
             weight = np.concatenate(
-                [np.full(len(plain), unit, np.int64), np.asarray(weights, np.int64)]
+                [np.full(len(plain), 10**places, np.int64), np.asarray(weights, np.int64)]
             )
             values: Array = np.asarray(c.values, np.int64)[take] * weight
             scale: int | None = c.scale + places
         else:
             decimals = _as_decimals(c.values, c.scale)[take]
-            weight_obj = np.asarray([_ONE] * len(plain) + list(weights), dtype=object)
+            weight_obj = [_ONE] * len(plain) + list(weights)
             values = np.asarray(
                 [_mul(v, w) for v, w in zip(decimals, weight_obj, strict=True)], dtype=object
             )
             scale = None
-        owner = np.concatenate([c.owner[plain], np.asarray(owners, dtype=object)])
-        reasons = np.concatenate(
-            [np.full(len(plain), None, dtype=object), np.asarray(broken, dtype=object)]
-        )
         return _Credits(
-            c.deal[take],
-            owner,
+            c.rows[take],
+            np.concatenate([c.owner[plain], np.asarray(owners, dtype=np.int64)]),
+            names,
             c.holds[take],
             c.unknown[take],
             c.day[take],
@@ -813,6 +907,7 @@ class _Crediting:
             c.value_known[take],
             scale,
             c.negative[take],
+            np.concatenate([np.full(len(plain), -1, np.int64), np.asarray(broken, np.int64)]),
             reasons,
         )
 
@@ -824,13 +919,15 @@ class _Crediting:
         period: PayPeriod,
         rep_ids: Array,
         issues: list[PayoutIssue],
-    ) -> Array:
+    ) -> Obj:
         """The credited value (Decimal) of each rep of `rep_ids`; issues for deals left out."""
         assert spec.credit is not None
         rule = spec.credit
         c = self.rule(rule)
-        members = pd.Index(rep_ids)
-        slot = members.get_indexer(pd.Index(c.owner))
+        slots = np.full(len(c.names) + 1, -1, dtype=np.int64)  # the last one: no rep
+        if c.names:
+            slots[:-1] = pd.Index(rep_ids).get_indexer(pd.Index(c.names))
+        slot = slots[c.owner]
         considered = c.holds | c.unknown
         start, end = _days(period.start), _days(period.end)
         in_period = c.day_known & (c.day >= start) & (c.day <= end)
@@ -839,14 +936,17 @@ class _Crediting:
             in_period &= (c.day >= first) & (c.day <= last)
         # Reps of this plan see the issues of their deals, as on the reference path.
         mine = slot >= 0
+        whole = c.broken < 0
         no_date = mine & considered & ~c.day_known
         undecided = mine & in_period & c.unknown
-        broken = mine & in_period & c.holds & _not_none(c.broken)
-        counted = mine & in_period & c.holds & ~_not_none(c.broken)
+        broken = mine & in_period & c.holds & ~whole
+        counted = mine & in_period & c.holds & whole
         negative = counted & c.negative if rule.value is not None else np.zeros_like(counted)
         missing = counted & ~negative & ~c.value_known
         take = counted & ~negative & c.value_known
-        self._note_unknown(c, considered & in_period & (slot < 0), period)
+        strangers = ~mine & considered & in_period
+        if strangers.any():
+            self._note_unknown(c, strangers, period)
         if no_date.any() or undecided.any() or broken.any() or negative.any() or missing.any():
             self._issues(
                 c, spec, plan, period, no_date, undecided, broken, negative, missing, issues
@@ -868,62 +968,51 @@ class _Crediting:
     ) -> None:
         rule = spec.credit
         assert rule is not None
-        amounts = self.frame.field(FieldRef("amount", "fixed", 2)).values
-        cents = np.broadcast_to(amounts, (self.n,))
-        positions = {deal: i for i, deal in enumerate(self.ids.tolist())}
+        amount = self.frame.field(FieldRef("amount", "fixed", 2))
+        cents = np.broadcast_to(amount.values, (self.n,))
+        empty = [(ref.name, ~_known(self.frame.field(ref), self.n)) for ref in rule.where_fields]
         found: list[tuple[int, PayoutIssue]] = []
 
-        def add(mask: Bools, reason: Callable[[int, str], str], dated: bool = True) -> None:
-            for row in np.flatnonzero(mask).tolist():
-                deal = c.deal[row]
-                found.append(
-                    (
-                        positions.get(deal, 0),
-                        PayoutIssue(
-                            c.owner[row],
-                            plan.name,
-                            period.id if dated else None,
-                            f"deal {deal} is not credited: {reason(row, deal)}",
-                            spec.name,
-                            deal,
-                        ),
-                    )
+        def add(mask: Bools, reason: Callable[[int, int], str], dated: bool = True) -> None:
+            picked = np.flatnonzero(mask)
+            for row, deal in zip(picked.tolist(), self.ids(c.rows[picked]), strict=True):
+                at = int(c.rows[row])
+                issue = PayoutIssue(
+                    c.names[c.owner[row]],
+                    plan.name,
+                    period.id if dated else None,
+                    f"deal {deal} is not credited: {reason(row, at)}",
+                    spec.name,
+                    deal,
                 )
+                found.append((at, issue))
 
-        empty = [(ref.name, ~_known(self.frame.field(ref), self.n)) for ref in rule.where_fields]
-
-        def undecidable(row: int, deal: str) -> str:
-            at = positions[deal]
-            return rule.missing_text([name for name, blank in empty if blank[at]])
-
-        add(no_date, lambda row, deal: rule.no_date_text, dated=False)
-        add(undecided, undecidable)
-        add(broken, lambda row, deal: str(c.broken[row]))
-        add(negative, lambda row, deal: f"negative amount ({_cents(int(cents[positions[deal]]))})")
-        add(missing, lambda row, deal: f"no {rule.value_text}")
-        # Deal order, as the reference path meets them.
+        add(no_date, lambda row, at: rule.no_date_text, dated=False)
+        add(undecided, lambda row, at: rule.missing_text([n for n, e in empty if e[at]]))
+        add(broken, lambda row, at: c.reasons[c.broken[row]])
+        add(negative, lambda row, at: f"negative amount ({_cents(int(cents[at]))})")
+        add(missing, lambda row, at: f"no {rule.value_text}")
+        # In deal order, as the reference path meets them.
         issues.extend(issue for _, issue in sorted(found, key=lambda item: item[0]))
 
     def _note_unknown(self, c: _Credits, mask: Bools, period: PayPeriod) -> None:
-        for row in np.flatnonzero(mask).tolist():
-            owner = c.owner[row]
-            if owner is None or owner not in self.known_reps:
-                deals = self.unknown.setdefault((owner or "", period.id), [])
-                if c.deal[row] not in deals:
-                    deals.append(c.deal[row])
+        stranger = np.asarray([n not in self.known_reps for n in c.names] + [True], dtype=bool)
+        for row in np.flatnonzero(mask & stranger[c.owner]).tolist():
+            owner = c.names[c.owner[row]] if c.owner[row] >= 0 else ""
+            self.unknown.setdefault((owner, period.id), {})[int(c.rows[row])] = None
 
     def unknown_owners(self) -> list[PayoutIssue]:
         """Deals that would be credited to a rep missing from the reps table, or to nobody."""
         found = []
-        for (owner, period), deals in sorted(self.unknown.items()):
-            shown = ", ".join(deals[:10]) + (
-                f" and {len(deals) - 10} more" if len(deals) > 10 else ""
-            )
-            noun = "deal" if len(deals) == 1 else "deals"
+        for (owner, period), rows in sorted(self.unknown.items()):
+            deals = self.ids(np.asarray(list(rows)[:10], dtype=np.int64))
+            more = len(rows) - len(deals)
+            shown = ", ".join(deals) + (f" and {more} more" if more else "")
+            noun = "deal" if len(rows) == 1 else "deals"
             reason = (
-                f"{len(deals)} {noun} without a rep, not credited: {shown}"
+                f"{len(rows)} {noun} without a rep, not credited: {shown}"
                 if not owner
-                else f"{len(deals)} {noun} credited to {owner}, who is not in the reps table: "
+                else f"{len(rows)} {noun} credited to {owner}, who is not in the reps table: "
                 f"{shown}"
             )
             found.append(PayoutIssue(owner or None, None, period, reason))
@@ -935,6 +1024,11 @@ def _known(v: V, n: int) -> Bools:
     if v.known is None:
         return np.ones(n, dtype=bool)
     return np.broadcast_to(np.asarray(v.known, dtype=bool), (n,)).copy()
+
+
+def _isin(values: Array, choices: Array) -> Bools:
+    """Membership by hashing (numpy's isin compares object arrays pairwise)."""
+    return np.asarray(pd.Series(values, dtype=object).isin(choices), dtype=bool)
 
 
 def _not_none(values: Array) -> Bools:
@@ -981,18 +1075,14 @@ def _places(value: Decimal) -> int:
 
 
 def _mul(*values: Decimal) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        result = _ONE
-        for value in values:
-            result *= value
-        return result
+    result = _ONE
+    for value in values:
+        result = EXACT.multiply(result, value)
+    return result
 
 
 def _div(a: Decimal, b: Decimal) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        return a / b
+    return EXACT.divide(a, b)
 
 
 def _as_decimals(values: Array, scale: int | None) -> Array:
@@ -1006,8 +1096,7 @@ def _sums(c: _Credits, slot: Array, take: Bools, size: int) -> Array:
     slots = slot[take]
     if c.scale is None:
         total = np.full(size, _ZERO, dtype=object)
-        with localcontext() as ctx:
-            ctx.prec = _PRECISION
+        with localcontext(EXACT):
             np.add.at(total, slots, np.asarray(c.values, dtype=object)[take])
         return total
     values = np.asarray(c.values, dtype=np.int64)[take]
@@ -1197,8 +1286,7 @@ def _pay_vector(
 ) -> list[dict[str, Any]]:
     """Payout rows for the reps of one plan and period."""
     n = len(rep_ids)
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    with localcontext(EXACT):
         target: Obj | None = None
         if plan.target is not None:
             base = plan.target
@@ -1238,7 +1326,7 @@ def _pay_vector(
                     quota=None if q is None or q[i] is None else show_amount(q[i]),
                     attainment=None if q is None or q[i] is None else show_ratio(_div(c[i], q[i])),
                     rate_or_pct=show_ratio(rate[i]),
-                    payout=format_money(payout[i]),
+                    payout=show_money(payout[i]),
                 )
                 for name, c, q, rate, payout in lines
             )
@@ -1247,7 +1335,7 @@ def _pay_vector(
                     "rep_id": rep_ids[i],
                     "plan": plan.name,
                     "period": period.id,
-                    "payout": format_money(total[i]),
+                    "payout": show_money(total[i]),
                     "measures": measures,
                     "paid": paid,
                     "_target": None if target is None else target[i],

@@ -3,7 +3,7 @@
 This module is the reference: one rep, one plan, one period, computed deal by deal in Decimal.
 `engine.payouts` computes the same numbers for whole tables and must agree to the cent.
 
-Semantics (see also docs/payouts.md):
+Semantics (the decisions where the briefs are silent are marked "decision"):
 
 Money and rounding
   * Every amount is a Decimal. Comparisons with a level are made on amounts, never on a divided
@@ -44,7 +44,7 @@ import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Any
 
 from dsl import nodes as n
@@ -100,6 +100,8 @@ PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 # matters: the only inexact step is a division by a quota, good to 1e-60 relative, and results
 # are snapped to 1e-30 before money rounding (a true half-cent tie is then exact again).
 _PRECISION = 80
+#: The context of all payout arithmetic (both paths): same digits, same results.
+EXACT = Context(prec=_PRECISION, rounding=ROUND_HALF_EVEN)
 _SNAP = Decimal("1e-30")
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -177,9 +179,7 @@ def proration_factor(
     first = max(period.start, hire_date) if hire_date else period.start
     last = min(period.end, end_date) if end_date else period.end
     days = max(0, (last - first).days + 1)
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        return days, Decimal(days) / Decimal(period.days)
+    return days, EXACT.divide(Decimal(days), Decimal(period.days))
 
 
 # ============================================================================ compiled plans
@@ -325,15 +325,24 @@ class PlanSpec:
     rounding: tuple[str, Decimal]
     problems: tuple[str, ...] = ()
     span: Span = NO_SPAN
+    #: The rounding step is 0.01, 0.1, 1...: rounding is a plain quantize.
+    quantum: bool = False
 
     def round(self, value: Decimal) -> Decimal:
         """Round an amount the way the ruleset says."""
-        mode, step = self.rounding
-        return round_money(_snap(value), step, mode)
+        return self._round(value, self.rounding[0])
 
     def round_down(self, value: Decimal) -> Decimal:
         """Round an amount down to the step (caps: never exceeded after rounding)."""
-        return round_money(_snap(value), self.rounding[1], "down")
+        return self._round(value, "down")
+
+    def _round(self, value: Decimal, mode: str) -> Decimal:
+        snapped = _snap(value)
+        step = self.rounding[1]
+        if self.quantum:
+            # A step of 0.01, 0.1 or 1 is a quantize (what round_money does, only faster).
+            return snapped.quantize(step, rounding=ROUNDING_MODES[mode], context=EXACT)
+        return round_money(snapped, step, mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,9 +361,7 @@ class PlanBook:
 
 
 def _snap(value: Decimal) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        return value.quantize(_SNAP, rounding=ROUND_HALF_EVEN) if value.is_finite() else value
+    return value.quantize(_SNAP, rounding=ROUND_HALF_EVEN, context=EXACT)
 
 
 def _band(band: n.Band, on_attainment: bool) -> BandSpec:
@@ -610,18 +617,14 @@ def _plan(plan: n.Plan, model: Model, compiled: Compiled) -> PlanSpec:
         if per not in PERIODS_PER_YEAR:
             problems.append(f"target variable per {per} is not supported")
         else:
-            with localcontext() as ctx:
-                ctx.prec = _PRECISION
-                share = Decimal(PERIODS_PER_YEAR[per]) / Decimal(PERIODS_PER_YEAR[unit])
-                per_period = round_money(_snap(amount * share), step, mode)
+            share = EXACT.divide(Decimal(PERIODS_PER_YEAR[per]), Decimal(PERIODS_PER_YEAR[unit]))
+            per_period = round_money(_snap(EXACT.multiply(amount, share)), step, mode)
     measures = plan.measures
     unweighted = [m for m in measures if m.weight is None]
     given = sum((m.weight.value for m in measures if m.weight is not None), _ZERO)
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        # Measures without a weight share what the weighted ones leave (all of it when none is
-        # weighted): one measure alone carries the whole target.
-        rest = (_ONE - given) / len(unweighted) if unweighted else _ZERO
+    # Measures without a weight share what the weighted ones leave (all of it when none is
+    # weighted): one measure alone carries the whole target.
+    rest = EXACT.divide(_ONE - given, Decimal(len(unweighted))) if unweighted else _ZERO
     specs = tuple(
         _measure(m, m.weight.value if m.weight else rest, model, compiled, problems)
         for m in measures
@@ -636,6 +639,7 @@ def _plan(plan: n.Plan, model: Model, compiled: Compiled) -> PlanSpec:
         problems.append(f"plan {plan.name.name} caps at {cap.raw} of a target variable it lacks")
     if not specs:
         problems.append(f"plan {plan.name.name} has no measure")
+    digits = step.as_tuple()
     return PlanSpec(
         plan.name.name,
         plan.label,
@@ -650,6 +654,7 @@ def _plan(plan: n.Plan, model: Model, compiled: Compiled) -> PlanSpec:
         (mode, step),
         tuple(problems),
         plan.span,
+        quantum=digits.digits == (1,) and int(digits.exponent) <= 0,
     )
 
 
@@ -770,18 +775,14 @@ class CreditedDeal:
 
 
 def _mul(*values: Decimal) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        result = _ONE
-        for value in values:
-            result *= value
-        return result
+    result = _ONE
+    for value in values:
+        result = EXACT.multiply(result, value)
+    return result
 
 
 def _div(a: Decimal, b: Decimal) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        return a / b
+    return EXACT.divide(a, b)
 
 
 def _compare(a: Decimal, op: str, b: Decimal) -> bool:
@@ -893,8 +894,7 @@ def pay_measure(
     of the period's target variable, prorated) present when it pays a share of it: callers
     report those cases as issues before calling.
     """
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    with localcontext(EXACT):
         return _pay_measure(spec, credited, quota, target, plan)
 
 
