@@ -272,7 +272,8 @@ class PayoutEngine:
             "territories": territories,
             "stage_events": stage_events,
         }
-        typed = self._typed(tables, row_errors)
+        typed, found = self.prepare(tables)
+        row_errors.extend(found)
         requested: PayPeriod | None = None
         if period is not None:
             try:
@@ -304,9 +305,12 @@ class PayoutEngine:
         return self._results(rows, issues, row_errors)
 
     # ------------------------------------------------------------------ tables
-    def _typed(
-        self, tables: Mapping[str, pd.DataFrame | None], row_errors: list[RowError]
-    ) -> dict[str, pd.DataFrame]:
+    def prepare(
+        self, tables: Mapping[str, pd.DataFrame | None]
+    ) -> tuple[dict[str, pd.DataFrame], list[RowError]]:
+        """Tables typed as the payouts need them: validated tables as they are, raw text tables
+        validated (with the ruleset's record declarations) and their invalid rows reported."""
+        row_errors: list[RowError] = []
         records = {
             "deals": "deal",
             "reps": "rep",
@@ -333,7 +337,7 @@ class PayoutEngine:
                 row_errors.extend(checked.errors)
                 frame = checked.valid
             typed[name] = frame.reset_index(drop=True)
-        return typed
+        return typed, row_errors
 
     def _assign(
         self,

@@ -706,6 +706,8 @@ class Part:
     factor: Decimal | None = None
     reached: bool = True
     note: str = ""
+    #: The numbers of the curve piece that applied (see `curve_pct`).
+    piece: tuple[Decimal, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -796,29 +798,35 @@ def _compare(a: Decimal, op: str, b: Decimal) -> bool:
     }[op]
 
 
-def curve_pct(curve: CurveSpec, credited: Decimal, quota: Decimal) -> tuple[Decimal, str]:
-    """The % of target the curve pays, and which piece of it applied (for the statement)."""
+def curve_pct(
+    curve: CurveSpec, credited: Decimal, quota: Decimal
+) -> tuple[Decimal, str, tuple[Decimal, ...]]:
+    """The % of target the curve pays, which piece applied and its numbers (for statements).
+
+    Pieces: below (level, pay), before (first level), between (l0, p0, l1, p1), at (level, pay),
+    slope (start level, start pay, slope), flat (last level, pay).
+    """
     points = list(curve.points)
     start = [curve.below] if curve.below is not None else []
     anchors = start + points
     if curve.below is not None and credited < curve.below[0] * quota:
-        return curve.below[1], "below"
+        return curve.below[1], "below", curve.below
     if not anchors or credited < anchors[0][0] * quota:
-        return _ZERO, "before"
+        return _ZERO, "before", (anchors[0][0],) if anchors else ()
     attainment = _div(credited, quota)
     for (l0, p0), (l1, p1) in itertools.pairwise(anchors):
         if credited < l1 * quota:
             slope = _div(p1 - p0, l1 - l0)
-            return _mul(slope, attainment - l0) + p0, "between"
+            return _mul(slope, attainment - l0) + p0, "between", (l0, p0, l1, p1)
     level, pay = anchors[-1]
     if credited == level * quota:
-        return pay, "at"
+        return pay, "at", (level, pay)
     for slope, until in curve.slopes:
         if until is None or credited <= until * quota:
-            return pay + _mul(slope, attainment - level), "slope"
+            return pay + _mul(slope, attainment - level), "slope", (level, pay, slope)
         pay += _mul(slope, until - level)
         level = until
-    return pay, "flat"
+    return pay, "flat", (level, pay)
 
 
 def _band_of(
@@ -874,10 +882,10 @@ def _base_parts(
         return [Part("steps", _mul(pct, target), rate=pct, base=target, band=step)]
     if method == "curve":
         assert spec.curve is not None and target is not None and quota is not None
-        pct, where = curve_pct(spec.curve, credited, quota)
+        pct, where, piece = curve_pct(spec.curve, credited, quota)
         if floor_amount is not None:
             pct = max(pct - curve_pct(spec.curve, floor_amount, quota)[0], _ZERO)
-        return [Part("curve", _mul(pct, target), rate=pct, base=target, note=where)]
+        return [Part("curve", _mul(pct, target), rate=pct, base=target, note=where, piece=piece)]
     return []
 
 
@@ -1278,7 +1286,7 @@ def pay_rep(
             period, _date(rep.get("hire_date")), _date(rep.get("end_date"))
         )
         if days == 0:
-            issue(f"not employed during {period.id} (hired {rep.get('hire_date')})")
+            issue(f"not employed during {period.id} (hired {_date(rep.get('hire_date'))})")
             return RepOutcome(None, tuple(issues))
 
     shares, split_problems = split_shares(
