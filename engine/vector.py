@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from dsl.canonical import Column
 from dsl.model import FieldType, Model
@@ -158,6 +160,115 @@ def _rescale(values: Array, have: int, want: int) -> Array:
     return values if have == want else values * (10 ** (want - have))
 
 
+class History:
+    """Deals and their stage events as integer codes, built once per evaluation.
+
+    A deal code is its row in the deals table, or (for deals known only from events) a number
+    after the last row. Stages are numbered in `Compiled.stages` order (-1: none).
+    """
+
+    def __init__(
+        self, stages: Sequence[StageIR], deals: pd.DataFrame | None, events: pd.DataFrame | None
+    ) -> None:
+        numbers = {stage.name: number for number, stage in enumerate(stages)}
+        self.stages = list(stages)
+        self.n_deals = 0 if deals is None else len(deals)
+        self.deal_stage = np.full(self.n_deals, -1, dtype=np.int64)
+        if deals is not None and self.n_deals:
+            self.deal_stage = _numbered(deals["stage"], numbers)
+        self.event_deal = np.empty(0, dtype=np.int64)
+        self.event_stage = np.empty(0, dtype=np.int64)
+        self.event_day = np.empty(0, dtype=np.int64)
+        self.n_codes = self.n_deals
+        if events is not None and len(events):
+            rows = np.full(len(events), -1, dtype=np.int64)
+            if deals is not None and self.n_deals:
+                found = pc.index_in(_arrow(events["deal_id"]), value_set=_arrow(deals["id"]))
+                rows = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+            others = rows < 0
+            if others.any():
+                codes, distinct = pd.factorize(events["deal_id"][others])
+                rows[others] = self.n_deals + np.asarray(codes, dtype=np.int64)
+                self.n_codes += len(distinct)
+            self.event_deal = rows
+            self.event_stage = _numbered(events["stage"], numbers)
+            self.event_day = _days(events["entered_at"].to_numpy())[0]
+
+    def positions(self, pipeline: str) -> Array:
+        """Stage number -> index in `pipeline` (-1 elsewhere); the last entry serves -1."""
+        return np.asarray(
+            [s.index if s.pipeline == pipeline else -1 for s in self.stages] + [-1], dtype=np.int64
+        )
+
+    def furthest(self, pipeline: str) -> Array:
+        """Per deal code, the furthest stage index of `pipeline` reached (-1: none): the deal's
+        current stage or any stage it has an event for."""
+        position = self.positions(pipeline)
+        furthest = np.full(self.n_codes, -1, dtype=np.int64)
+        furthest[: self.n_deals] = position[self.deal_stage]
+        index = position[self.event_stage]
+        ok = index >= 0
+        np.maximum.at(furthest, self.event_deal[ok], index[ok])
+        return furthest
+
+    def reach(self, pipeline: str) -> tuple[Array, Bools]:
+        """`furthest` for the deals table's rows, and where it is known (a stage or an event)."""
+        known = self.deal_stage >= 0
+        with_event = self.event_deal[self.event_deal < self.n_deals]
+        known[with_event] = True
+        return self.furthest(pipeline)[: self.n_deals], known
+
+    def first_entry(self, stage: str) -> tuple[Array, Bools]:
+        """Per deal row, the day of its first event at `stage`, and where there is one."""
+        number = next(i for i, s in enumerate(self.stages) if s.name == stage)
+        chosen = (self.event_stage == number) & (self.event_deal < self.n_deals)
+        first = np.full(self.n_deals, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, self.event_deal[chosen], self.event_day[chosen])
+        found = first != np.iinfo(np.int64).max
+        return np.where(found, first, 0), found
+
+    def durations(self) -> dict[int, tuple[float, float]]:
+        """Per stage number: mean and median days from an event to the deal's next event."""
+        if len(self.event_deal) < 2:
+            return {}
+        rank = np.asarray([s.index for s in self.stages] + [0], dtype=np.int64)[self.event_stage]
+        deal, day, stage = self.event_deal, self.event_day, self.event_stage
+        first, span = int(day.min()), int(day.max() - day.min()) + 1
+        if self.n_codes * span * 64 < 2**62:
+            # One int64 key (deal, day, stage rank); exports are often sorted already.
+            key = (deal * span + (day - first)) * 64 + np.minimum(rank, 63)
+            ordered = bool(np.all(key[1:] >= key[:-1]))
+            order = None if ordered else np.argsort(key, kind="stable")
+        else:
+            order = np.lexsort((rank, day, deal))
+        if order is not None:
+            deal, day, stage = deal[order], day[order], stage[order]
+        same = deal[1:] == deal[:-1]
+        spent = (day[1:] - day[:-1])[same].astype(np.float64)
+        stage_of = stage[:-1][same]
+        if not spent.size:
+            return {}
+        grouped = pd.Series(spent).groupby(stage_of)
+        means, medians = grouped.mean(), grouped.median()
+        return {
+            int(code): (float(means[code]), float(medians[code]))
+            for code in means.index
+            if code >= 0
+        }
+
+
+def _numbered(column: pd.Series[Any], numbers: Mapping[str, int]) -> Array:
+    """Text values -> their numbers (-1 for missing or unknown), one lookup per distinct value."""
+    codes, distinct = pd.factorize(column)
+    table = np.asarray([numbers.get(str(u), -1) for u in distinct] + [-1], dtype=np.int64)
+    return table[np.where(np.asarray(codes) < 0, len(distinct), codes)]
+
+
+def _arrow(column: pd.Series[Any]) -> pa.Array:
+    array = pa.array(column.array, type=pa.large_string())
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
 class Frame:
     """The rows being evaluated: typed columns, values the engine added, cached per column."""
 
@@ -169,7 +280,7 @@ class Frame:
         parent: Frame | None = None,
         rows: Array | None = None,
         stage_reach: Mapping[str, tuple[Array, Bools]] | None = None,
-        events: tuple[Array, Array, Array] | None = None,
+        history: History | None = None,
     ) -> None:
         self.data = data
         self.n = len(rows) if rows is not None else len(data)
@@ -177,8 +288,8 @@ class Frame:
         self.parent = parent
         self.rows = rows
         self.stage_reach = stage_reach or {}
-        #: Stage events of these rows: (row position, stage, day), for entered_at().
-        self.events = events
+        #: The stage history of these rows (the deals table), for entered_at().
+        self.history = history
         self._entered: dict[str, V] = {}
         self._cache: dict[tuple[str, str, int], V] = {}
         self._codes: dict[str, tuple[Array, list[Any]]] = {}
@@ -205,12 +316,8 @@ class Frame:
             entered = self.field(FieldRef("stage_entered_at", "date"))
             days = np.array(np.broadcast_to(entered.values, (self.n,)), dtype=np.int64)
             known = _full_known(entered, self.n) & at_stage
-            if self.events is not None:
-                rows, stages, event_days = self.events
-                chosen = (stages == stage) & (rows >= 0)
-                first = np.full(self.n, np.iinfo(np.int64).max, dtype=np.int64)
-                np.minimum.at(first, rows[chosen], event_days[chosen])
-                has_event = first != np.iinfo(np.int64).max
+            if self.history is not None:
+                first, has_event = self.history.first_entry(stage)
                 days = np.where(has_event, first, days)
                 known = known | has_event
             found = V(days, known)
@@ -220,7 +327,7 @@ class Frame:
     def with_extras(self, extras: Mapping[str, V]) -> Frame:
         """The same rows with more engine-provided values."""
         frame = Frame(
-            self.data, {**self.extras, **extras}, stage_reach=self.stage_reach, events=self.events
+            self.data, {**self.extras, **extras}, stage_reach=self.stage_reach, history=self.history
         )
         frame.parent, frame.rows, frame.n = self.parent, self.rows, self.n
         frame._cache, frame._codes, frame._entered = self._cache, self._codes, self._entered
@@ -906,12 +1013,11 @@ def evaluate_tables(
         counts.append(TableCounts(table, checked.rows_in, len(kept), checked.rows_in - len(kept)))
         valid[table] = kept.reset_index(drop=True)
     evaluator = _Evaluator(program, as_of, period)
-    alerts: list[dict[str, Any]] = []
+    alerts = Alerts()
     leads = evaluator.leads(valid.get("leads"), alerts)
-    deals, deal_frame, playbooks = evaluator.deals(
-        valid.get("deals"), valid.get("stage_events"), alerts
-    )
-    funnel = evaluator.funnel(valid.get("deals"), valid.get("stage_events"), alerts)
+    history = History(list(compiled.stages.values()), valid.get("deals"), valid.get("stage_events"))
+    deals, deal_frame, playbooks = evaluator.deals(valid.get("deals"), history, alerts)
+    funnel = evaluator.funnel(history, alerts)
     evaluator.win_rates(deal_frame, playbooks, alerts)
     kpis = evaluator.kpis(valid, deal_frame, alerts)
     evaluator.other_alerts(valid, alerts)
@@ -920,7 +1026,7 @@ def evaluate_tables(
         deals=deals,
         funnel=funnel,
         kpis=kpis,
-        alerts=pd.DataFrame(alerts, columns=list(ALERT_COLUMNS)),
+        alerts=alerts.frame(),
         errors=pd.DataFrame(
             [(e.table, e.row, e.column, e.value, e.message) for e in errors],
             columns=list(ERROR_COLUMNS),
@@ -1031,14 +1137,13 @@ class _Evaluator:
         return chosen, result
 
     # ------------------------------------------------------------------------- leads
-    def leads(self, data: pd.DataFrame | None, alerts: list[dict[str, Any]]) -> pd.DataFrame:
+    def leads(self, data: pd.DataFrame | None, alerts: Alerts) -> pd.DataFrame:
         """One row per valid lead: id, score, status, points, missing."""
         if data is None:
             return pd.DataFrame(columns=list(LEAD_COLUMNS))
         frame = Frame(data)
         compiled = self.compiled
         _, columns = self._routed(compiled.lead_routes, compiled.lead_score, frame, "lead")
-        ids = frame.field(FieldRef("id", "text")).values
         result = _table(
             {
                 "id": data["id"],
@@ -1050,7 +1155,7 @@ class _Evaluator:
         )
         for alert in (a for a in compiled.alerts if a.subject == "lead"):
             holds = _truth(self.lead_compiler.compile(alert.condition)(frame), frame.n)
-            _add_record_alerts(alerts, alert.name, alert.label, alert.severity, ids[holds])
+            alerts.records(alert.name, alert.label, alert.severity, data["id"][holds])
         return result
 
     def _score_column(self, columns: ScoreColumns, subject: str) -> Any:
@@ -1062,10 +1167,7 @@ class _Evaluator:
 
     # ------------------------------------------------------------------------- deals
     def deals(
-        self,
-        data: pd.DataFrame | None,
-        events: pd.DataFrame | None,
-        alerts: list[dict[str, Any]],
+        self, data: pd.DataFrame | None, history: History, alerts: Alerts
     ) -> tuple[pd.DataFrame, Frame | None, Array | None]:
         """One row per valid deal (see DEAL_COLUMNS); also the evaluated frame for KPIs."""
         if data is None:
@@ -1074,10 +1176,10 @@ class _Evaluator:
         compiler = self.deal_compiler
         n = len(data)
         frame = Frame(data, {AS_OF: V(np.asarray(_date_days(self.as_of)))})
-        frame.stage_reach, frame.events = self._reach(data, events)
+        frame.history = history
+        frame.stage_reach = {name: history.reach(name) for name in compiled.pipelines}
         for name, node in compiled.derived.items():
             frame.extras[name] = compiler.compile(node)(frame)
-        ids = frame.field(FieldRef("id", "text")).values
         stage_codes, stage_uniques = frame.codes("stage")
         stage_irs = [compiled.stages.get(u) for u in stage_uniques] + [None]
         where = np.where(stage_codes < 0, len(stage_uniques), stage_codes)
@@ -1170,38 +1272,8 @@ class _Evaluator:
         )
         for alert in (a for a in compiled.alerts if a.subject == "deal"):
             holds = _truth(compiler.compile(alert.condition)(frame), n)
-            _add_record_alerts(alerts, alert.name, alert.label, alert.severity, ids[holds])
+            alerts.records(alert.name, alert.label, alert.severity, data["id"][holds])
         return result, frame, playbook
-
-    def _reach(
-        self, data: pd.DataFrame, events: pd.DataFrame | None
-    ) -> tuple[dict[str, tuple[Array, Bools]], tuple[Array, Array, Array] | None]:
-        """Per pipeline, the furthest stage index each deal reached (-1: none) and whether that
-        is known; and the deals' stage events as (row, stage, day) for entered_at()."""
-        n = len(data)
-        stage = _texts(data["stage"])
-        history: tuple[Array, Array, Array] | None = None
-        if events is not None and len(events):
-            rows = np.asarray(pd.Index(data["id"]).get_indexer(events["deal_id"]), dtype=np.int64)
-            days, _ = _days(events["entered_at"].to_numpy())
-            history = (rows, _texts(events["stage"]), days)
-        reach: dict[str, tuple[Array, Bools]] = {}
-        for name, pipeline in self.compiled.pipelines.items():
-            lookup = {s.name: s.index for s in pipeline.stages}
-            furthest = np.asarray(
-                pd.Series(stage, dtype=object).map(lookup).fillna(-1), dtype=np.int64
-            )
-            known = np.asarray(pd.notna(stage), dtype=bool)
-            if history is not None:
-                rows, stages, _ = history
-                index = np.asarray(pd.Series(stages).map(lookup).fillna(-1), dtype=np.int64)
-                ok = (rows >= 0) & (index >= 0)
-                np.maximum.at(furthest, rows[ok], index[ok])
-                has_event = np.zeros(n, dtype=bool)
-                has_event[rows[rows >= 0]] = True
-                known = known | has_event
-            reach[name] = (furthest, known)
-        return reach, history
 
     def _playbooks(
         self, frame: Frame, pipe: Array, index: Array, pipelines: list[str]
@@ -1242,19 +1314,14 @@ class _Evaluator:
         return labels[chosen], _names_by_bits(chosen, bits, names, n)
 
     # ------------------------------------------------------------------------- funnel
-    def funnel(
-        self,
-        deals: pd.DataFrame | None,
-        events: pd.DataFrame | None,
-        alerts: list[dict[str, Any]],
-    ) -> pd.DataFrame:
+    def funnel(self, history: History, alerts: Alerts) -> pd.DataFrame:
         """Per stage: deals that reached it, conversion to the next, days spent (events)."""
         rows: list[dict[str, Any]] = []
         compiled = self.compiled
-        furthest_by_pipeline = self._furthest(deals, events)
-        durations = self._durations(events)
+        stages = list(compiled.stages.values())
+        durations = history.durations()
         for name, pipeline in compiled.pipelines.items():
-            furthest = furthest_by_pipeline.get(name, np.empty(0, dtype=np.int64))
+            furthest = history.furthest(name)
             size = len(pipeline.stages)
             at = np.bincount(furthest[furthest >= 0], minlength=size)
             reached = np.cumsum(at[::-1])[::-1] if size else at
@@ -1265,7 +1332,7 @@ class _Evaluator:
                 conversion = (
                     counts[pipeline.stages[nxt].name] / here if nxt < size and here else None
                 )
-                mean, median = durations.get(stage.name, (None, None))
+                mean, median = durations.get(stages.index(stage), (None, None))
                 rows.append(
                     {
                         "stage": stage.name,
@@ -1296,65 +1363,8 @@ class _Evaluator:
                     )
         return pd.DataFrame(rows, columns=list(FUNNEL_COLUMNS))
 
-    def _furthest(
-        self, deals: pd.DataFrame | None, events: pd.DataFrame | None
-    ) -> dict[str, Array]:
-        """Per pipeline, per deal (deals and event-only deals), the furthest stage index."""
-        ids: list[Array] = []
-        stages: list[Array] = []
-        if deals is not None and len(deals):
-            ids.append(_texts(deals["id"]))
-            stages.append(_texts(deals["stage"]))
-        if events is not None and len(events):
-            ids.append(_texts(events["deal_id"]))
-            stages.append(_texts(events["stage"]))
-        if not ids:
-            return {}
-        all_ids = np.concatenate(ids)
-        all_stages = pd.Series(np.concatenate(stages), dtype=object)
-        deal_codes, distinct = pd.factorize(all_ids)
-        deal_codes = np.asarray(deal_codes, dtype=np.int64)
-        result: dict[str, Array] = {}
-        for name, pipeline in self.compiled.pipelines.items():
-            lookup = {s.name: s.index for s in pipeline.stages}
-            index = np.asarray(all_stages.map(lookup).fillna(-1), dtype=np.int64)
-            furthest = np.full(len(distinct), -1, dtype=np.int64)
-            ok = (deal_codes >= 0) & (index >= 0)
-            np.maximum.at(furthest, deal_codes[ok], index[ok])
-            result[name] = furthest
-        return result
-
-    def _durations(self, events: pd.DataFrame | None) -> dict[str, tuple[float, float]]:
-        """Mean and median days between a deal's event for a stage and its next event."""
-        if events is None or len(events) < 2:
-            return {}
-        deal_codes, _ = pd.factorize(events["deal_id"])
-        days, _ = _days(events["entered_at"].to_numpy())
-        stage_codes, stage_names = pd.factorize(events["stage"])
-        order_of = {s.name: (p_i, s.index) for p_i, s in enumerate(self.compiled.stages.values())}
-        rank = np.asarray([order_of.get(str(s), (0, 0))[1] for s in stage_names], dtype=np.int64)[
-            np.asarray(stage_codes)
-        ]
-        order = np.lexsort((rank, days, np.asarray(deal_codes)))
-        deal_sorted = np.asarray(deal_codes)[order]
-        days_sorted = days[order]
-        stage_sorted = np.asarray(stage_codes)[order]
-        same = deal_sorted[1:] == deal_sorted[:-1]
-        spent = (days_sorted[1:] - days_sorted[:-1])[same]
-        stage_of = stage_sorted[:-1][same]
-        if not spent.size:
-            return {}
-        grouped = pd.Series(spent.astype(np.float64)).groupby(stage_of)
-        means, medians = grouped.mean(), grouped.median()
-        return {
-            str(stage_names[int(code)]): (float(means[code]), float(medians[code]))
-            for code in means.index
-        }
-
     # ------------------------------------------------------------------------- win rates
-    def win_rates(
-        self, frame: Frame | None, playbooks: Array | None, alerts: list[dict[str, Any]]
-    ) -> None:
+    def win_rates(self, frame: Frame | None, playbooks: Array | None, alerts: Alerts) -> None:
         """Alerts for playbooks whose closed deals' win rate is outside the expected range."""
         if frame is None or playbooks is None:
             return
@@ -1406,7 +1416,7 @@ class _Evaluator:
         self,
         valid: Mapping[str, pd.DataFrame],
         deal_frame: Frame | None,
-        alerts: list[dict[str, Any]],
+        alerts: Alerts,
     ) -> pd.DataFrame:
         """KPI values per role, rep and team (all reps of a role), against their targets."""
         compiled = self.compiled
@@ -1504,7 +1514,7 @@ class _Evaluator:
         return rows
 
     # ------------------------------------------------------------------------- other alerts
-    def other_alerts(self, valid: Mapping[str, pd.DataFrame], alerts: list[dict[str, Any]]) -> None:
+    def other_alerts(self, valid: Mapping[str, pd.DataFrame], alerts: Alerts) -> None:
         """`alert` declarations on the other tables (reps, quotas...)."""
         for alert in self.compiled.alerts:
             table = FILE_NAMES.get(alert.subject, "")
@@ -1514,10 +1524,10 @@ class _Evaluator:
             frame = self._table_frame(alert.subject, data)
             holds = _truth(self._compiler(alert.subject).compile(alert.condition)(frame), frame.n)
             if "id" in data.columns:
-                ids = _texts(data["id"])[holds]
+                ids = data["id"][holds]
             else:
-                ids = np.asarray([str(i + 1) for i in np.flatnonzero(holds)], dtype=object)
-            _add_record_alerts(alerts, alert.name, alert.label, alert.severity, ids)
+                ids = pd.Series(np.flatnonzero(holds) + 1).astype(str)
+            alerts.records(alert.name, alert.label, alert.severity, ids)
 
     def _table_frame(self, record: str, data: pd.DataFrame) -> Frame:
         """A frame of another table; reps see the evaluated `period`."""
@@ -1535,14 +1545,48 @@ class _Evaluator:
         return found
 
 
-def _add_record_alerts(
-    alerts: list[dict[str, Any]], name: str, label: str | None, severity: str, ids: Array
-) -> None:
-    message = label or name
-    alerts.extend(
-        {"kind": "alert", "subject": name, "id": i, "message": message, "severity": severity}
-        for i in ids.tolist()
-    )
+class Alerts:
+    """The alerts of one evaluation, in the order they are raised."""
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame | dict[str, Any]] = []
+
+    def append(self, row: dict[str, Any]) -> None:
+        """One alert: kind, subject, id, message, severity."""
+        self._parts.append(row)
+
+    def records(self, name: str, label: str | None, severity: str, ids: pd.Series[Any]) -> None:
+        """An `alert` declaration's alerts, one per record id (built as a column, not a loop)."""
+        if len(ids):
+            self._parts.append(
+                pd.DataFrame(
+                    {
+                        "kind": "alert",
+                        "subject": name,
+                        "id": _texts(ids),
+                        "message": label or name,
+                        "severity": severity,
+                    }
+                )
+            )
+
+    def frame(self) -> pd.DataFrame:
+        """All alerts as one table (columns of ALERT_COLUMNS, objects)."""
+        frames: list[pd.DataFrame] = []
+        rows: list[dict[str, Any]] = []
+        for part in [*self._parts, None]:
+            if isinstance(part, dict):
+                rows.append(part)
+                continue
+            if rows:
+                frames.append(pd.DataFrame(rows, columns=list(ALERT_COLUMNS)))
+                rows = []
+            if part is not None:
+                frames.append(part)
+        if not frames:
+            return pd.DataFrame(columns=list(ALERT_COLUMNS))
+        joined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return joined.astype(object)
 
 
 def _table(columns: Mapping[str, Any]) -> pd.DataFrame:
