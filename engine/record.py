@@ -76,6 +76,7 @@ DERIVED = frozenset(
 TRUE_WORDS = frozenset({"true", "yes", "oui", "vrai", "1"})
 FALSE_WORDS = frozenset({"false", "no", "non", "faux", "0"})
 _PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+_PLAIN_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
 _ISO_DATETIME = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -164,6 +165,8 @@ def _integer(value: object) -> int | None:
     text = _as_text(value)
     if text is None:
         return None
+    if _PLAIN_INTEGER.match(text):
+        return int(text)
     number = parse_number(text)
     if number != number.to_integral_value():
         raise ValueError(f"{text!r} is not a whole number")
@@ -643,7 +646,11 @@ class ScoreRunner:
 
     def points(self, row: Row) -> tuple[ScoreValue, FrozenDict, tuple[str, ...]]:
         """Total, points per criterion and undecided criteria."""
-        return assemble(self._names, [criterion(row) for criterion in self._criteria], self._exact)
+        values = [criterion(row) for criterion in self._criteria]
+        if self._exact and None not in values:
+            # The common case, without the call: whole or exact points, none undecided.
+            return sum(values), FrozenDict(zip(self._names, values)), ()  # noqa: B905
+        return assemble(self._names, values, self._exact)
 
     def status(self, row: Row, total: ScoreValue) -> str | None:
         """The status of a record with this total (knock-outs first)."""

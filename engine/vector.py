@@ -748,22 +748,32 @@ def _lookup(node: Node, ref: FieldRef, closure: Fn) -> VFn:
 
 
 # ----------------------------------------------------------------------------- combinations
-def _combine_codes(parts: Sequence[tuple[Array, int]], n: int) -> tuple[Array, Array]:
-    """One code per distinct combination of small codes, and a row holding each combination."""
+def _combine_codes(parts: Sequence[tuple[Array, int]], n: int) -> tuple[Array, list[list[int]]]:
+    """One code per distinct combination of small codes (`codes`, `size` per part), and each
+    combination's codes, part by part."""
     key = np.zeros(n, dtype=np.int64)
     radix = 1
+    folded = False
     for codes, size in parts:
         if radix * size >= _MAX_RADIX:
             key = np.asarray(pd.factorize(key)[0], dtype=np.int64)
             radix = int(key.max()) + 1 if n else 1
+            folded = True
         key = key * size + codes
         radix *= size
-    inverse, _ = pd.factorize(key)
+    inverse, distinct = pd.factorize(key)
     inverse = np.asarray(inverse, dtype=np.int64)
-    count = int(inverse.max()) + 1 if n else 0
-    first = np.full(count, n, dtype=np.int64)
+    if not folded:
+        # Mixed radix: each combination's codes come back from its key, no search needed.
+        digits: list[list[int]] = []
+        rest = np.asarray(distinct, dtype=np.int64)
+        for _, size in reversed(parts):
+            digits.append((rest % size).tolist())
+            rest = rest // size
+        return inverse, [list(c) for c in zip(*reversed(digits), strict=True)] if parts else []
+    first = np.full(len(distinct), n, dtype=np.int64)
     np.minimum.at(first, inverse, np.arange(n, dtype=np.int64))
-    return inverse, first
+    return inverse, [[int(codes[row]) for codes, _ in parts] for row in first.tolist()]
 
 
 def _objects(values: Sequence[Any]) -> Array:
@@ -784,9 +794,9 @@ def _names_by_bits(
         (np.asarray(group_codes, dtype=np.int64), len(group_values)),
         (np.asarray(bit_codes, dtype=np.int64), len(bit_values)),
     ]
-    inverse, first = _combine_codes(parts, n)
-    combos = [names_of(int(group[i]), int(bits[i])) for i in first.tolist()]
-    return _objects(combos)[inverse]
+    inverse, combos = _combine_codes(parts, n)
+    groups, masks = group_values.tolist(), bit_values.tolist()
+    return _objects([names_of(int(groups[g]), int(masks[b])) for g, b in combos])[inverse]
 
 
 # ----------------------------------------------------------------------------- scores
@@ -884,32 +894,37 @@ class ScoreVector:
 
         return by_case
 
-    def run(self, frame: Frame) -> ScoreColumns:
-        """Points, totals, missing criteria and statuses of every row."""
+    def run(self, frame: Frame, objects: bool = True) -> ScoreColumns:
+        """Points, totals, missing criteria and statuses of every row.
+
+        `objects`: whether the totals are wanted as Python values (not needed when whole).
+        """
         n = frame.n
         parts = [criterion(frame) for criterion in self.criteria]
-        inverse, first = _combine_codes([(c, len(t)) for c, t in parts], n)
+        inverse, combos = _combine_codes([(c, len(t)) for c, t in parts], n)
+        tables = [table for _, table in parts]
         totals: list[Any] = []
         points: list[Any] = []
         missing: list[Any] = []
         exact = self.ir.kind == "fixed"
-        for row in first.tolist():
-            values = [table[int(codes[row])] for codes, table in parts]
+        for codes in combos:
+            values = [table[code] for table, code in zip(tables, codes, strict=True)]
             total, mapping, undecided = assemble(self.names, values, exact)
             totals.append(total)
             points.append(mapping)
             missing.append(undecided)
-        score_objects = _objects(totals)[inverse]
         if exact:
             scale = self.ir.scale
-            numeric = np.asarray([int(Decimal(t).scaleb(scale)) for t in totals], dtype=np.int64)
+            numeric = np.asarray(
+                [t if scale == 0 else int(Decimal(t).scaleb(scale)) for t in totals], np.int64
+            )
         else:
             numeric = np.asarray(totals, dtype=np.float64)
-        score_values = numeric[inverse] if n else numeric[:0]
+        score_values = numeric[inverse]
         status = self._status(frame.with_extras({"score": V(score_values)}))
-        whole = self.ir.kind == "fixed" and self.ir.scale == 0
+        whole = exact and self.ir.scale == 0
         return ScoreColumns(
-            score_objects,
+            _objects(totals)[inverse] if objects or not whole else np.full(n, None, object),
             status,
             _objects(points)[inverse],
             _objects(missing)[inverse],
@@ -1109,7 +1124,9 @@ class _Evaluator:
             if default is None:
                 return chosen, ScoreColumns.empty(n)
             chosen[:] = default.name
-            return chosen, self._score(default.name, subject).run(frame)
+            return chosen, self._score(default.name, subject).run(
+                frame, objects=not self._whole(subject)
+            )
         compiler = self.lead_compiler if subject == "lead" else self.deal_compiler
         code = np.full(n, -1, dtype=np.int64)
         decided = np.zeros(n, dtype=bool)
@@ -1126,7 +1143,9 @@ class _Evaluator:
             rows = np.flatnonzero(code == index)
             if not rows.size:
                 continue
-            columns = self._score(item.score, subject).run(frame.take(rows))
+            columns = self._score(item.score, subject).run(
+                frame.take(rows), objects=not self._whole(subject)
+            )
             chosen[rows] = item.score
             result.score[rows] = columns.score
             result.status[rows] = columns.status
@@ -1158,10 +1177,14 @@ class _Evaluator:
             alerts.records(alert.name, alert.label, alert.severity, data["id"][holds])
         return result
 
+    def _whole(self, subject: str) -> bool:
+        """Whether every score of the record has whole points (totals as nullable integers)."""
+        scores = [s for s in self.compiled.scores.values() if s.subject == subject]
+        return bool(scores) and all(s.kind == "fixed" and s.scale == 0 for s in scores)
+
     def _score_column(self, columns: ScoreColumns, subject: str) -> Any:
         """Totals as nullable integers when every score of the record has whole points."""
-        scores = [s for s in self.compiled.scores.values() if s.subject == subject]
-        if scores and all(s.kind == "fixed" and s.scale == 0 for s in scores):
+        if self._whole(subject):
             return pd.arrays.IntegerArray(columns.whole, ~columns.scored)
         return columns.score
 
@@ -1361,7 +1384,16 @@ class _Evaluator:
                             "severity": "warning",
                         }
                     )
-        return pd.DataFrame(rows, columns=list(FUNNEL_COLUMNS))
+        funnel = pd.DataFrame(rows, columns=list(FUNNEL_COLUMNS))
+        # Numbers throughout; NaN where there is none (a last stage, a stage never left).
+        return funnel.astype(
+            {
+                "reached": np.int64,
+                "conversion_to_next": float,
+                "mean_days": float,
+                "median_days": float,
+            }
+        )
 
     # ------------------------------------------------------------------------- win rates
     def win_rates(self, frame: Frame | None, playbooks: Array | None, alerts: Alerts) -> None:
