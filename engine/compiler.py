@@ -40,9 +40,10 @@ Pipeline (deals)
     `exit_ready`: every exit criterion of the current stage is met (a stage with none: true).
   * `skipped`: stages before the current one (same pipeline) with at least one unmet exit
     criterion, evaluated on the deal as it is now.
-  * `days_in_stage` = as-of date - `stage_entered_at`; `stale` when days_in_stage > max_days
-    (exactly at max_days is not stale) and the deal is open; a closed deal is never stale;
-    unknown when the entry date is missing; false when the stage has no max_days.
+  * `days_in_stage` = as-of date - `stage_entered_at` (the table path takes a missing entry
+    date from the deal's latest stage event at its current stage). `stale`: days_in_stage >
+    max_days (exactly at max_days is not stale) and the deal is open; a closed deal is never
+    stale; unknown when the entry date is missing; false when the stage has no max_days.
   * `weighted_value` = amount x stage probability, exact (cents x probability, no rounding).
   * `reached(stage)`: the deal is at that stage or a later one of the same pipeline (the table
     path also counts the deal's stage events).

@@ -227,6 +227,16 @@ class History:
         found = first != np.iinfo(np.int64).max
         return np.where(found, first, 0), found
 
+    def current_entry(self) -> tuple[Array, Bools]:
+        """Per deal row, the day of its latest event at its current stage, and where found."""
+        chosen = self.event_deal < self.n_deals
+        rows = self.event_deal[chosen]
+        here = self.event_stage[chosen] == self.deal_stage[rows]
+        latest = np.full(self.n_deals, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(latest, rows[here], self.event_day[chosen][here])
+        found = latest != np.iinfo(np.int64).min
+        return np.where(found, latest, 0), found
+
     def durations(self) -> dict[int, tuple[float, float]]:
         """Per stage number: mean and median days from an event to the deal's next event."""
         if len(self.event_deal) < 2:
@@ -1201,6 +1211,15 @@ class _Evaluator:
         frame = Frame(data, {AS_OF: V(np.asarray(_date_days(self.as_of)))})
         frame.history = history
         frame.stage_reach = {name: history.reach(name) for name in compiled.pipelines}
+        if len(history.event_deal):
+            # Exports often lack the entry date of the current stage; the stage events have it.
+            entered = frame.field(FieldRef("stage_entered_at", "date"))
+            known = _full_known(entered, n)
+            latest, found = history.current_entry()
+            fill = ~known & found
+            if fill.any():
+                filled = np.where(fill, latest, np.broadcast_to(entered.values, (n,)))
+                frame.extras["stage_entered_at"] = V(filled, known | fill)
         for name, node in compiled.derived.items():
             frame.extras[name] = compiler.compile(node)(frame)
         stage_codes, stage_uniques = frame.codes("stage")

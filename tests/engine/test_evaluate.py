@@ -547,3 +547,36 @@ def test_reached_counts_stage_events(small: engine.Program) -> None:
     results = program.evaluate(**small_tables(), as_of=AS_OF)
     (team,) = [r for r in rows(results.kpis) if r["kpi"] == "at_b"]
     assert team["value"] == 4  # D1, D2, D4 (by its event at c), D6 (its stage)
+
+
+def test_a_missing_stage_entry_date_comes_from_the_latest_event_at_that_stage() -> None:
+    program = engine.load_text(
+        'ruleset t "T" { currency EUR }\n'
+        "pipeline p on deal {\n"
+        "  stage a { max_days 10d, exit x: contacts >= 1 }\n"
+        "  stage b { max_days 5d, exit y: contacts >= 2 }\n"
+        "}\n",
+        "history.krl",
+    )
+    deals = pd.DataFrame(
+        {
+            "id": ["D1", "D2"],
+            "status": ["open", "open"],
+            "stage": ["b", "b"],
+            "stage_entered_at": [None, "2026-03-28"],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "deal_id": ["D1", "D1", "D1", "D2"],
+            "stage": ["a", "b", "b", "b"],
+            "entered_at": ["2026-01-01", "2026-02-01", "2026-03-20", "2026-01-15"],
+        }
+    )
+    results = program.evaluate(deals=deals, stage_events=events, as_of=AS_OF)
+    found = [(r["id"], r["days_in_stage"], r["stale"]) for r in rows(results.deals)]
+    # D1 re-entered b on 03-20 (11 days: stale); D2's own entry date wins over its event.
+    assert found == [("D1", 11, True), ("D2", 3, False)]
+    # The record path has no stage history: the entry date is unknown.
+    alone = program.evaluate_deal({"id": "D1", "status": "open", "stage": "b"}, AS_OF)
+    assert (alone.days_in_stage, alone.stale) == (None, None)
