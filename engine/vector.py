@@ -86,7 +86,16 @@ from engine.schemas import FILE_NAMES, merge_columns
 if TYPE_CHECKING:
     from engine.loader import Program
 
-__all__ = ["V", "evaluate_tables", "period_bounds", "table_columns"]
+__all__ = [
+    "Alerts",
+    "Compiler",
+    "Frame",
+    "History",
+    "V",
+    "evaluate_tables",
+    "period_bounds",
+    "table_columns",
+]
 
 Array = npt.NDArray[Any]
 Bools = npt.NDArray[np.bool_]
