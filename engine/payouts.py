@@ -146,7 +146,7 @@ class PayoutResults:
             for rep, plan, period, measure, deal, reason in self.errors.itertuples(index=False)
         ]
         rows.extend((e.table, e.row, e.column, e.value, e.message) for e in self.row_errors)
-        return pd.DataFrame(rows, columns=list(ERROR_COLUMNS))
+        return pd.DataFrame(rows, columns=list(ERROR_COLUMNS), dtype=object)
 
     def alert_rows(self) -> pd.DataFrame:
         """Budget guardrail alerts in the shape of `Results.alerts`."""
@@ -155,7 +155,7 @@ class PayoutResults:
             ("budget_guardrail", "plan", plan, message, "warning")
             for plan, message in zip(alerts["plan"], alerts["message"], strict=True)
         ]
-        return pd.DataFrame(rows, columns=list(ALERT_COLUMNS))
+        return pd.DataFrame(rows, columns=list(ALERT_COLUMNS), dtype=object)
 
 
 def _message(
@@ -433,39 +433,43 @@ class PayoutEngine:
                     for reason in blocked
                 )
             return []
-        rep_ids = team.ids[members]
-        # Crediting first: its issues come before the quota's, as on the reference path.
-        credited: dict[str, Array] = {}
-        for spec in plan.measures:
-            assert spec.credit is not None
-            credited[spec.name] = credits.credited(spec, plan, period, rep_ids, issues)
+        # Employment first (a rep hired after the period is not paid on it), then crediting,
+        # then quotas: the order of the reference path, so the same issues come out.
         factors = np.full(len(members), _ONE, dtype=object)
         keep = np.ones(len(members), dtype=bool)
         if plan.proration:
             for i, position in enumerate(members.tolist()):
                 record = team.records[position]
-                employed, factor = proration_factor(
+                days, factor = proration_factor(
                     period, _date(record.get("hire_date")), _date(record.get("end_date"))
                 )
                 factors[i] = factor
-                if employed == 0:
+                if days == 0:
                     keep[i] = False
+                    hired = _shown_date(record.get("hire_date"))
                     issues.append(
                         PayoutIssue(
-                            rep_ids[i],
+                            team.ids[position],
                             plan.name,
                             period.id,
-                            f"not employed during "
-                            f"{period.id} (hired {_shown_date(record.get('hire_date'))})",
+                            f"not employed during {period.id} (hired {hired})",
                         )
                     )
+        members, factors = members[keep], factors[keep]
+        rep_ids = team.ids[members]
+        keep = np.ones(len(members), dtype=bool)
+        credited: dict[str, Array] = {}
+        for spec in plan.measures:
+            assert spec.credit is not None
+            credited[spec.name] = credits.credited(spec, plan, period, rep_ids, issues)
+        employed = keep.copy()  # every missing quota of an employed rep is reported
         quotas: dict[str, Array] = {}
         for spec in plan.measures:
             column = np.full(len(members), None, dtype=object)
             if spec.has_quota:
                 fast = quota_rows.lookup(spec, period, rep_ids) if spec.quota_measure else None
                 for i, position in enumerate(members.tolist()):
-                    if not keep[i]:
+                    if not employed[i]:
                         continue
                     if fast is not None and fast[i] is not None:
                         value: Decimal | None = fast[i]
@@ -558,7 +562,7 @@ class PayoutEngine:
                     message,
                 )
             )
-        return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))
+        return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS), dtype=object)
 
 
 def compute_payouts(

@@ -1135,7 +1135,8 @@ def _formula(
             raise _FormulaError(f"the rep has no {link}")
         record = links.get(link)
         if record is None:
-            raise _FormulaError(f"{link} {key!r} is not in the {link} table")
+            table = f"{link[:-1]}ies" if link.endswith("y") else f"{link}s"
+            raise _FormulaError(f"{link} {key} is not in the {table} table")
         value = _number_value(record.get(name))
         if value is None:
             raise _FormulaError(f"{link} {key} has no {name}")
