@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 #: Subcommands in help order; each module has `register(subparsers)` and `run(args) -> int`.
-SUBCOMMANDS = ("check", "fmt", "eval", "explain", "schema", "statement", "test")
+SUBCOMMANDS = ("check", "fmt", "eval", "explain", "schema", "statement", "test", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,402 @@
+"""Writing evaluation results: one JSON document, CSV files, or an XLSX workbook.
+
+The output contract (`koncept eval`):
+  * JSON: one document with the tables of `Results.tables()` (`leads`, `deals`, `funnel`, `kpis`,
+    `alerts`, `errors`, `payouts`), each a list of row objects, plus `counts` ({table: {in, out,
+    rejected}}), `as_of` and `period`. Missing values are null, dates ISO (`2026-03-31`), lists
+    and mappings stay lists and objects. Money is a decimal string with two places (`"4237.00"`):
+    deals' `weighted_value`, the value and target of a KPI that measures money, and the payouts
+    (already text). Other numbers (scores, points, rates, days) are JSON numbers.
+  * CSV: one file per table (`leads.csv`...), plus `counts.csv`. Lists are joined with `; `; a
+    column of mappings (`points`) becomes one column per key (`points.budget`); a column of
+    lists of mappings (the payouts' `measures`) becomes its own file (`payouts_measures.csv`)
+    keyed by the row's other columns.
+  * XLSX: the same tables as sheets of one workbook; numbers are number cells (money shown with
+    two places), dates are date cells.
+In CSV and XLSX, a text cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`,
+`@`, a tab or a carriage return) is written with a leading `'`; text that is a plain number
+(`-5`, `+3.5`) is left alone, as is every number cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from engine.money import format_money
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dsl.model import Model
+    from engine.results import Results
+
+__all__ = [
+    "XLSX_MAX_ROWS",
+    "OutputError",
+    "counts_rows",
+    "escape_formula",
+    "money_kpis",
+    "to_json",
+    "write_csv",
+    "write_json",
+    "write_xlsx",
+]
+
+#: Rows an Excel sheet holds, header included.
+XLSX_MAX_ROWS = 1_048_576
+
+_FORMULA_START = frozenset("=+-@\t\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# Characters XML 1.0 cannot hold; openpyxl refuses them, a CRM export may contain them.
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CHUNK = 10_000
+
+#: (table, column) pairs whose values are money in every row (payouts are already text; a
+#: workbook still shows them as numbers).
+_MONEY_COLUMNS = frozenset(
+    {
+        ("deals", "weighted_value"),
+        ("payouts", "payout"),
+        ("payouts_measures", "credited"),
+        ("payouts_measures", "quota"),
+        ("payouts_measures", "payout"),
+    }
+)
+#: Columns holding a list of records per row, with the keys of a record: each gets its own
+#: CSV file or sheet, named `<table>_<column>` (the keys stay known when the table is empty).
+_RECORD_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("payouts", "measures"): ("measure", "credited", "quota", "attainment", "rate_or_pct", "payout")
+}
+#: KPI columns that are money when the KPI measures money.
+_KPI_MONEY_COLUMNS = ("value", "target")
+
+Cell = Any
+Column = list[Cell]
+
+
+class OutputError(ValueError):
+    """Results that cannot be written in the asked format (too many rows for a sheet)."""
+
+
+def escape_formula(text: str) -> str:
+    """`text` made inert for a spreadsheet: a leading `'` when it would start a formula."""
+    if text and text[0] in _FORMULA_START and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def money_kpis(model: Model) -> frozenset[str]:
+    """The KPIs whose value is an amount of money (their value and target are money)."""
+    from dsl.checker import scope_for, type_of_expr
+
+    found = set()
+    for name, kpi in model.kpis.items():
+        scope = scope_for(model, kpi.subject.name, aggregate=True)
+        if type_of_expr(kpi.value, scope).kind == "money":
+            found.add(name)
+    return frozenset(found)
+
+
+def counts_rows(results: Results) -> list[dict[str, Any]]:
+    """Rows read, evaluated and rejected per input table: `in = out + rejected`."""
+    return [
+        {"table": c.table, "in": c.rows_in, "out": c.rows_out, "rejected": c.rejected}
+        for c in results.counts.values()
+    ]
+
+
+# ----------------------------------------------------------------------------- columns
+def _columns(
+    name: str, frame: pd.DataFrame, money: frozenset[str]
+) -> tuple[list[str], list[Column], list[bool | list[bool]]]:
+    """Column names, values as plain Python objects (missing as None), and money flags.
+
+    A flag is one bool for a whole column, or one per row (a KPI table mixes money and rates).
+    """
+    names = [str(c) for c in frame.columns]
+    values = [_plain(frame.iloc[:, i]) for i in range(len(names))]
+    flags: list[bool | list[bool]] = [(name, c) in _MONEY_COLUMNS for c in names]
+    if name == "kpis" and "kpi" in names:
+        kpis = values[names.index("kpi")]
+        per_row = [k in money for k in kpis]
+        for column in _KPI_MONEY_COLUMNS:
+            if column in names:
+                flags[names.index(column)] = per_row
+    return names, values, flags
+
+
+def _plain(series: pd.Series[Any]) -> Column:
+    """A column's values as Python objects, every kind of missing as None."""
+    column: Any = series  # pandas-stubs know no `na_value=None`
+    objects = column.to_numpy(dtype=object, na_value=None)
+    values: list[Any] = objects.tolist()
+    if series.dtype == object or series.dtype.kind == "f":
+        # NaN and NaT left in object columns (a team row's rep_id) are missing too.
+        values = [None if _missing(v) else v for v in values]
+    return values
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _converted(
+    values: Column, flag: bool | list[bool], convert: Callable[[Any, bool], Any]
+) -> Column:
+    """Convert a column; shared objects (the same tuple in many rows) are converted once."""
+    cache: dict[int, Any] = {}
+    out: Column = []
+    append = out.append
+    flags = flag if isinstance(flag, list) else None
+    money = bool(flag) if flags is None else False
+    for i, value in enumerate(values):
+        if flags is not None:
+            money = flags[i]
+        if value is None:
+            append(None)
+        elif isinstance(value, tuple | dict) and not money:
+            key = id(value)
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = convert(value, money)
+            append(found)
+        else:
+            append(convert(value, money))
+    return out
+
+
+# ----------------------------------------------------------------------------- JSON
+def to_json(value: Any, money: bool = False) -> Any:
+    """One cell as a JSON value: money as a two-place string, dates ISO, missing as None."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return format_money(Decimal(repr(value))) if money else value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        if money:
+            return format_money(value)
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_json(v) for v in value]
+    item = getattr(value, "item", None)  # a numpy scalar
+    if callable(item):
+        return to_json(item(), money)
+    return str(value)
+
+
+def write_json(
+    results: Results,
+    stream: IO[str],
+    money: frozenset[str] = frozenset(),
+    *,
+    ensure_ascii: bool = False,
+) -> None:
+    """Write the one JSON document of the output contract, one row per line."""
+    encode = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=False).encode
+    stream.write("{\n")
+    head = {
+        "as_of": None if results.as_of is None else results.as_of.isoformat(),
+        "period": results.period,
+    }
+    for key, value in head.items():
+        stream.write(f"{encode(key)}: {encode(value)},\n")
+    for name, frame in results.tables().items():
+        stream.write(f"{encode(name)}: [")
+        first = True
+        for chunk in _json_rows(name, frame, money):
+            stream.write(("\n" if first else ",\n") + ",\n".join(map(encode, chunk)))
+            first = False
+        stream.write("\n],\n" if not first else "],\n")
+    counts = {row.pop("table"): row for row in counts_rows(results)}
+    stream.write(f'"counts": {encode(counts)}\n}}\n')
+
+
+def _json_rows(name: str, frame: pd.DataFrame, money: frozenset[str]) -> Iterator[list[Any]]:
+    names, values, flags = _columns(name, frame, money)
+    columns = [_converted(v, f, to_json) for v, f in zip(values, flags, strict=True)]
+    rows = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    for start in range(0, len(rows), _CHUNK):
+        yield rows[start : start + _CHUNK]
+
+
+# ----------------------------------------------------------------------------- CSV and XLSX
+def _sheets(
+    results: Results, money: frozenset[str]
+) -> Iterator[tuple[str, list[str], list[Column], list[bool | list[bool]]]]:
+    """Each output table flattened for a spreadsheet: (name, header, columns, money flags)."""
+    for name, frame in results.tables().items():
+        names, values, flags = _columns(name, frame, money)
+        flat_names: list[str] = []
+        flat_values: list[Column] = []
+        flat_flags: list[bool | list[bool]] = []
+        children: list[tuple[str, list[dict[str, Any]], list[int], tuple[str, ...]]] = []
+        for column, cells, flag in zip(names, values, flags, strict=True):
+            present = [v for v in cells if v is not None]
+            if present and all(isinstance(v, Mapping) for v in present):
+                for key in _keys(present):
+                    flat_names.append(f"{column}.{key}")
+                    flat_values.append([None if v is None else v.get(key) for v in cells])
+                    flat_flags.append(False)
+            elif (name, column) in _RECORD_COLUMNS or (
+                present and all(_records(v) for v in present) and any(present)
+            ):
+                rows, parents = [], []
+                for position, cell in enumerate(cells):
+                    for item in cell or ():
+                        rows.append(item)
+                        parents.append(position)
+                known = _RECORD_COLUMNS.get((name, column), ())
+                children.append((f"{name}_{column}", rows, parents, known))
+            else:
+                flat_names.append(column)
+                flat_values.append(cells)
+                flat_flags.append(flag)
+        yield name, flat_names, flat_values, flat_flags
+        for child, rows, parents, known in children:
+            keys = list(dict.fromkeys([*known, *_keys(rows)]))
+            # The parent's columns identify each item (rep, plan, period), unless they clash.
+            own = [i for i, n in enumerate(flat_names) if n not in keys and "." not in n]
+            header = [flat_names[i] for i in own] + keys
+            columns = [[flat_values[i][p] for p in parents] for i in own]
+            columns += [[row.get(key) for row in rows] for key in keys]
+            yield child, header, columns, [(child, c) in _MONEY_COLUMNS for c in header]
+    counts = counts_rows(results)
+    header = ["table", "in", "out", "rejected"]
+    yield "counts", header, [[row[key] for row in counts] for key in header], [False] * 4
+
+
+def _records(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(v, Mapping) for v in value)
+
+
+def _keys(mappings: Iterable[Mapping[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    distinct: dict[int, Mapping[str, Any]] = {id(m): m for m in mappings}
+    for mapping in distinct.values():
+        seen.update(dict.fromkeys(str(k) for k in mapping))
+    return list(seen)
+
+
+def _text(value: Any, money: bool) -> str:
+    """One cell as CSV text; text (not numbers) is made inert for spreadsheets."""
+    if isinstance(value, str | list | tuple | set | frozenset | Mapping):
+        return escape_formula(_raw(value, money))
+    return _raw(value, money)
+
+
+def _raw(value: Any, money: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return "; ".join(_raw(v, False) for v in value)
+    if isinstance(value, Mapping):
+        return json.dumps(to_json(value), ensure_ascii=False)
+    shown = to_json(value, money)
+    if shown is None:
+        return ""
+    return shown if isinstance(shown, str) else str(shown)
+
+
+def write_csv(results: Results, folder: Path, money: frozenset[str] = frozenset()) -> list[Path]:
+    """Write one UTF-8 CSV file per table into `folder`; returns the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, header, columns, flags in _sheets(results, money):
+        path = folder / f"{name}.csv"
+        texts = [_converted(c, f, _text) for c, f in zip(columns, flags, strict=True)]
+        with path.open("w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(header)
+            writer.writerows(
+                ["" if v is None else v for v in row] for row in zip(*texts, strict=True)
+            )
+        written.append(path)
+    return written
+
+
+def _cell(value: Any, money: bool) -> Any:
+    """One cell as an openpyxl value: numbers stay numbers, text is made inert."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        # openpyxl writes a Decimal's exact text into the file.
+        return Decimal(format_money(value)) if money else value
+    if isinstance(value, dt.datetime):
+        return value.date() if value.time() == dt.time() else value.replace(tzinfo=None)
+    if isinstance(value, dt.date):
+        return value
+    if money and isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value):
+        return Decimal(value)
+    return _ILLEGAL_XML.sub("", _text(value, money))
+
+
+def write_xlsx(results: Results, path: Path, money: frozenset[str] = frozenset()) -> Path:
+    """Write every table as a sheet of one workbook at `path`."""
+    from openpyxl import Workbook  # type: ignore[import-untyped, unused-ignore]
+    from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped, unused-ignore]
+
+    sheets = list(_sheets(results, money))
+    for name, _, columns, _ in sheets:
+        rows = len(columns[0]) if columns else 0
+        if rows + 1 > XLSX_MAX_ROWS:
+            raise OutputError(
+                f"the {name} table has {rows:,} rows; an Excel sheet holds "
+                f"{XLSX_MAX_ROWS - 1:,}: use --format csv"
+            )
+    workbook = Workbook(write_only=True)
+    for name, header, columns, flags in sheets:
+        sheet = workbook.create_sheet(title=name[:31])
+        sheet.append(header)
+        cells = [_converted(c, f, _cell) for c, f in zip(columns, flags, strict=True)]
+        money_at = [_money_mask(f, len(c)) for c, f in zip(columns, flags, strict=True)]
+        for r, row in enumerate(zip(*cells, strict=True)):
+            sheet.append(
+                [_styled(sheet, WriteOnlyCell, v, m[r]) for v, m in zip(row, money_at, strict=True)]
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return path
+
+
+def _money_mask(flag: bool | list[bool], n: int) -> Sequence[bool]:
+    return flag if isinstance(flag, list) else [flag] * n
+
+
+def _styled(sheet: Any, make: Any, value: Any, money: bool) -> Any:
+    if money and isinstance(value, Decimal):
+        cell = make(sheet, value=value)
+        cell.number_format = "#,##0.00"
+        return cell
+    return value
