@@ -1,0 +1,602 @@
+"""Why a lead has its score and status, why a deal stands where it does: plain French text.
+
+Built from the ruleset's own labels ("Budget", "Besoin identifié", "Démonstration") and the
+record's values, with the rule that decided each point:
+
+    Lead L-001 : SQL (74 > 70).
+      Score BMANTER : 74 / 100
+      Budget : 20 (Confirmé)
+      Market : 15 (sector = Industrie ; sector dans [industrie, services])
+      Non décidé : Timing (timing_months manquant)
+
+The numbers come from the per-record reference path (`Program.evaluate_lead`,
+`Program.evaluate_deal`); this module only finds, for each of them, the rule and the values
+behind it. A deal without `stage_entered_at` takes the date of its latest stage event at its
+current stage, as `koncept eval` does, so both report the same days in stage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from dsl.model import FieldType
+from engine.compiler import (
+    AS_OF,
+    AggregateIR,
+    Arith,
+    Attainment,
+    Between,
+    Compare,
+    Compiled,
+    Const,
+    CriterionIR,
+    EnteredAt,
+    FieldRef,
+    Func,
+    IsMissing,
+    Logic,
+    Member,
+    Neg,
+    Node,
+    Not,
+    Reached,
+    ScoreIR,
+    StageIR,
+    ToFloat,
+)
+from engine.record import DERIVED, ScoreRunner, coercer, compile_node
+from engine.results import DealResult, LeadResult, ScoreValue
+
+if TYPE_CHECKING:
+    from engine.loader import Program
+
+__all__ = ["explain_deal", "explain_lead"]
+
+_OPS = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", "<": "<", ">": ">"}
+_NEGATED = {"==": "≠", "!=": "=", ">=": "<", "<=": ">", "<": "≥", ">": "≤"}
+_STATUS = {"open": "en cours", "won": "gagné", "lost": "perdu"}
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+_MET, _UNMET, _LATER = "✓", "✗", "·"
+
+Row = dict[str, Any]
+
+
+def explain_lead(program: Program, record: Mapping[str, object]) -> str:
+    """The explanation of one lead (a dict of field -> value, as read from a table).
+
+    Raises `engine.RecordError` when a field cannot be read (as `evaluate_lead` does).
+    """
+    result = program.evaluate_lead(record)
+    return _Explainer(program).lead(record, result)
+
+
+def explain_deal(
+    program: Program,
+    record: Mapping[str, object],
+    as_of: dt.date,
+    events: Iterable[Mapping[str, object]] = (),
+) -> str:
+    """The explanation of one deal as of a date; `events` are its stage events, if known.
+
+    Raises `engine.RecordError` when a field cannot be read (as `evaluate_deal` does).
+    """
+    record = _with_entry_date(record, events)
+    result = program.evaluate_deal(record, as_of)
+    return _Explainer(program).deal(record, result, as_of)
+
+
+def _with_entry_date(
+    record: Mapping[str, object], events: Iterable[Mapping[str, object]]
+) -> Mapping[str, object]:
+    """The record, with a missing `stage_entered_at` taken from its latest event at its stage."""
+    read_date = coercer(FieldType("date"))
+    read_text = coercer(FieldType("text"))
+    if read_date(record.get("stage_entered_at")) is not None:
+        return record
+    stage = read_text(record.get("stage"))
+    days: list[dt.date] = []
+    for event in events:
+        try:
+            day = read_date(event.get("entered_at"))
+        except ValueError:
+            continue  # an invalid event is left out by validation too
+        if day is not None and read_text(event.get("stage")) == stage:
+            days.append(day)
+    if not days:
+        return record
+    return {**record, "stage_entered_at": max(days)}
+
+
+class _Explainer:
+    """Text for the records of one program."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.compiled: Compiled = program.compiled
+        self.stages: Mapping[str, StageIR] = self.compiled.stages
+        self.currency = _SYMBOLS.get(self.compiled.currency, self.compiled.currency)
+
+    # ------------------------------------------------------------------ records
+    def lead(self, record: Mapping[str, object], result: LeadResult) -> str:
+        row = self._row("lead", record)
+        lines: list[str] = []
+        score = self._lead_score(row)
+        name = result.id or "(sans id)"
+        if score is None:
+            lines.append(f"Lead {name} : aucun score ne s'applique.")
+            return _text(lines)
+        why = self._status_why(score, result.status, result.score, row)
+        status = result.status or "aucun statut"
+        lines.append(f"Lead {name} : {status}" + (f" ({why})." if why else "."))
+        lines.append(f"  Score {score.label or score.name} : {self._total(score, result.score)}")
+        if self.compiled.lead_routes:
+            route = self._route_text(self.compiled.lead_routes, score.name, row, "lead")
+            lines.append(f"  Score choisi : {score.label or score.name} ({route})")
+        lines.extend(self._criteria(score, row, result.points, result.missing, "lead", "  "))
+        lines.extend(self._alerts(result.alerts, "  "))
+        return _text(lines)
+
+    def deal(self, record: Mapping[str, object], result: DealResult, as_of: dt.date) -> str:
+        row = self._row("deal", record, as_of)
+        row["exit_ready"], row["stale"] = result.exit_ready, result.stale
+        row["weighted_value"] = result.weighted_value
+        stage = self.stages.get(result.stage or "")
+        name = result.id or "(sans id)"
+        status = _STATUS.get(str(row.get("status")), str(row.get("status")))
+        amount = row.get("amount")
+        money = f", {self._money(amount)}" if amount is not None else ""
+        lines: list[str] = []
+        if stage is None:
+            shown = self._show(result.stage, "stage", "deal")
+            lines.append(f"Deal {name} ({status}{money}) : pas d'étape connue (stage = {shown}).")
+        else:
+            pipeline = self.compiled.pipelines[stage.pipeline]
+            lines.append(
+                f"Deal {name} ({status}{money}) : étape {stage.label or stage.name} ({stage.name})"
+                f" du pipeline « {pipeline.label or pipeline.name} »."
+            )
+            lines.extend(self._exits(stage, row))
+            lines.extend(self._skipped(result.skipped, row))
+            lines.append(self._days(stage, result, row))
+            lines.append(self._weighted(stage, result, amount))
+        lines.extend(self._qualification(result, row))
+        lines.extend(self._playbook(result, stage, row))
+        lines.extend(self._alerts(result.alerts, "  "))
+        return _text(lines)
+
+    def _row(self, record: str, values: Mapping[str, object], as_of: dt.date | None = None) -> Row:
+        """The record's values as the reference path reads them (validated input)."""
+        row: Row = {}
+        for name, kind in self.compiled.reads.get(record, {}).items():
+            if name in DERIVED:
+                continue
+            try:
+                row[name] = coercer(kind)(values.get(name))
+            except ValueError:
+                row[name] = None  # evaluate_* has already refused an unreadable record
+        if record == "deal" and as_of is not None:
+            row[AS_OF] = as_of
+            for name, node in self.compiled.derived.items():
+                row[name] = compile_node(node, self.stages)(row)
+        return row
+
+    # ------------------------------------------------------------------ scores
+    def _lead_score(self, row: Row) -> ScoreIR | None:
+        compiled = self.compiled
+        if not compiled.lead_routes:
+            return compiled.lead_score
+        for route in compiled.lead_routes:
+            holds = True if route.condition is None else self._holds(route.condition, row)
+            if holds is True:
+                return compiled.scores[route.score]
+            if holds is None:
+                return None
+        return None
+
+    def _total(self, score: ScoreIR, total: ScoreValue | None) -> str:
+        declared = self.program.model.scores.get(score.name)
+        top = declared.max.value if declared is not None and declared.max is not None else None
+        shown = _number(total)
+        return f"{shown} / {_number(top)}" if top is not None else shown
+
+    def _status_why(
+        self, score: ScoreIR, status: str | None, total: ScoreValue | None, row: Row
+    ) -> str:
+        """Why the status: `74 > 70`, `60 ≤ 70` (otherwise), `élimination : budget = blocking`."""
+        values = {"score": _number(total)}
+        if status is None:
+            return "aucune règle de statut ne s'applique"
+        rule = next((s for s in score.statuses if s.name == status), None)
+        if rule is None:
+            return ""
+        if rule.condition is None:
+            # `otherwise`: every earlier ordinary rule was not met.
+            position = score.statuses.index(rule)
+            before = [
+                s for s in score.statuses[:position] if not s.knockout and s.condition is not None
+            ]
+            return " et ".join(self._negated(s.condition, values) for s in before)
+        shown = self._render(rule.condition, values)
+        return f"élimination : {shown}" if rule.knockout else shown
+
+    def _negated(self, condition: Node | None, values: Mapping[str, str]) -> str:
+        if isinstance(condition, Compare):
+            left = self._render(condition.left, values)
+            right = self._render(condition.right, values)
+            return f"{left} {_NEGATED[condition.op]} {right}"
+        return f"non ({self._render(condition, values)})"
+
+    def _criteria(
+        self,
+        score: ScoreIR,
+        row: Row,
+        points: Mapping[str, ScoreValue],
+        missing: Sequence[str],
+        record: str,
+        indent: str,
+    ) -> Iterator[str]:
+        for criterion in score.criteria:
+            if criterion.name in missing:
+                continue
+            label = criterion.label or criterion.name
+            why = self._criterion_why(criterion, row, record)
+            yield f"{indent}{label} : {_number(points.get(criterion.name, 0))} ({why})"
+        for criterion in score.criteria:
+            if criterion.name not in missing:
+                continue
+            label = criterion.label or criterion.name
+            absent = [f for f in _criterion_fields(criterion) if row.get(f) is None]
+            why = ", ".join(f"{f} manquant" for f in absent) or "valeur inconnue"
+            yield f"{indent}Non décidé : {label} ({why})"
+
+    def _criterion_why(self, criterion: CriterionIR, row: Row, record: str) -> str:
+        if criterion.field is not None:
+            name = criterion.field.name
+            return f"{name} = {self._show(row.get(name), name, record)}"
+        if criterion.table_field is not None:
+            name = criterion.table_field
+            value = row.get(name)
+            shown = self._show(value, name, record)
+            listed = {case.value for case in criterion.cases if case.value is not None}
+            if value in listed:
+                return shown
+            if any(case.value is None for case in criterion.cases):
+                return f"{shown}, autre valeur"
+            return f"{shown}, aucune règle ne s'applique"
+        for case in criterion.cases:
+            if case.condition is None:
+                return f"{self._values(_criterion_fields(criterion), row, record)} ; sinon"
+            if self._holds(case.condition, row) is True:
+                fields = list(_fields(case.condition))
+                values = self._values(fields, row, record)
+                if isinstance(case.condition, FieldRef):
+                    return values  # `when need_identified`: the value says it all
+                return f"{values} ; {self._render(case.condition)}"
+        shown = self._values(_criterion_fields(criterion), row, record)
+        return f"{shown} ; aucune règle ne s'applique"
+
+    # ------------------------------------------------------------------ deals
+    def _exits(self, stage: StageIR, row: Row) -> Iterator[str]:
+        if not stage.exits:
+            yield "  Critères de sortie : aucun, l'étape peut être quittée."
+            return
+        results = [(e, self._holds(e.condition, row)) for e in stage.exits]
+        met = sum(1 for _, holds in results if holds is True)
+        ready = "prêt à passer à l'étape suivante" if met == len(results) else "pas prêt à sortir"
+        yield f"  Critères de sortie : {met}/{len(results)} remplis, {ready}."
+        for exit_, holds in results:
+            label = exit_.label or exit_.name
+            if holds is True:
+                yield f"    {_MET} {label}"
+            else:
+                yield f"    {_UNMET} {label} ({self._why_not(exit_.condition, row, 'deal')})"
+
+    def _skipped(self, skipped: Sequence[str], row: Row) -> Iterator[str]:
+        if not skipped:
+            return
+        yield "  Étapes précédentes passées sans leurs critères :"
+        for name in skipped:
+            stage = self.stages[name]
+            unmet = [
+                e.label or e.name for e in stage.exits if self._holds(e.condition, row) is not True
+            ]
+            yield f"    {stage.label or stage.name} : {', '.join(unmet)}"
+
+    def _days(self, stage: StageIR, result: DealResult, row: Row) -> str:
+        days = result.days_in_stage
+        if days is None:
+            return "  Jours dans l'étape : inconnus (stage_entered_at manquant)"
+        shown = f"  Jours dans l'étape : {days}"
+        if stage.max_days is None:
+            return f"{shown} (pas de durée maximale pour cette étape)"
+        limit = f"{shown} (max {stage.max_days})"
+        if row.get("status") != "open":
+            return f"{limit} : deal clos, jamais en retard"
+        if result.stale:
+            late = days - stage.max_days
+            return f"{limit} : en retard de {late} jour{'s' if late > 1 else ''}"
+        return f"{limit} : dans les délais"
+
+    def _weighted(self, stage: StageIR, result: DealResult, amount: Any) -> str:
+        if result.weighted_value is None:
+            if amount is None:
+                return "  Valeur pondérée : inconnue (amount manquant)"
+            return "  Valeur pondérée : inconnue (pas de probabilité pour cette étape)"
+        probability = _percent(stage.probability) if stage.probability is not None else "?"
+        return (
+            f"  Valeur pondérée : {self._money(result.weighted_value)} "
+            f"({self._money(amount)} × {probability})"
+        )
+
+    def _qualification(self, result: DealResult, row: Row) -> Iterator[str]:
+        routes = self.compiled.deal_routes
+        if not routes:
+            return
+        if result.framework is None:
+            unknown = [
+                r
+                for r in routes
+                if r.condition is not None and self._holds(r.condition, row) is None
+            ]
+            why = (
+                self._why_not(unknown[0].condition, row, "deal")
+                if unknown and unknown[0].condition is not None
+                else "aucune règle ne s'applique"
+            )
+            yield f"  Qualification : aucun cadre choisi ({why})"
+            return
+        score = self.compiled.scores[result.framework]
+        route = self._route_text(routes, score.name, row, "deal")
+        status = self._status_label(score, result.qualification_status)
+        why = self._status_why(score, result.qualification_status, result.qualification_score, row)
+        yield (
+            f"  Qualification : {score.label or score.name} ({route}) : "
+            f"{self._total(score, result.qualification_score)}, {status}"
+            + (f" ({why})" if why else "")
+        )
+        runner = ScoreRunner(score, self.stages)
+        _, points, missing = runner.points(dict(row))
+        yield from self._criteria(score, row, points, missing, "deal", "    ")
+
+    def _status_label(self, score: ScoreIR, status: str | None) -> str:
+        if status is None:
+            return "sans statut"
+        rule = next((s for s in score.statuses if s.name == status), None)
+        return rule.label if rule is not None and rule.label else status
+
+    def _route_text(self, routes: Sequence[Any], chosen: str, row: Row, record: str) -> str:
+        for route in routes:
+            if route.score != chosen:
+                continue
+            if route.condition is None:
+                return "sinon"
+            fields = list(_fields(route.condition))
+            return f"{self._render(route.condition)} ; {self._values(fields, row, record)}"
+        return chosen
+
+    def _playbook(self, result: DealResult, stage: StageIR | None, row: Row) -> Iterator[str]:
+        if not self.compiled.playbooks:
+            return
+        playbook = next((p for p in self.compiled.playbooks if p.name == result.playbook), None)
+        if playbook is None:
+            yield "  Playbook : aucun ne s'applique"
+            return
+        why = ""
+        if playbook.condition is not None:
+            fields = list(_fields(playbook.condition))
+            why = f" ({self._render(playbook.condition)} ; {self._values(fields, row, 'deal')})"
+        yield f"  Playbook : {playbook.label or playbook.name}{why}"
+        for item in playbook.requirements:
+            label = item.label or item.name
+            holds = self._holds(item.condition, row)
+            if item.kind != "require":
+                done = {True: "fait", False: "pas fait", None: "inconnu"}[holds]
+                yield f"    Recommandé : {label} ({done})"
+                continue
+            before = self.stages.get(item.before) if item.before else None
+            when = f"requis avant {before.label or before.name}" if before else "toujours requis"
+            due = item.before_index is None or (
+                stage is not None
+                and stage.pipeline == item.pipeline
+                and stage.index >= item.before_index
+            )
+            if not due:
+                yield f"    {_LATER} {label} ({when}, pas encore dû)"
+            elif holds is True:
+                yield f"    {_MET} {label}"
+            else:
+                why = self._why_not(item.condition, row, "deal")
+                yield f"    {_UNMET} {label} ({when} ; {why})"
+
+    def _alerts(self, names: Sequence[str], indent: str) -> Iterator[str]:
+        if not names:
+            return
+        declared = {a.name: a for a in self.compiled.alerts}
+        shown = []
+        for name in names:
+            alert = declared.get(name)
+            label = alert.label if alert is not None and alert.label else name
+            severity = f" ({alert.severity})" if alert is not None else ""
+            shown.append(f"{label}{severity}")
+        yield f"{indent}Alertes : {' ; '.join(shown)}"
+
+    # ------------------------------------------------------------------ conditions
+    def _holds(self, node: Node, row: Row) -> bool | None:
+        value = compile_node(node, self.stages)(row)
+        return None if value is None else bool(value)
+
+    def _why_not(self, node: Node, row: Row, record: str) -> str:
+        """Why a condition is not met: its missing fields, or the values that make it false."""
+        fields = list(_fields(node))
+        absent = [f for f in fields if row.get(f) is None]
+        if absent and self._holds(node, row) is None:
+            return ", ".join(f"{f} manquant" for f in absent)
+        return self._values(fields, row, record) or self._render(node)
+
+    def _values(self, fields: Sequence[str], row: Row, record: str) -> str:
+        return ", ".join(f"{f} = {self._show(row.get(f), f, record)}" for f in fields)
+
+    def _show(self, value: Any, field: str, record: str) -> str:
+        """One value in words: labels for options, French numbers, oui/non."""
+        kind = self.compiled.records.get(record, {}).get(field)
+        if value is None:
+            return "manquant"
+        if isinstance(value, bool):
+            return "oui" if value else "non"
+        if isinstance(value, str):
+            labels = dict(kind.labels) if kind is not None else {}
+            return labels.get(value, value)
+        if isinstance(value, dt.date):
+            return value.strftime("%d/%m/%Y")
+        if kind is not None and kind.kind == "money" and isinstance(value, Decimal):
+            return self._money(value)
+        if kind is not None and kind.kind == "percent" and isinstance(value, float):
+            return f"{_number(value * 100)} %"
+        return _number(value)
+
+    def _money(self, value: Any) -> str:
+        if not isinstance(value, Decimal):
+            return _number(value)
+        cents = value.quantize(Decimal("0.01"))
+        return f"{_grouped(cents)} {self.currency}"
+
+    def _render(self, node: Node | None, values: Mapping[str, str] | None = None) -> str:
+        """A condition or value as the ruleset writes it, in French words."""
+        values = values or {}
+        if node is None:
+            return "sinon"
+        if isinstance(node, FieldRef):
+            return values.get(node.name, node.name)
+        if isinstance(node, Const):
+            return _constant(node)
+        if isinstance(node, ToFloat):
+            return self._render(node.operand, values)
+        if isinstance(node, Compare):
+            left, right = self._render(node.left, values), self._render(node.right, values)
+            return f"{left} {_OPS[node.op]} {right}"
+        if isinstance(node, Member):
+            items = ", ".join(_constant(item) for item in node.items)
+            word = "hors de" if node.negated else "dans"
+            return f"{self._render(node.value, values)} {word} [{items}]"
+        if isinstance(node, Between):
+            shown = f"{_constant(node.low)} et {_constant(node.high)}"
+            word = "pas entre" if node.negated else "entre"
+            return f"{self._render(node.value, values)} {word} {shown}"
+        if isinstance(node, Logic):
+            word = "et" if node.op == "and" else "ou"
+            parts = [self._nested(side, node.op, values) for side in (node.left, node.right)]
+            return f" {word} ".join(parts)
+        if isinstance(node, Not):
+            return f"non ({self._render(node.operand, values)})"
+        if isinstance(node, IsMissing):
+            word = "renseigné" if node.negated else "manquant"
+            return f"{self._render(node.operand, values)} {word}"
+        if isinstance(node, Arith):
+            op = "-" if node.op == "days" else node.op
+            left, right = self._render(node.left, values), self._render(node.right, values)
+            return f"{left} {op} {right}"
+        if isinstance(node, Neg):
+            return f"-{self._render(node.operand, values)}"
+        if isinstance(node, Reached):
+            stages = self.compiled.pipelines[node.pipeline].stages
+            return f"étape {stages[node.index].name} atteinte"
+        if isinstance(node, EnteredAt):
+            return f"entrée en {node.stage}"
+        if isinstance(node, Attainment):
+            return f"atteinte({node.measure})"
+        if isinstance(node, Func):
+            return f"{node.name}({', '.join(self._render(a, values) for a in node.args)})"
+        assert isinstance(node, AggregateIR)
+        return f"{node.function}(…)"
+
+    def _nested(self, node: Node, op: str, values: Mapping[str, str]) -> str:
+        text = self._render(node, values)
+        return f"({text})" if isinstance(node, Logic) and node.op != op else text
+
+
+def _criterion_fields(criterion: CriterionIR) -> list[str]:
+    if criterion.field is not None:
+        return [criterion.field.name]
+    if criterion.table_field is not None:
+        return [criterion.table_field]
+    seen: dict[str, None] = {}
+    for case in criterion.cases:
+        if case.condition is not None:
+            seen.update(dict.fromkeys(_fields(case.condition)))
+    return list(seen)
+
+
+def _fields(node: Node) -> Iterator[str]:
+    """Field names a node reads, in order, each once (not `score` nor the as-of date)."""
+    seen: set[str] = set()
+    for name in _walk(node):
+        if name not in seen and name not in ("score", AS_OF):
+            seen.add(name)
+            yield name
+
+
+def _walk(node: Node) -> Iterator[str]:
+    if isinstance(node, FieldRef):
+        yield node.name
+    elif isinstance(node, ToFloat | Not | IsMissing | Neg):
+        yield from _walk(node.operand)
+    elif isinstance(node, Compare | Logic | Arith):
+        yield from _walk(node.left)
+        yield from _walk(node.right)
+    elif isinstance(node, Member | Between):
+        yield from _walk(node.value)
+    elif isinstance(node, Func):
+        for arg in node.args:
+            yield from _walk(arg)
+    elif isinstance(node, EnteredAt | Reached):
+        yield "stage"
+
+
+def _constant(const: Const) -> str:
+    value = const.value
+    if isinstance(value, bool):
+        return "vrai" if value else "faux"
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, str):
+        return value if value.replace("_", "").isalnum() else f'"{value}"'
+    return _number(value)
+
+
+def _number(value: Any) -> str:
+    """A number the French way: 50 000, 2,5."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if value == int(value) and abs(value) < 1e15:
+            return _grouped(Decimal(int(value)))
+        return _grouped(Decimal(repr(value)))
+    if isinstance(value, int):
+        return _grouped(Decimal(value))
+    if isinstance(value, Decimal):
+        whole = value == value.to_integral_value()
+        return _grouped(value.quantize(Decimal(1)) if whole else value.normalize())
+    return str(value)
+
+
+def _grouped(value: Decimal) -> str:
+    text = f"{value:f}"
+    sign = "-" if text.startswith("-") else ""
+    whole, _, fraction = text.lstrip("-").partition(".")
+    groups: list[str] = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    return sign + " ".join(groups) + (f",{fraction}" if fraction else "")
+
+
+def _percent(value: Decimal) -> str:
+    return f"{_number((value * 100).normalize())} %"
+
+
+def _text(lines: Sequence[str]) -> str:
+    return "\n".join(line.rstrip() for line in lines) + "\n"
