@@ -211,8 +211,11 @@ def mapping_schema() -> dict[str, Any]:
 
 def schema_files() -> dict[str, dict[str, Any]]:
     """File name -> schema for every published schema (`deal.schema.json`, `mapping...`)."""
+    from engine.testing import fixture_schema  # the fixture files of `koncept test`
+
     files = {f"{record}.schema.json": table_schema(record) for record in FILE_NAMES}
     files["mapping.schema.json"] = mapping_schema()
+    files["fixture.schema.json"] = fixture_schema()
     return files
 
 
