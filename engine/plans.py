@@ -3,38 +3,62 @@
 This module is the reference: one rep, one plan, one period, computed deal by deal in Decimal.
 `engine.payouts` computes the same numbers for whole tables and must agree to the cent.
 
-Semantics (the decisions where the briefs are silent are marked "decision"):
-
 Money and rounding
   * Every amount is a Decimal. Comparisons with a level are made on amounts, never on a divided
-    attainment: `attainment >= 80%` is `credited >= 80% x quota`, exact.
+    attainment: `attainment >= 80%` is `credited >= 80% x quota`, exact. Divisions (attainment,
+    interpolation) run with 80 digits and results are settled to 1e-30 before money rounding,
+    so a payout whose exact value is a half cent is rounded as a half cent.
   * A measure's payout is rounded once, with the ruleset's mode and step; a plan's total is the
-    sum of its rounded measure payouts, then the plan cap. A cap is itself rounded down to the
-    step, so no rounding ever lifts a payout above its cap.
-  * The target variable per period (`40K per year`, `period quarter` -> 10,000) and the quotas
-    that are computed (formula quotas, prorated quotas) are money: rounded like any payout.
+    sum of its rounded measure payouts, then the plan cap.
+  * Decision: a cap is rounded down to the step, so no rounding lifts a payout above its cap.
+  * Decision: the target variable per period (`40K per year`, `period quarter` -> 10,000) and
+    the quotas the engine computes (formula quotas, prorated quotas) are money: rounded like a
+    payout (10K per year paid monthly is 833.33 a month).
 
 Methods (x = credited value, Q = quota, T = the measure's target variable for the period)
-  * commission r: x * r.
-  * rates: the band holding x (basis amount) or x / Q (basis attainment, the default when the
+  * commission r: x * r.   per_unit a: x * a (x is usually a count).
+  * rates: the band holding x (`on amount`) or x / Q (`on attainment`, the default when the
     bounds are percentages). Retroactive: the band's rate on all of x. Marginal: each band's
     rate on the part of x inside it. Band ends are inclusive as written (`[lo, hi)` by default).
   * steps: the band holding x / Q pays its % of T.
   * curve: `below L pay P` pays P under L; `at L pay P` are points joined by straight lines
-    (from the `below` point to the first `at` point too); past the last point each
-    `slope s to U` adds s x (attainment - start) up to U, the last slope runs on; with no
-    slope, pay stays at the last point. Under the first point, with no `below`, pay is 0.
-  * per_unit a: x * a (x is usually a count).
+    (decision: from the `below` point to the first `at` point too); past the last point each
+    `slope s to U` adds s x (attainment - start) up to U, the last slope runs on. Decisions:
+    with no slope, pay stays at the last point; under the first point, with no `below`, 0.
   * threshold L gate: under L x Q the measure pays nothing at all (no accelerator, no bonus);
     from L x Q it pays from the first euro. threshold L floor: only what lies above the
-    threshold earns: amount methods pay on x - L x Q (at the rate of the band x reaches),
-    target methods pay f(x) - f(L x Q).
+    threshold earns: amount methods pay on x - L x Q at the rate of the band x reaches;
+    decision: target methods (steps, curve) pay f(x) - f(L x Q).
   * accelerator k above L: adds k x (attainment - L) x T when attainment > L.
   * bonus b when attainment op L: adds b.
-  * cap: a measure's cap (percent of T, or an amount) limits everything the measure pays; the
-    plan cap (percent of the plan's target for the period, or an amount) limits the total.
+  * cap: decision: a measure's cap (percent of T, or an amount) limits everything the measure
+    pays, bonus and accelerator included; the plan cap (percent of the plan's target for the
+    period, or an amount) limits the total.
+  * Decision: measures without a weight share what the weighted ones leave (one measure alone
+    carries the whole target variable).
+
+Crediting (decisions where the briefs are silent)
+  * A deal is credited when the measure's `where` is true (no implicit `status == won`: the SDR
+    credit counts open deals), to the period holding its `dated` date (default `close_date`)
+    within the plan's effective dates, to the rep in its `to` field (default `rep_id`).
+  * A `splits` table (deal_id, rep_id, share as `60%` or `0.6`) replaces the owner of the deals
+    it lists, for measures credited to `rep_id`; shares must sum to exactly 100%, else the deal
+    is credited to nobody and reported to each rep of the split.
+  * Reported, never dropped in silence: a `where` that cannot be decided (a field it reads is
+    empty), a deal without a date (reported with no period), a negative amount, a credited
+    value that is missing. A negative credited value with a valid amount (a loss-making margin)
+    is credited as it is.
+  * `reached(stage)` reads the deal's `stage` field, as `engine.record` does.
+
+Quotas, proration, plans
+  * A quota is per rep, measure and period: one row of the quotas table (none, several, empty
+    or not positive: reported, the plan is not paid for that rep and period), or the formula
+    with the rep's fields and linked records (`territory.potential`).
   * proration daily: quota and target variable are multiplied by days employed in the period
-    (from `hire_date`, to `end_date` when the reps table has one) / days in the period.
+    (from `hire_date`, to `end_date` when the reps table has one) / days in the period; a
+    missing hire date counts as employed; a rep not employed at all in the period is reported.
+  * A role is paid on the first plan its `plan a, b` line names; the others are computed beside
+    it (`paid` false). A role naming no plan is paid on the plans declared `for` it.
 """
 
 from __future__ import annotations

@@ -277,9 +277,12 @@ def _plan_lines(
     from engine.plans import PERIODS_PER_YEAR
 
     if len(payout.measures) and payout.target is not None:
-        yearly = payout.target * PERIODS_PER_YEAR[plan.unit] if payout.proration == 1 else None
-        per_year = f" ({out.money(yearly)} par an)" if yearly is not None else ""
-        out.line(f"  Variable cible de la période : {out.money(payout.target)}{per_year}")
+        if payout.proration == 1:
+            yearly = payout.target * PERIODS_PER_YEAR[plan.unit]
+            note = f" ({out.money(yearly)} par an)"
+        else:
+            note = f" ({out.money(plan.target)} avant prorata)"
+        out.line(f"  Variable cible de la période : {out.money(payout.target)}{note}")
     if payout.proration != 1 and payout.days is not None:
         hired = _text(rep.get("hire_date"))
         out.line(

@@ -745,3 +745,68 @@ def test_statement_shows_caps_and_adds_up(tmp_path: Path) -> None:
     assert "Plafond du plan 15 000,00 € : 30 000,00 € ramené au plafond → −15 000,00" in text
     assert "Total 2026-Q1 : 15 000,00 €" in text
     assert statement.totals["fintech_after"] == D("15000.00")
+
+
+def french(text: str) -> Decimal:
+    """`7 500,00 €`, `−1 551,22` or `+0,01` as a Decimal."""
+    cleaned = text.replace("€", "").replace(" ", "").replace(",", ".").replace("−", "-")
+    return D(cleaned.removeprefix("+"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["new_logo", "upsell", "renewal"]), st.integers(1, 20_000_000)),
+        max_size=8,
+    ),
+    st.sampled_from(["2020-01-01", "2026-02-15"]),
+)
+def test_statement_lines_add_up_to_the_total(deals: list[tuple[str, int]], hired: str) -> None:
+    import pandas as pd
+
+    program = load(RULESETS / "contech-saas")
+    tables: dict[str, Any] = {
+        "reps": pd.DataFrame({"id": ["A"], "role": ["AE"], "hire_date": [hired]}, dtype="str"),
+        "quotas": pd.DataFrame(
+            {
+                "rep_id": ["A"] * 3,
+                "period": ["2026-Q1"] * 3,
+                "measure": ["new_logo", "upsell", "renewal"],
+                "quota": ["90000", "33333.33", "7"],
+            },
+            dtype="str",
+        ),
+        "deals": pd.DataFrame(
+            {
+                "id": [f"D{i}" for i in range(len(deals))],
+                "rep_id": ["A"] * len(deals),
+                "type": [t for t, _ in deals],
+                "amount": [str(D(c) / 100) for _, c in deals],
+                "close_date": ["2026-03-01"] * len(deals),
+                "status": ["won"] * len(deals),
+            },
+            dtype="str",
+        ),
+    }
+    statement = build_statement(program, tables, "A", "2026-Q1")
+    lines = statement.text.splitlines()
+    measures: list[Decimal] = []
+    shown = D(0)
+    for line in lines:
+        body = line.strip()
+        if not line.startswith("     ") or line.startswith("      "):
+            continue  # only a measure's steps (deal lines are indented further)
+        if body.startswith("= "):
+            measures.append(french(body[2:]))
+            assert shown == measures[-1], statement.text
+            shown = D(0)
+        elif "ramené au plafond" in body:
+            shown += french(body.rsplit("→ ", 1)[1])
+        elif body.startswith("Arrondi"):
+            shown += french(body.rsplit(" : ", 1)[1])
+        elif " = " in body:
+            shown += french(body.rsplit(" = ", 1)[1])
+    total = next(french(line.split(" : ")[1]) for line in lines if line.startswith("  Total"))
+    cap = [french(line.rsplit("→ ", 1)[1]) for line in lines if "Plafond du plan" in line]
+    assert len(measures) == 3
+    assert sum(measures, D(0)) + sum(cap, D(0)) == total == statement.totals["ae_2026"]
