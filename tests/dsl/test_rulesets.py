@@ -1,5 +1,5 @@
-"""The client rulesets (the four briefs and the maven-crm export): they parse, check clean in strict mode, are formatted canonically,
-and together use every construct of the language."""
+"""The client rulesets (the four briefs and the maven-crm export): they parse, check clean in
+strict mode, are formatted canonically, and together use every construct of the language."""
 
 from __future__ import annotations
 
