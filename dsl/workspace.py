@@ -83,16 +83,27 @@ def load_workspace(paths: Sequence[Path], *, strict: bool = False) -> Workspace:
 
 
 def load_files(folder: Path, files: Sequence[Path], *, strict: bool = False) -> LoadedRuleset:
-    """Parse the files of one ruleset and, when they all parse, check them together."""
-    parsed: list[ParsedFile] = []
-    diagnostics: list[Diagnostic] = []
+    """Read, parse and check the files of one ruleset."""
+    sources: list[SourceFile] = []
+    unreadable: list[Diagnostic] = []
     for path in files:
         source, problems = read_source(path, _display(path))
-        diagnostics.extend(problems)
+        unreadable.extend(problems)
         if source is not None:
-            result = parse(source)
-            parsed.append(result)
-            diagnostics.extend(result.diagnostics)
+            sources.append(source)
+    return check_sources(folder, sources, strict=strict, problems=unreadable)
+
+
+def check_sources(
+    folder: Path,
+    sources: Sequence[SourceFile],
+    *,
+    strict: bool = False,
+    problems: Sequence[Diagnostic] = (),
+) -> LoadedRuleset:
+    """Parse the sources of one ruleset and, when they all parse, check them together."""
+    parsed = [parse(source) for source in sources]
+    diagnostics = [*problems, *(d for p in parsed for d in p.diagnostics)]
     modules = [p.module for p in parsed if p.module is not None]
     checked = None
     if not diagnostics and modules:

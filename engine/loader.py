@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dsl.diagnostics import Diagnostic, Severity, render_all, sort_diagnostics
 from dsl.model import Model
-from dsl.parser import ParsedFile, parse, read_source, ruleset_files
+from dsl.parser import ruleset_files
 from dsl.source import SourceFile
+from dsl.workspace import LoadedRuleset, check_sources, load_files
 from engine.compiler import Compiled, CompileError, compile_model, today
 from engine.record import DealEvaluator, LeadEvaluator
 from engine.results import DealResult, LeadResult, Results
@@ -102,42 +103,28 @@ def load(path: str | Path, *, strict: bool = False) -> Program:
         problems.append(
             Diagnostic("E001", "no .krl file found", SourceFile(str(path), "").span(0, 0))
         )
-    parsed: list[ParsedFile] = []
-    diagnostics = list(problems)
-    for file in files:
-        source, unreadable = read_source(file)
-        diagnostics.extend(unreadable)
-        if source is not None:
-            parsed.append(parse(source))
-    return _program(parsed, diagnostics, strict=strict)
+    if problems:
+        raise RulesetError(problems, {})
+    return _program(load_files(Path(path), files, strict=strict))
 
 
 def load_text(text: str, name: str = "<ruleset>.krl", *, strict: bool = False) -> Program:
     """Load a ruleset from text (embedding, tests)."""
-    return _program([parse(SourceFile(name, text))], [], strict=strict)
+    source = SourceFile(name, text)
+    return _program(check_sources(Path(name).parent, [source], strict=strict))
 
 
-def _program(parsed: list[ParsedFile], problems: list[Diagnostic], *, strict: bool) -> Program:
-    from dsl.checker import check
-
-    sources = {p.source.path: p.source for p in parsed}
-    diagnostics = list(problems)
-    for file in parsed:
-        diagnostics.extend(file.diagnostics)
-    if _has_errors(diagnostics):
-        raise RulesetError(diagnostics, sources)
-    modules = [p.module for p in parsed if p.module is not None]
-    result = check(modules, strict=strict)
-    diagnostics.extend(result.diagnostics)
-    if _has_errors(diagnostics):
+def _program(loaded: LoadedRuleset) -> Program:
+    sources = {p.source.path: p.source for p in loaded.files}
+    diagnostics = list(loaded.diagnostics)
+    if not loaded.ok or loaded.result is None:
+        if not diagnostics:  # files that declare nothing
+            where = SourceFile(str(loaded.folder), "").span(0, 0)
+            diagnostics.append(Diagnostic("E005", "no `ruleset` header", where))
         raise RulesetError(diagnostics, sources)
     try:
-        compiled = compile_model(result.model)
+        compiled = compile_model(loaded.result.model)
     except CompileError as error:
         found = Diagnostic(error.code, error.message, error.span)
         raise RulesetError([*diagnostics, found], sources) from None
-    return Program(result.model, compiled, diagnostics)
-
-
-def _has_errors(diagnostics: Sequence[Any]) -> bool:
-    return any(d.severity is Severity.ERROR for d in diagnostics)
+    return Program(loaded.result.model, compiled, diagnostics)
