@@ -265,6 +265,8 @@ class PayoutEngine:
         """
         issues: list[PayoutIssue] = []
         row_errors: list[RowError] = []
+        if not self.book.plans:
+            return self._results([], [], [])  # a ruleset without plans pays nobody: no error
         tables = {
             "deals": deals,
             "reps": reps,

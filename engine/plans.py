@@ -117,8 +117,9 @@ __all__ = [
     "proration_factor",
 ]
 
-#: Period units a plan may pay on, with how many fit in a year.
-PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
+#: Period units, with how many fit in a year (plans pay per month, quarter or year; a half
+#: year can be asked for, as `koncept eval --period 2026-H1` allows).
+PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "half": 2, "year": 1}
 
 # Enough digits that no intermediate result of the payout math is ever rounded in a way that
 # matters: the only inexact step is a division by a quota, good to 1e-60 relative, and results
@@ -160,10 +161,15 @@ def period_of(day: dt.date, unit: str) -> PayPeriod:
         first = 3 * quarter - 2
         last = dt.date(day.year, first + 2, calendar.monthrange(day.year, first + 2)[1])
         return PayPeriod(dt.date(day.year, first, 1), last, unit, f"{day.year}-Q{quarter}")
+    if unit == "half":
+        half = 1 if day.month <= 6 else 2
+        start = dt.date(day.year, 6 * half - 5, 1)
+        end = dt.date(day.year, 6, 30) if half == 1 else dt.date(day.year, 12, 31)
+        return PayPeriod(start, end, unit, f"{day.year}-H{half}")
     if unit == "month":
         last = dt.date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
         return PayPeriod(dt.date(day.year, day.month, 1), last, unit, f"{day.year}-{day.month:02d}")
-    raise ValueError(f"unknown period unit {unit!r} (expected month, quarter or year)")
+    raise ValueError(f"unknown period unit {unit!r} (expected month, quarter, half or year)")
 
 
 def parse_period(text: str) -> PayPeriod:
@@ -175,13 +181,15 @@ def parse_period(text: str) -> PayPeriod:
         year, _, rest = value.partition("-")
         if len(year) == 4 and year.isdigit() and rest[:1] in ("Q", "q") and rest[1:] in "1234":
             return period_of(dt.date(int(year), 3 * int(rest[1:]) - 2, 1), "quarter")
+        if len(year) == 4 and year.isdigit() and rest[:1] in ("H", "h") and rest[1:] in "12":
+            return period_of(dt.date(int(year), 6 * int(rest[1:]) - 5, 1), "half")
         if len(year) == 4 and year.isdigit() and rest.isdigit() and 1 <= int(rest) <= 12:
             return period_of(dt.date(int(year), int(rest), 1), "month")
     except ValueError:
         pass
     raise ValueError(
-        f"{text!r} is not a period (expected a quarter like 2026-Q1, a month like 2026-03 or a "
-        "year like 2026)"
+        f"{text!r} is not a period (expected a quarter like 2026-Q1, a month like 2026-03, a half "
+        "year like 2026-H1 or a year like 2026)"
     )
 
 
@@ -628,7 +636,7 @@ def _plan(plan: n.Plan, model: Model, compiled: Compiled) -> PlanSpec:
             cap = _limit(item.limit)
         elif isinstance(item, n.BudgetGuardrail):
             guardrail = _limit(item.limit)
-    if unit not in PERIODS_PER_YEAR:
+    if unit not in ("month", "quarter", "year"):
         problems.append(f"plan {plan.name.name} has no `period` (month, quarter or year)")
         unit = "quarter"
     mode, step = model.rounding

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("ruleset", type=Path, help="ruleset folder or .krl file")
     parser.add_argument("--rep", required=True, help="the rep's id (reps table)")
-    parser.add_argument("--period", required=True, help="e.g. 2026-Q1, 2026-03 or 2026")
+    parser.add_argument("--period", required=True, help="e.g. 2026-Q1, 2026-03, 2026-H1 or 2026")
     parser.add_argument("--data", required=True, type=Path, help="folder of input tables")
     parser.add_argument("--mapping", type=Path, help="CRM mapping file (YAML)")
     parser.add_argument("--splits", type=Path, help="splits table (deal_id, rep_id, share)")
@@ -194,7 +194,7 @@ def build_statement(program: Any, tables: Mapping[str, Any], rep_id: str, period
     return Statement(out.text(), ok, totals)
 
 
-_UNITS = {"month": "mois", "quarter": "trimestre", "year": "année"}
+_UNITS = {"month": "mois", "quarter": "trimestre", "half": "semestre", "year": "année"}
 _OPS = {">=": "≥", "<=": "≤", "!=": "≠", "==": "="}
 #: How credited values are called on a statement.
 _VALUES = {

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.loader import Program, load
+from engine.loader import Program, load, load_text
 from engine.money import format_money
 from engine.payouts import (
     BUDGET_COLUMNS,
@@ -137,6 +137,17 @@ def test_budget_per_plan_and_period_with_its_guardrail() -> None:
     assert tuple(result.alert_rows().columns) == ALERT_COLUMNS
     calm = fintech(deals=DEALS.replace("D5,A2,new_logo,120000", "D5,A2,new_logo,100000"))
     assert calm.budget["alert"].tolist() == [False, False]
+
+
+def test_a_half_year_pays_its_two_quarters_and_no_plan_means_no_row() -> None:
+    result = fintech(period="2026-H2")
+    assert sorted(set(zip(result.payouts["plan"], result.payouts["period"], strict=True))) == [
+        ("fintech_before", "2026-Q3"),
+        ("fintech_before", "2026-Q4"),
+    ]
+    assert sorted(set(result.errors["period"])) == ["2026-H2", "2026-Q3", "2026-Q4"]
+    empty = compute_payouts(load_text('ruleset t "T" { currency EUR }'), deals=None, reps=None)
+    assert (empty.payouts.empty, empty.errors.empty, empty.budget.empty) == (True, True, True)
 
 
 def test_a_longer_period_pays_every_plan_period_inside_it() -> None:
@@ -272,8 +283,8 @@ def test_periods_outside_the_plan_and_in_the_wrong_unit() -> None:
             "Q1 2026",
             None,
             None,
-            "'Q1 2026' is not a period (expected a quarter like 2026-Q1, a month like 2026-03 or "
-            "a year like 2026)",
+            "'Q1 2026' is not a period (expected a quarter like 2026-Q1, a month like 2026-03, a "
+            "half year like 2026-H1 or a year like 2026)",
         ),
     ]
 
