@@ -373,8 +373,7 @@ class _Explainer:
                 continue
             if route.condition is None:
                 return "sinon"
-            fields = list(_fields(route.condition))
-            return f"{self._render(route.condition)} ; {self._values(fields, row, record)}"
+            return self._rule_and_values(route.condition, row, record)
         return chosen
 
     def _playbook(self, result: DealResult, stage: StageIR | None, row: Row) -> Iterator[str]:
@@ -386,8 +385,7 @@ class _Explainer:
             return
         why = ""
         if playbook.condition is not None:
-            fields = list(_fields(playbook.condition))
-            why = f" ({self._render(playbook.condition)} ; {self._values(fields, row, 'deal')})"
+            why = f" ({self._rule_and_values(playbook.condition, row, 'deal')})"
         yield f"  Playbook : {playbook.label or playbook.name}{why}"
         for item in playbook.requirements:
             label = item.label or item.name
@@ -427,6 +425,12 @@ class _Explainer:
     def _holds(self, node: Node, row: Row) -> bool | None:
         value = compile_node(node, self.stages)(row)
         return None if value is None else bool(value)
+
+    def _rule_and_values(self, node: Node, row: Row, record: str) -> str:
+        """`amount < 50 000 ; amount = 42 000,00 €` (the values once when they say the same)."""
+        rule = self._render(node)
+        values = self._values(list(_fields(node)), row, record)
+        return rule if values == rule else f"{rule} ; {values}"
 
     def _why_not(self, node: Node, row: Row, record: str) -> str:
         """Why a condition is not met: its missing fields, or the values that make it false."""

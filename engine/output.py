@@ -183,7 +183,7 @@ def to_json(value: Any, money: bool = False) -> Any:
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
-        return value
+        return format_money(Decimal(value)) if money else value
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
@@ -344,10 +344,14 @@ def write_csv(results: Results, folder: Path, money: frozenset[str] = frozenset(
 
 def _cell(value: Any, money: bool) -> Any:
     """One cell as an openpyxl value: numbers stay numbers, text is made inert."""
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        return Decimal(value) if money else value
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        if not math.isfinite(value):
+            return None
+        return Decimal(format_money(Decimal(repr(value)))) if money else value
     if isinstance(value, Decimal):
         if not value.is_finite():
             return None

@@ -106,7 +106,8 @@ def _unknown(table: str, wanted: str, ids: pd.Series[Any]) -> str:
         near = [i for i in known if abs(len(i) - len(wanted)) <= 2]
         close = get_close_matches(wanted, near, n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return f"{table[:-1]} {wanted!r} is not in the {table} table ({len(ids):,} rows){hint}"
+    rows = f"{len(ids):,} row{'' if len(ids) == 1 else 's'}"
+    return f"{table[:-1]} {wanted!r} is not in the {table} table ({rows}){hint}"
 
 
 def _id_key(text: str) -> str:
