@@ -39,6 +39,7 @@ __all__ = [
     "read_inputs",
     "register",
     "report_data_error",
+    "report_unexpected",
     "run",
     "summary",
 ]
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _evaluate(program, args)
     except Exception as error:
-        return _unexpected(error)
+        return report_unexpected(error)
 
 
 def _evaluate(program: Program, args: argparse.Namespace) -> int:
@@ -353,7 +354,8 @@ def report_data_error(error: Exception) -> int:
     return 2
 
 
-def _unexpected(error: Exception) -> int:
+def report_unexpected(error: Exception) -> int:
+    """Say what stopped the run, without a traceback (unless KONCEPT_DEBUG is set); exit 2."""
     if os.environ.get("KONCEPT_DEBUG"):
         raise error
     print(

@@ -16,7 +16,13 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.cli.eval import add_input_arguments, load_program, read_inputs, report_data_error
+from engine.cli.eval import (
+    add_input_arguments,
+    load_program,
+    read_inputs,
+    report_data_error,
+    report_unexpected,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,12 +53,19 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the explanation of the record."""
-    from engine.data import DataError
-    from engine.record import RecordError
-
     program = load_program(args.ruleset)
     if isinstance(program, int):
         return program
+    try:
+        return _explain(program, args)
+    except Exception as error:
+        return report_unexpected(error)
+
+
+def _explain(program: Program, args: argparse.Namespace) -> int:
+    from engine.data import DataError
+    from engine.record import RecordError
+
     try:
         inputs = read_inputs(program, args)
     except DataError as error:

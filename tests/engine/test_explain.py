@@ -266,3 +266,17 @@ def test_a_deal_without_stage_or_amount(contech: engine.Program) -> None:
 def test_an_unreadable_record_raises_like_evaluate(contech: engine.Program) -> None:
     with pytest.raises(engine.RecordError, match=r"^budget: 'confrimed' is not one of"):
         explain_lead(contech, {"id": "L1", "budget": "confrimed"})
+
+
+def test_unexpected_failure_is_a_message_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("stage")
+
+    monkeypatch.delenv("KONCEPT_DEBUG", raising=False)
+    monkeypatch.setattr(engine.Program, "evaluate", broken)
+    assert run(capsys, "explain", CONTECH, "--deal", "D-001", "--data", str(data)) == (
+        2, "", "error: the evaluation stopped on unexpected input (KeyError: 'stage'); set "
+        "KONCEPT_DEBUG=1 to see where\n",
+    )  # fmt: skip
