@@ -75,6 +75,7 @@ class Program:
         reps: pd.DataFrame | None = None,
         quotas: pd.DataFrame | None = None,
         territories: pd.DataFrame | None = None,
+        splits: pd.DataFrame | None = None,
         as_of: dt.date | None = None,
         period: str | None = None,
     ) -> Results:
@@ -90,6 +91,7 @@ class Program:
                 "reps": reps,
                 "quotas": quotas,
                 "territories": territories,
+                "splits": splits,
             },
             as_of=as_of or today(),
             period=period,

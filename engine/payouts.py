@@ -139,6 +139,15 @@ class PayoutResults:
     #: Rows of the input tables that failed validation (when raw tables were given).
     row_errors: tuple[RowError, ...] = ()
 
+    @classmethod
+    def nothing(cls) -> PayoutResults:
+        """No payouts, no budget, no errors (nothing was asked)."""
+        return cls(
+            pd.DataFrame(columns=list(PAYOUT_TABLE_COLUMNS)),
+            pd.DataFrame(columns=list(BUDGET_COLUMNS)),
+            pd.DataFrame(columns=list(PAYOUT_ERROR_COLUMNS)),
+        )
+
     def error_rows(self) -> pd.DataFrame:
         """The errors in the shape of `Results.errors` (table, row, column, value, message)."""
         rows: list[tuple[str, int | None, str | None, str | None, str]] = [
@@ -150,6 +159,8 @@ class PayoutResults:
 
     def alert_rows(self) -> pd.DataFrame:
         """Budget guardrail alerts in the shape of `Results.alerts`."""
+        if self.budget.empty:
+            return pd.DataFrame(columns=list(ALERT_COLUMNS), dtype=object)
         alerts = self.budget[self.budget["alert"]]
         rows = [
             ("budget_guardrail", "plan", plan, message, "warning")

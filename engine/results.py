@@ -139,6 +139,8 @@ class Results:
     alerts: pd.DataFrame
     errors: pd.DataFrame
     payouts: pd.DataFrame
+    #: Per plan and period: total paid, budget at 100% attainment for everyone, ratio, guardrail.
+    budget: pd.DataFrame
     counts: Mapping[str, TableCounts] = field(default_factory=lambda: MappingProxyType({}))
     as_of: dt.date | None = None
     period: str | None = None
@@ -153,6 +155,7 @@ class Results:
             "alerts": self.alerts,
             "errors": self.errors,
             "payouts": self.payouts,
+            "budget": self.budget,
         }
 
 

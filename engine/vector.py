@@ -75,7 +75,6 @@ from engine.results import (
     FUNNEL_COLUMNS,
     KPI_COLUMNS,
     LEAD_COLUMNS,
-    PAYOUT_COLUMNS,
     FrozenDict,
     Results,
     TableCounts,
@@ -85,6 +84,7 @@ from engine.schemas import FILE_NAMES, merge_columns
 
 if TYPE_CHECKING:
     from engine.loader import Program
+    from engine.payouts import PayoutResults
 
 __all__ = [
     "Alerts",
@@ -1033,7 +1033,7 @@ def evaluate_tables(
     counts: list[TableCounts] = []
     valid: dict[str, pd.DataFrame] = {}
     for table, frame in frames.items():
-        if frame is None:
+        if frame is None or table == "splits":  # splits are the payouts' to validate
             continue
         record = {v: k for k, v in FILE_NAMES.items()}[table]
         checked = validate_table(
@@ -1046,7 +1046,8 @@ def evaluate_tables(
         errors.extend(sorted([*checked.errors, *outside], key=_error_order))
         counts.append(TableCounts(table, checked.rows_in, len(kept), checked.rows_in - len(kept)))
         valid[table] = kept.reset_index(drop=True)
-    evaluator = _Evaluator(program, as_of, period)
+    paid = _payouts(program, valid, frames.get("splits"), period)
+    evaluator = _Evaluator(program, as_of, period, _attainments(paid.payouts, period))
     alerts = Alerts()
     leads = evaluator.leads(valid.get("leads"), alerts)
     history = History(list(compiled.stages.values()), valid.get("deals"), valid.get("stage_events"))
@@ -1060,16 +1061,74 @@ def evaluate_tables(
         deals=deals,
         funnel=funnel,
         kpis=kpis,
-        alerts=alerts.frame(),
-        errors=pd.DataFrame(
-            [(e.table, e.row, e.column, e.value, e.message) for e in errors],
-            columns=list(ERROR_COLUMNS),
+        alerts=_concat([alerts.frame(), paid.alert_rows()], ALERT_COLUMNS),
+        errors=_concat(
+            [
+                pd.DataFrame(
+                    [(e.table, e.row, e.column, e.value, e.message) for e in errors],
+                    columns=list(ERROR_COLUMNS),
+                ),
+                paid.error_rows(),
+            ],
+            ERROR_COLUMNS,
         ),
-        payouts=pd.DataFrame(columns=list(PAYOUT_COLUMNS)),
+        payouts=paid.payouts,
+        budget=paid.budget,
         counts=frozen_counts(counts),
         as_of=as_of,
         period=period,
     )
+
+
+def _payouts(
+    program: Program,
+    valid: Mapping[str, pd.DataFrame],
+    splits: pd.DataFrame | None,
+    period: str | None,
+) -> PayoutResults:
+    """Variable pay on the validated tables (validated once, here).
+
+    Pay needs each rep's role: without a reps table nothing is paid and nothing is reported,
+    since the caller asked for pipeline or lead results only.
+    """
+    from engine.payouts import PayoutResults, compute_payouts  # payouts builds on this module
+
+    if valid.get("reps") is None:
+        return PayoutResults.nothing()
+    return compute_payouts(
+        program,
+        deals=valid.get("deals"),
+        reps=valid.get("reps"),
+        quotas=valid.get("quotas"),
+        territories=valid.get("territories"),
+        stage_events=valid.get("stage_events"),
+        splits=splits,
+        period=period,
+    )
+
+
+def _attainments(payouts: pd.DataFrame, period: str | None) -> dict[str, dict[str, float]]:
+    """`attainment(measure)` per rep for the evaluated period, from the paid plans' payouts.
+
+    Only a single evaluated period gives one attainment per rep and measure; without a period
+    the value stays unknown, so an alert on it does not fire.
+    """
+    found: dict[str, dict[str, float]] = {}
+    if period is None or payouts.empty:
+        return found
+    paid = payouts[payouts["paid"].astype(bool) & (payouts["period"] == period)]
+    for rep, measures in zip(paid["rep_id"], paid["measures"], strict=True):
+        for measure in measures:
+            if measure.get("attainment") is not None:
+                found.setdefault(measure["measure"], {})[rep] = float(measure["attainment"])
+    return found
+
+
+def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
+    parts = [f for f in frames if not f.empty]
+    if not parts:
+        return frames[0] if frames else pd.DataFrame(columns=list(columns))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _in_ranges(
@@ -1115,9 +1174,16 @@ def _text_fields(compiled: Compiled, record: str) -> set[str]:
 class _Evaluator:
     """One `evaluate` call: the compiled program, the date and the period."""
 
-    def __init__(self, program: Program, as_of: dt.date, period: str | None) -> None:
+    def __init__(
+        self,
+        program: Program,
+        as_of: dt.date,
+        period: str | None,
+        attainments: Mapping[str, Mapping[str, float]],
+    ) -> None:
         self.program = program
         self.period = period
+        self.attainments = attainments
         bounds = period_bounds(period) if period else None
         self.compiled = program.compiled
         self.as_of = as_of
@@ -1594,7 +1660,11 @@ class _Evaluator:
         if record != "rep":
             return Frame(data)
         period = np.full(len(data), self.period, dtype=object)
-        return Frame(data, {"period": V(period, np.full(len(data), self.period is not None))})
+        extras = {"period": V(period, np.full(len(data), self.period is not None))}
+        for measure, by_rep in self.attainments.items():
+            values = data["id"].map(by_rep).to_numpy(dtype=np.float64, na_value=np.nan)
+            extras[f"attainment({measure})"] = V(np.nan_to_num(values), ~np.isnan(values))
+        return Frame(data, extras)
 
     def _compiler(self, record: str) -> Compiler:
         found = self.compilers.get(record)
