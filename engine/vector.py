@@ -1626,7 +1626,10 @@ class _Evaluator:
         for rep_id, value in found:
             met = None
             if value is not None and target is not None and kpi.target_op is not None:
-                met = bool(_OPS[kpi.target_op](value, target))
+                # A float value (a ratio) meets an exact target as a float, as everywhere else:
+                # 7,500 / 50,000 must meet `target >= 15%`.
+                bound = float(target) if isinstance(value, float) else target
+                met = bool(_OPS[kpi.target_op](value, bound))
             rows.append(
                 {
                     "kpi": kpi.name,
