@@ -109,13 +109,19 @@ def evaluate(program: Program, tables: Mapping[str, pd.DataFrame]) -> Results:
 
 
 def generate_data(
-    program: Program, n_leads: int, n_deals: int, n_events: int, seed: int = SEED
+    program: Program,
+    n_leads: int,
+    n_deals: int,
+    n_events: int,
+    seed: int = SEED,
+    shuffle: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Text tables as read from CSV: `n_leads` leads, `n_deals` deals and `n_events` events.
 
     The generator makes about 4.8 events per deal: enough deals are drawn for the events, the
     deals table keeps the first `n_deals` of them (the other events are of deals known only from
-    their events, which the funnel counts all the same).
+    their events, which the funnel counts all the same). Generated rows come sorted by id (and
+    events by deal); `shuffle` puts each table's rows in a random order, as some exports are.
     """
     columns = {record: table_columns(program.model, record) for record in TABLES}
     ranges = {
@@ -131,10 +137,15 @@ def generate_data(
         if len(tables["stage_events"]) >= n_events:
             break
         drawn = math.ceil(drawn * 1.05)
-    return {
+    chosen = {
         "leads": tables["leads"],
-        "deals": tables["deals"].iloc[:n_deals].reset_index(drop=True),
-        "stage_events": tables["stage_events"].iloc[:n_events].reset_index(drop=True),
+        "deals": tables["deals"].iloc[:n_deals],
+        "stage_events": tables["stage_events"].iloc[:n_events],
+    }
+    rng = np.random.default_rng(seed)
+    return {
+        name: (frame.iloc[rng.permutation(len(frame))] if shuffle else frame).reset_index(drop=True)
+        for name, frame in chosen.items()
     }
 
 
@@ -655,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--check", type=int, default=5_000, help="leads each peer is checked on")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best kept)")
+    parser.add_argument("--shuffle", action="store_true", help="rows in random order, not by id")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory scenarios")
     parser.add_argument("--profile", action="store_true", help="top engine functions per table")
     parser.add_argument("--child", nargs=2, metavar=("SCENARIO", "DIR"), help=argparse.SUPPRESS)
@@ -678,11 +690,12 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> None:
     print("goals (issue 3) are stated for the default sizes")
     program = load_program()
     start = time.perf_counter()
-    tables = generate_data(program, args.leads, args.deals, args.events)
+    tables = generate_data(program, args.leads, args.deals, args.events, shuffle=args.shuffle)
+    order = "rows shuffled" if args.shuffle else "rows sorted by id, events by deal"
     print(
         f"data: {len(tables['leads']):,} leads, {len(tables['deals']):,} deals, "
         f"{len(tables['stage_events']):,} stage events (engine.demo.generate, seed {SEED}, text "
-        f"columns as read from CSV), generated in {time.perf_counter() - start:.1f} s",
+        f"columns as read from CSV, {order}), generated in {time.perf_counter() - start:.1f} s",
         flush=True,
     )
     leads = tables["leads"]

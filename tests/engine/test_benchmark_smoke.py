@@ -52,6 +52,21 @@ def test_generated_tables_have_the_asked_sizes_and_some_missing_cells(
     assert tables["leads"][scored].isna().any(axis=None)
 
 
+def test_shuffled_tables_hold_the_same_rows_in_another_order(
+    program: Program, tables: dict[str, pd.DataFrame]
+) -> None:
+    shuffled = bench.generate_data(program, 400, 150, 600, shuffle=True)
+    for name, frame in tables.items():
+        other = shuffled[name]
+        assert list(other.index) == list(range(len(frame)))
+        assert not other.equals(frame), name
+        key = list(frame.columns)
+        pd.testing.assert_frame_equal(
+            other.sort_values(key).reset_index(drop=True),
+            frame.sort_values(key).reset_index(drop=True),
+        )
+
+
 def test_hand_written_scores_equal_the_engine(
     program: Program, tables: dict[str, pd.DataFrame]
 ) -> None:
@@ -184,6 +199,7 @@ def test_peak_memory_runs_the_scenario_in_a_fresh_process(
 def test_main_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--leads", "300", "--deals", "100", "--events", "300", "--sample", "100"]
     argv += ["--peer-sample", "20", "--check", "50", "--repeat", "1", "--no-memory", "--profile"]
+    argv += ["--shuffle"]
     assert bench.main(argv) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"command: python benchmarks/engine.py {' '.join(argv)}\n")
@@ -191,6 +207,7 @@ def test_main_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
         "Python 3.",
         "timings: best of 1 runs",
         "data: 300 leads, 100 deals, 300 stage events",
+        "rows shuffled",
         "1. Leads table",
         "2. One lead at a time",
         "3. Deals and funnel",
