@@ -643,6 +643,23 @@ def machine() -> str:
     )
 
 
+def revision() -> str:
+    """The commit measured, and whether engine/ or dsl/ have uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "engine", "dsl"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.split()[1::2]
+    except OSError:
+        return "unknown (no git)"
+    return head + (f" + uncommitted changes in {', '.join(changed)}" if changed else "")
+
+
 def table(title: str, lines: Sequence[Line]) -> Iterator[str]:
     """A section of the report."""
     yield f"\n{title}"
@@ -686,6 +703,7 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> None:
     """Generate the data, then measure and print each part in turn."""
     print(f"command: python benchmarks/engine.py {' '.join(argv)}".rstrip())
     print(machine())
+    print(f"code: {revision()}")
     print(f"timings: best of {args.repeat} runs (other processes may be running on this machine)")
     print("goals (issue 3) are stated for the default sizes")
     program = load_program()

@@ -205,6 +205,7 @@ def test_main_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith(f"command: python benchmarks/engine.py {' '.join(argv)}\n")
     for text in (
         "Python 3.",
+        "code: ",
         "timings: best of 1 runs",
         "data: 300 leads, 100 deals, 300 stage events",
         "rows shuffled",
