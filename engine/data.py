@@ -122,6 +122,9 @@ class Validated:
     rows_in: int
     #: Row numbers of the rows left out, in file order.
     rejected: tuple[int, ...] = field(default=())
+    #: Text columns read as few distinct values: each valid row's code (-1: missing) and the
+    #: distinct values, for callers that group or look up by value without hashing again.
+    codes: Mapping[str, tuple[npt.NDArray[np.int64], tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def rows_out(self) -> int:
@@ -403,14 +406,151 @@ def _normalise(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 def _as_text(column: pd.Series[Any]) -> pd.Series[Any]:
     """Text cells without surrounding spaces; empty cells and NaN become missing."""
+    return _stripped(_unstripped(column))
+
+
+def _unstripped(column: pd.Series[Any]) -> pd.Series[Any]:
     if isinstance(column.dtype, pd.StringDtype):
-        text = column
-    elif pd.api.types.is_datetime64_any_dtype(column.dtype):
-        text = column.dt.strftime("%Y-%m-%d").astype("str")
-    else:
-        text = column.astype("str")
+        return column
+    text: pd.Series[Any] = (
+        column.dt.strftime("%Y-%m-%d").astype("str")
+        if pd.api.types.is_datetime64_any_dtype(column.dtype)
+        else column.astype("str")
+    )
+    return text
+
+
+def _stripped(text: pd.Series[Any]) -> pd.Series[Any]:
+    array = _storage(text)
+    if array is not None and _trimmed(array):
+        return text  # nothing to strip and no empty cell: the column as it is, not a copy
     text = text.str.strip()
     return text.mask(text == "")
+
+
+def _storage(text: pd.Series[Any]) -> pa.Array | None:
+    """The Arrow array of a pyarrow-backed text column (None for other storage)."""
+    return _arrow(text) if isinstance(text.array, pd.arrays.ArrowStringArray) else None
+
+
+def _trimmed(array: pa.Array) -> bool:
+    """Whether no cell is empty or begins or ends with a byte that may be part of a space.
+
+    Reads only the first and last byte of each cell; any byte outside printable ASCII sends the
+    column to the real strip, which knows every Unicode space.
+    """
+    present = len(array) - array.null_count
+    if not present:
+        return True
+    _, offsets_buffer, data_buffer = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=width).astype(np.int64, copy=False)
+    starts = offsets[array.offset : array.offset + len(array)]
+    stops = offsets[array.offset + 1 : array.offset + len(array) + 1]
+    if array.null_count:
+        here = ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        starts, stops = starts[here], stops[here]
+    if data_buffer is None or bool((stops <= starts).any()):
+        return False
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    ends = np.concatenate((data[starts], data[stops - 1]))
+    return bool(((ends > 0x20) & (ends < 0x7F)).all())
+
+
+@dataclass(slots=True)
+class _Cells:
+    """A column's cells as text, stripped, empty = missing.
+
+    A column of few distinct values (a picklist, yes/no, small numbers, days) is held as the
+    distinct values and each row's code, so that checking and parsing run once per distinct value
+    and the engine can reuse the codes. `values` ends with one missing cell, the code of the rows
+    where the cell is missing.
+    """
+
+    index: pd.Index[Any]
+    full: pd.Series[Any] | None
+    codes: npt.NDArray[np.intp] | None = None
+    values: pd.Series[Any] | None = None
+
+    def unit(self) -> pd.Series[Any]:
+        """What per-value work runs on: the distinct values then a missing cell, or every cell."""
+        return self.values if self.values is not None else self.text()
+
+    def text(self) -> pd.Series[Any]:
+        """Every row's text."""
+        if self.full is None:
+            assert self.codes is not None and self.values is not None
+            self.full = pd.Series(self.values.array.take(self.codes), index=self.index)
+        return self.full
+
+    def present(self) -> Bools:
+        """Rows whose cell is not missing."""
+        if self.codes is not None and self.values is not None:
+            return np.asarray(self.codes != len(self.values) - 1, dtype=bool)
+        return self.text().notna().to_numpy()
+
+    def spread(self, unit: pd.Series[Any]) -> pd.Series[Any]:
+        """A column computed per distinct value (`unit`), taken to every row."""
+        assert self.codes is not None
+        if isinstance(unit.dtype, np.dtype):
+            return pd.Series(unit.to_numpy()[self.codes], index=self.index)
+        return pd.Series(unit.array.take(self.codes), index=self.index)
+
+    def at(self, positions: npt.NDArray[np.intp]) -> list[str | None]:
+        """The cells of some rows, None where missing."""
+        cells = (
+            self.values.iloc[self.codes[positions]]
+            if self.codes is not None and self.values is not None
+            else self.text().iloc[positions]
+        )
+        return [None if pd.isna(cell) else str(cell) for cell in cells.tolist()]
+
+    def factorized(self) -> tuple[npt.NDArray[np.int64], int]:
+        """A code per row (-1: missing) and the number of distinct values."""
+        if self.codes is not None and self.values is not None:
+            missing = len(self.values) - 1
+            return np.where(self.codes == missing, -1, self.codes).astype(np.int64), missing
+        text = self.text()
+        array = _storage(text)
+        if array is not None and not array.null_count and len(array) > 1:
+            # Sorted cells (exports often are, by id) are numbered by their runs: no hashing.
+            head, tail = array.slice(0, len(array) - 1), array.slice(1)
+            if pc.all(pc.less_equal(head, tail)).as_py():
+                changes = np.asarray(pc.not_equal(head, tail).to_numpy(zero_copy_only=False))
+                codes = np.concatenate(([0], np.cumsum(changes, dtype=np.int64)))
+                return codes, int(codes[-1]) + 1
+        codes, distinct = pd.factorize(text, use_na_sentinel=True)
+        return np.asarray(codes, dtype=np.int64), len(distinct)
+
+
+#: Cells looked at to judge whether a column has few distinct values.
+_SAMPLE = 8192
+
+
+def _cells(column: pd.Series[Any]) -> _Cells:
+    """A column's text cells, coded by distinct value when a sample shows few of them."""
+    text = _unstripped(column)
+    array = _storage(text)
+    if array is None or not _few_distinct(array):
+        return _Cells(column.index, _stripped(text))
+    encoded = array.dictionary_encode(null_encoding="encode")
+    raw = pd.Series(encoded.dictionary.to_pandas(), dtype=text.dtype)
+    stripped = _stripped(raw)
+    remap, distinct = pd.factorize(stripped, use_na_sentinel=True)
+    remap = np.where(remap < 0, len(distinct), remap)
+    codes = remap[np.asarray(encoded.indices.to_numpy(zero_copy_only=False))]
+    values = pd.Series([*distinct.tolist(), None], dtype=text.dtype)
+    # When stripping changed nothing, every row's text is the column as given.
+    same = stripped.notna().to_numpy() == raw.notna().to_numpy()
+    same &= (stripped.fillna("") == raw.fillna("")).to_numpy()
+    return _Cells(column.index, text if same.all() else None, codes, values)
+
+
+def _few_distinct(array: pa.Array) -> bool:
+    """Whether an evenly spread sample of the cells holds at most half as many distinct values."""
+    step = max(1, len(array) // _SAMPLE)
+    sample = array.take(pa.array(np.arange(0, len(array), step, dtype=np.int64)))
+    return bool(2 * pc.count_distinct(sample, mode="all").as_py() <= len(sample))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -743,8 +883,14 @@ def validate_table(
     frame: pd.DataFrame,
     columns: tuple[Column, ...],
     known_values: dict[str, tuple[str, ...]] | None = None,
+    *,
+    decimals: bool = True,
 ) -> Validated:
-    """Type the declared columns of `frame`, report invalid cells, keep only the valid rows."""
+    """Type the declared columns of `frame`, report invalid cells, keep only the valid rows.
+
+    `decimals=False` leaves out the Decimal column of each amount (its `__cents` stay): for
+    callers that compute on the cents only, it spares a Python object per row.
+    """
     known_values = known_values or {}
     rows_in = len(frame)
     row_numbers = _row_numbers(frame)
@@ -752,7 +898,7 @@ def validate_table(
     found: list[tuple[int, int, RowError]] = []
     table_errors: list[RowError] = []
     typed: dict[str, Any] = {}
-    raw_text: dict[str, pd.Series[Any]] = {}
+    cells_of: dict[str, _Cells] = {}
     repeated = frame.columns[frame.columns.duplicated()].unique()
     for name in repeated:
         table_errors.append(
@@ -765,24 +911,31 @@ def validate_table(
                 table_errors.append(
                     RowError(table, None, column.name, None, _missing_column(column.name, frame))
                 )
-            typed.update(_empty_column(column, frame.index))
+            typed.update(_empty_column(column, frame.index, decimals))
             continue
-        text = _as_text(frame[column.name])
-        raw_text[column.name] = text
-        values, bad, messages = _parse_column(column, text)
-        present = text.notna().to_numpy()
+        cells = cells_of[column.name] = _cells(frame[column.name])
+        unit = cells.unit()
+        values, bad, messages = _parse_column(column, unit, decimals)
         if column.name in known_values:
-            bad = bad | _unknown(column.name, text, known_values[column.name], messages)
+            bad = bad | _unknown(column.name, unit, known_values[column.name], messages)
+        if cells.codes is not None:
+            # Worked out per distinct value: each row takes its value's result.
+            textual = column.type in ("text", "one_of")
+            values = {
+                name: cells.text() if textual else cells.spread(series)
+                for name, series in values.items()
+            }
+            bad = bad[cells.codes]
         if column.required:
-            bad = bad | ~present
+            bad = bad | ~cells.present()
             messages[None] = "required value is missing"
         typed.update(values)
         if bad.any():
             bad_any |= bad
-            found.extend(_row_errors(table, column.name, order, text, bad, row_numbers, messages))
+            found.extend(_row_errors(table, column.name, order, cells, bad, row_numbers, messages))
     key = KEYS.get(RECORD_NAMES.get(table, table), ("id",))
-    if all(name in raw_text for name in key):
-        duplicated = _duplicates(table, key, raw_text, row_numbers)
+    if all(name in cells_of for name in key):
+        duplicated = _duplicates(table, key, [cells_of[name] for name in key], row_numbers)
         for position, error in duplicated:
             bad_any[position] = True
             found.append((error.row or 0, len(columns), error))
@@ -793,11 +946,24 @@ def validate_table(
     data = pd.DataFrame(typed, index=frame.index)
     if table_errors:
         bad_any[:] = True
-    valid = data[~bad_any] if bad_any.any() else data
+    kept = ~bad_any
+    valid = data[kept] if bad_any.any() else data
     found.sort(key=lambda item: (item[0], item[1]))
     errors = (*table_errors, *(error for _, _, error in found))
     rejected = tuple(int(row) for row in row_numbers[bad_any])
-    return Validated(table, valid, errors, rows_in, rejected)
+    codes = {
+        column.name: _valid_codes(cells_of[column.name], kept)
+        for column in columns
+        if column.type in ("text", "one_of") and column.name in cells_of
+        and cells_of[column.name].codes is not None
+    }  # fmt: skip
+    return Validated(table, valid, errors, rows_in, rejected, codes)
+
+
+def _valid_codes(cells: _Cells, kept: Bools) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
+    codes, size = cells.factorized()
+    assert cells.values is not None
+    return codes[kept] if not kept.all() else codes, tuple(cells.values.iloc[:size].tolist())
 
 
 def _row_numbers(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
@@ -814,13 +980,15 @@ def _missing_column(name: str, frame: pd.DataFrame) -> str:
     return f"required column {name!r} is missing{hint}"
 
 
-def _empty_column(column: Column, index: pd.Index[Any]) -> dict[str, Any]:
+def _empty_column(column: Column, index: pd.Index[Any], decimals: bool) -> dict[str, Any]:
     n = len(index)
     if column.type == "money":
-        return {
-            column.name: pd.Series([None] * n, index=index, dtype=object),
-            f"{column.name}__cents": pd.Series(pd.array([pd.NA] * n, dtype="Int64"), index=index),
+        cents = {
+            f"{column.name}__cents": pd.Series(pd.array([pd.NA] * n, dtype="Int64"), index=index)
         }
+        if not decimals:
+            return cents
+        return {column.name: pd.Series([None] * n, index=index, dtype=object), **cents}
     dtypes = {
         "date": "datetime64[ns]",
         "number": "float64",
@@ -835,13 +1003,13 @@ def _row_errors(
     table: str,
     column: str,
     order: int,
-    text: pd.Series[Any],
+    text: _Cells,
     bad: Bools,
     row_numbers: npt.NDArray[np.int64],
     messages: dict[str | None, str],
 ) -> list[tuple[int, int, RowError]]:
     positions = np.flatnonzero(bad)
-    cells = [None if pd.isna(cell) else str(cell) for cell in text.iloc[positions].tolist()]
+    cells = text.at(positions)
     rows = row_numbers[positions]
     return [
         (row, order, RowError(table, row, column, cell, messages[cell]))
@@ -852,19 +1020,17 @@ def _row_errors(
 def _duplicates(
     table: str,
     key: tuple[str, ...],
-    raw_text: dict[str, pd.Series[Any]],
+    cells: list[_Cells],
     row_numbers: npt.NDArray[np.int64],
 ) -> list[tuple[int, RowError]]:
-    keys = pd.DataFrame({name: raw_text[name] for name in key})
-    complete = keys.notna().all(axis=1).to_numpy()
-    repeated = keys.duplicated(keep=False).to_numpy() & complete
+    repeated = _repeated(cells, len(row_numbers))
     if not repeated.any():
         return []
     positions = np.flatnonzero(repeated)
-    subset = keys.iloc[positions].to_numpy(dtype=object).tolist()
+    subset = list(zip(*(column.at(positions) for column in cells), strict=True))
     groups: dict[tuple[str, ...], list[int]] = {}
-    for position, cells in zip(positions.tolist(), subset, strict=True):
-        groups.setdefault(tuple(str(cell) for cell in cells), []).append(position)
+    for position, values in zip(positions.tolist(), subset, strict=True):
+        groups.setdefault(tuple(str(cell) for cell in values), []).append(position)
     result: list[tuple[int, RowError]] = []
     for values, members in groups.items():
         label = (
@@ -881,6 +1047,31 @@ def _duplicates(
             message = f"duplicate {label} (also on {noun} {shown}{more})"
             result.append((position, RowError(table, row, key[0], values[0], message)))
     return result
+
+
+def _repeated(cells: list[_Cells], n: int) -> Bools:
+    """Rows whose key, complete, is also another row's."""
+    key = np.zeros(n, dtype=np.int64)
+    complete = np.ones(n, dtype=bool)
+    radix = 1
+    for column in cells:
+        codes, size = column.factorized()
+        complete &= codes >= 0
+        if radix * max(size, 1) >= 2**62:  # fold the key so far into its own small codes
+            key = np.asarray(pd.factorize(key)[0], dtype=np.int64)
+            radix = int(key.max()) + 1 if n else 1
+        key = key * max(size, 1) + codes
+        radix *= max(size, 1)
+    key = key[complete]
+    # A key that only grows has no repeats; else a sort (fast on the runs of sorted exports).
+    if np.all(key[1:] > key[:-1]):
+        return np.zeros(n, dtype=bool)
+    ordered = np.sort(key, kind="stable")
+    if not np.any(ordered[1:] == ordered[:-1]):
+        return np.zeros(n, dtype=bool)
+    repeated = np.zeros(n, dtype=bool)
+    repeated[complete] = pd.Series(key).duplicated(keep=False).to_numpy()
+    return repeated
 
 
 def _unknown(
@@ -905,7 +1096,7 @@ def _hint(value: str, choices: Sequence[str]) -> str:
 Parsed = tuple[dict[str, Any], Bools, dict[str | None, str]]
 
 
-def _parse_column(column: Column, text: pd.Series[Any]) -> Parsed:
+def _parse_column(column: Column, text: pd.Series[Any], decimals: bool = True) -> Parsed:
     parsers: dict[str, Callable[[Column, pd.Series[Any]], Parsed]] = {
         "text": _parse_text,
         "one_of": _parse_one_of,
@@ -919,6 +1110,8 @@ def _parse_column(column: Column, text: pd.Series[Any]) -> Parsed:
     parser = parsers.get(column.type)
     if parser is None:
         raise ValueError(f"column {column.name!r} has unknown type {column.type!r}")
+    if column.type == "money":
+        return _parse_money(column, text, decimals)
     return parser(column, text)
 
 
@@ -1025,18 +1218,27 @@ def _canonical(array: pa.Array) -> pa.Array:
     return result
 
 
+def _plain(array: pa.Array, pattern: str) -> tuple[pa.Array, Bools]:
+    """The cells matching `pattern`, a plain number; when some do not, after `_canonical`."""
+    fast = _fast(array, pattern)
+    if int(np.count_nonzero(fast)) == len(array) - array.null_count:
+        return array, fast  # plain numbers are never rewritten: no need to try
+    canonical = _canonical(array)
+    return canonical, _fast(canonical, pattern)
+
+
 def _cast(array: pa.Array, fast: Bools, kind: pa.DataType) -> npt.NDArray[Any]:
     """Convert the plain cells (`fast`) to numbers; the others become 0 and are overwritten."""
-    plain = pc.if_else(pa.array(fast), array, "0")
-    if pa.types.is_integer(kind):
-        plain = pc.replace_substring_regex(plain, r"^\+", "")  # Arrow's integer cast refuses "+5"
-    return np.asarray(pc.cast(plain, kind).to_numpy(zero_copy_only=False))
+    if int(np.count_nonzero(fast)) < len(array) - array.null_count:
+        array = pc.if_else(pa.array(fast), array, "0")
+    if pa.types.is_integer(kind) and pc.any(pc.starts_with(array, "+")).as_py():
+        array = pc.replace_substring_regex(array, r"^\+", "")  # Arrow's integer cast refuses "+5"
+    return np.asarray(pc.cast(array, kind).fill_null(0).to_numpy(zero_copy_only=False))
 
 
 def _parse_float(column: Column, text: pd.Series[Any]) -> Parsed:
-    array = _canonical(_arrow(text))
+    array, fast = _plain(_arrow(text), _PLAIN)
     present = text.notna().to_numpy()
-    fast = _fast(array, _PLAIN)
     numbers = np.full(len(text), np.nan)
     if fast.any():
         numbers[fast] = _cast(array, fast, pa.float64())[fast]
@@ -1059,9 +1261,8 @@ def _percent(value: str) -> float:
 
 
 def _parse_integer(column: Column, text: pd.Series[Any]) -> Parsed:
-    array = _canonical(_arrow(text))
+    array, fast = _plain(_arrow(text), r"^[+-]?\d{1,18}$")
     present = text.notna().to_numpy()
-    fast = _fast(array, r"^[+-]?\d{1,18}$")
     integers = np.zeros(len(text), dtype=np.int64)
     if fast.any():
         integers[fast] = _cast(array, fast, pa.int64())[fast]
@@ -1079,35 +1280,31 @@ def _whole(value: str) -> int:
     return int(number)
 
 
-def _parse_money(column: Column, text: pd.Series[Any]) -> Parsed:
-    original = _arrow(text)
-    array = _canonical(original)
+#: Plain amounts with at most two significant decimals and 13 digits: they convert exactly through
+#: float64 (the error stays far below half a cent). Left out: a 1-3 digit whole part and three
+#: decimals (`1.230`), ambiguous as an amount (a thousands separator?); the Decimal path explains.
+_PLAIN_AMOUNT = r"^[+-]?(\d{1,13}(\.\d{1,2}|\.\d\d00+)?|(0\d{0,12}|\d{4,13})\.\d\d0)$"
+
+
+def _parse_money(column: Column, text: pd.Series[Any], decimals: bool = True) -> Parsed:
+    array, fast = _plain(_arrow(text), _PLAIN_AMOUNT)
     present = text.notna().to_numpy()
-    # Plain amounts with at most two significant decimals and 13 digits convert exactly through
-    # float64 (the error stays far below half a cent); anything else takes the Decimal path,
-    # which also explains why `1.234` is ambiguous as an amount.
-    fast = _fast(array, r"^[+-]?\d{1,13}(\.\d{1,2}0*)?$") & ~_ambiguous(original, ".,")
     cents = np.zeros(len(text), dtype=np.int64)
     if fast.any():
         cents[fast] = np.rint(_cast(array, fast, pa.float64())[fast] * 100).astype(np.int64)
     bad, messages = _slow(text, present & ~fast, _cents, cents)
     ok = present & ~bad
-    decimals = np.full(len(text), None, dtype=object)
+    integers = pd.arrays.IntegerArray(cents, ~ok)
+    typed = {f"{column.name}__cents": pd.Series(integers, index=text.index)}
+    if not decimals:
+        return typed, bad, messages
+    objects = np.full(len(text), None, dtype=object)
     if ok.any():
-        distinct, inverse = np.unique(cents[ok], return_inverse=True)
-        objects = np.empty(len(distinct), dtype=object)
-        objects[:] = [Decimal(int(c)).scaleb(-2) for c in distinct.tolist()]
-        decimals[ok] = objects[inverse]
-    return (
-        {
-            column.name: pd.Series(decimals, index=text.index, dtype=object),
-            f"{column.name}__cents": pd.Series(
-                pd.arrays.IntegerArray(cents, ~ok), index=text.index
-            ),
-        },
-        bad,
-        messages,
-    )
+        codes, distinct = pd.factorize(cents[ok])  # one Decimal per distinct amount
+        made = np.empty(len(distinct), dtype=object)
+        made[:] = [Decimal(int(c)).scaleb(-2) for c in distinct.tolist()]
+        objects[ok] = made[codes]
+    return {column.name: pd.Series(objects, index=text.index, dtype=object), **typed}, bad, messages
 
 
 def _cents(value: str) -> int:

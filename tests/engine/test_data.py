@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from engine.data import (
     read_table,
     validate_table,
 )
+from engine.money import parse_money
 
 # The real export sits beside the repository (../shared/data/maven-crm), not inside it.
 MAVEN = Path(__file__).resolve().parents[3] / "shared" / "data" / "maven-crm"
@@ -535,6 +537,124 @@ def test_vectorized_money_matches_the_exact_parser(cents: list[int], style: str)
     assert result.errors == ()
     assert result.valid["amount__cents"].tolist() == cents
     assert result.valid["amount"].tolist() == [Decimal(c).scaleb(-2) for c in cents]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast paths: a column of few distinct values is checked once per value, plain numbers are cast
+# in one call, sorted keys are compared without hashing. Each must agree with the careful path.
+
+CELLS = ("", "  ", "D1", " D1", "D1 ", "d1", "D2", f"D2{NBSP}", "\tD3", "Café", "é", "0", "1",
+         "+7", "007", "-3", "2,5", "1,234", "1.230", "0.120", "1234.560", "12.3400", "1 234,50",
+         "1.234.567", "99999999999999", "1e3", "15%", "12,5 %", "true", "FALSE", "oui", "Non",
+         "yes", "2026-02-28", "2026-02-30", "31/01/2026", "2026-01-05T10:30:00Z", "0202-01-05",
+         "new_logo", "upsell", "Upsell", "€12.30")  # fmt: skip
+KINDS = ("text", "one_of", "boolean", "integer", "number", "percent", "money", "date")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ids=st.lists(st.sampled_from(["D1", "D2", " D2", "D3", ""]), min_size=1, max_size=12),
+    cells=st.lists(st.sampled_from(CELLS) | st.none(), min_size=12, max_size=12),
+    kind=st.sampled_from(KINDS),
+    required=st.booleans(),
+)
+def test_few_distinct_values_give_the_results_of_every_cell(
+    ids: list[str], cells: list[str | None], kind: str, required: bool
+) -> None:
+    options = ("new_logo", "upsell", "renewal") if kind == "one_of" else ()
+    columns = (Column("id", "text", required=True), Column("value", kind, required, options))
+    frame = pd.DataFrame({"id": ids, "value": cells[: len(ids)]}, dtype="str")
+    frame.index = pd.RangeIndex(2, len(ids) + 2)
+    results = []
+    for coded in (False, True):
+        with patch("engine.data._few_distinct", lambda array, coded=coded: coded):
+            results.append(validate_table("deals", frame, columns, {"id": ("D1", "D2")}))
+    cell_by_cell, by_value = results
+    assert by_value.errors == cell_by_cell.errors
+    assert by_value.rejected == cell_by_cell.rejected
+    pd.testing.assert_frame_equal(by_value.valid, cell_by_cell.valid)
+    assert cell_by_cell.codes == {}
+    for name, (codes, distinct) in by_value.codes.items():
+        decoded = [distinct[code] if code >= 0 else None for code in codes.tolist()]
+        text = by_value.valid[name]
+        assert decoded == text.astype(object).where(text.notna(), None).tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text("0123456789.,+- ", min_size=1, max_size=9), min_size=1, max_size=30))
+def test_plain_amounts_cast_at_once_agree_with_the_exact_parser(cells: list[str]) -> None:
+    frame = pd.DataFrame({"id": [f"D{i}" for i in range(len(cells))], "status": "won",
+                          "amount": cells}, dtype="str")  # fmt: skip
+    result = validate_table("deals", frame, DEAL)
+    messages = {error.row: error.message for error in result.errors}
+    cents = dict(zip(result.valid.index + 1, result.valid["amount__cents"], strict=True))
+    for row, cell in enumerate(cells, start=1):
+        text = cell.strip()
+        if not text:
+            assert row in cents and cents[row] is pd.NA
+            continue
+        try:
+            exact = parse_money(text) * 100
+        except ValueError as error:
+            assert messages[row] == str(error)
+            continue
+        if exact != exact.to_integral_value():
+            assert messages[row] == (
+                f"{text!r} has more than two decimals (amounts are kept to the cent)"
+            )
+        elif abs(exact) >= 10**15:
+            assert messages[row] == f"{text!r} is too large for an amount"
+        else:
+            assert cents[row] == int(exact)
+
+
+def test_text_is_stripped_whatever_the_edges_and_slices() -> None:
+    cells = ["Dupont", " Acme", f"Zeta{NBSP}", "Café", "\tx\n", "", "   ", None, "é", "a b"]
+    frame = pd.DataFrame({"id": [f"D{i}" for i in range(10)], "status": "won", "account": cells},
+                         dtype="str")  # fmt: skip
+    expected = ["Dupont", "Acme", "Zeta", "Café", "x", None, None, None, "é", "a b"]
+    for start in (0, 3):  # a slice of a frame starts inside its Arrow buffers
+        valid = validate_table("deals", frame.iloc[start:], DEAL).valid
+        account = valid["account"].astype(object).where(valid["account"].notna(), None)
+        assert account.tolist() == expected[start:]
+    clean = frame.iloc[:1]
+    assert validate_table("deals", clean, DEAL).valid["account"].tolist() == ["Dupont"]
+
+
+def test_sorted_keys_find_the_duplicates_that_unsorted_keys_do() -> None:
+    rows = [{"id": i, "status": "won"} for i in ("D1", "D2", "D2", "D3", "D4", "D4", "D4")]
+    sorted_errors = validate_table("deals", _deals(rows), DEAL).errors
+    assert [(e.row, e.message) for e in sorted_errors] == [
+        (3, "duplicate id 'D2' (also on row 4)"),
+        (4, "duplicate id 'D2' (also on row 3)"),
+        (6, "duplicate id 'D4' (also on rows 7, 8)"),
+        (7, "duplicate id 'D4' (also on rows 6, 8)"),
+        (8, "duplicate id 'D4' (also on rows 6, 7)"),
+    ]
+    shuffled = _deals([rows[i] for i in (4, 1, 0, 5, 2, 6, 3)])
+    assert [(e.row, e.message) for e in validate_table("deals", shuffled, DEAL).errors] == [
+        (2, "duplicate id 'D4' (also on rows 5, 7)"),
+        (3, "duplicate id 'D2' (also on row 6)"),
+        (5, "duplicate id 'D4' (also on rows 2, 7)"),
+        (6, "duplicate id 'D2' (also on row 3)"),
+        (7, "duplicate id 'D4' (also on rows 2, 5)"),
+    ]
+
+
+def test_stage_event_key_counts_stripped_cells_as_equal() -> None:
+    frame = pd.DataFrame(
+        {"deal_id": ["D1", "D1", " D1", "D2"] * 50,
+         "stage": ["demo", "proposal", "demo ", "demo"] * 50,
+         "entered_at": ["2026-01-05", "2026-01-09", "2026-01-05", "2026-01-05"] * 50},
+        dtype="str",
+    )  # fmt: skip
+    result = validate_table("stage_events", frame, TABLES["stage_event"])
+    assert result.rows_out == 0 and len(result.errors) == 200
+    assert result.errors[0] == RowError(
+        "stage_events", 1, "deal_id", "D1",
+        "duplicate key deal_id='D1', stage='demo', entered_at='2026-01-05' (also on rows 3, 5, "
+        "7, 9, 11 and 94 more)",
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
