@@ -68,6 +68,8 @@ _MONEY_COLUMNS = frozenset(
         ("payouts_measures", "credited"),
         ("payouts_measures", "quota"),
         ("payouts_measures", "payout"),
+        ("budget", "total"),
+        ("budget", "budget"),
     }
 )
 #: Columns holding a list of records per row, with the keys of a record: each gets its own

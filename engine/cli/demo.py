@@ -47,7 +47,8 @@ def row_count(text: str) -> int:
 def demo_tables(
     program: Program, n_leads: int = DEFAULT_ROWS, n_deals: int = DEFAULT_ROWS, seed: int = 0
 ) -> tuple[dict[str, pd.DataFrame], int]:
-    """Deterministic synthetic tables for a ruleset, and the year they cover."""
+    """Deterministic synthetic tables for a ruleset (its roles, stages, quota measures and
+    plan year), and the year they cover."""
     from dsl.canonical import TABLES
     from engine.demo import DEFAULT_MEASURES, DEFAULT_STAGES, generate
     from engine.plans import compile_plans
@@ -69,11 +70,34 @@ def demo_tables(
         n_deals=n_deals,
         seed=seed,
         stages=tuple(program.compiled.stages) or DEFAULT_STAGES,
-        measures=tuple(sorted(book.quota_measures)) or DEFAULT_MEASURES,
+        measures=tuple(sorted(book.quota_measures)) if book.plans else DEFAULT_MEASURES,
         ranges=ranges,
         year=year,
     )
+    declared = list(model.roles)
+    if declared:
+        tables["reps"] = _client_roles(
+            tables["reps"], declared, [r for r in declared if book.roles.get(r)]
+        )
     return tables, year
+
+
+def _client_roles(reps: pd.DataFrame, declared: list[str], planned: list[str]) -> pd.DataFrame:
+    """The generated team (AE, SDR, AM) in the ruleset's roles.
+
+    A quota-carrying rep (AE, AM) of a role the ruleset lacks takes its first role with a plan
+    (maven: agents); an SDR of a missing role takes a role without a plan, or leaves (SDRs own
+    no deal and have no quota, so nothing else changes).
+    """
+    role = reps["role"]
+    known = role.isin(declared)
+    carrying = ~known & role.isin(["AE", "AM"])
+    unplanned = [r for r in declared if r not in planned]
+    renamed = role.mask(carrying, (planned or declared)[0])
+    if unplanned:
+        renamed = renamed.mask(~known & ~carrying, unplanned[0])
+        return reps.assign(role=renamed)
+    return reps.assign(role=renamed)[(known | carrying).to_numpy()].reset_index(drop=True)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -317,6 +317,8 @@ def _error_text(row: Any) -> str:
     table, number, column, value, message = (row[0], row[1], row[2], row[3], row[4])
     where = f"{table} row {int(number)}" if _present(number) else str(table)
     cell = ""
+    if not _present(number) and _present(value) and str(value) in str(message):
+        return f"{where}: {message}"  # `rep R0004: role SDR has no plan` says it all
     if _present(column):
         cell = f", {column}" + (f" = {value!r}" if _present(value) else "")
     return f"{where}{cell}: {message}"

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import json
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,10 @@ CONTECH = str(ROOT / "rulesets" / "contech-saas")
 MAVEN_RULESET = str(ROOT / "rulesets" / "maven-crm")
 # The real export sits beside the repository (../shared/data/maven-crm), not inside it.
 MAVEN = ROOT.parent / "shared" / "data" / "maven-crm"
+MEASURE_KEYS = ("measure", "credited", "quota", "attainment", "rate_or_pct", "payout")
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
+#: The output tables, in order: the contract's, then any the engine adds (payout budget...).
+OUTPUT_TABLES = list(engine.load(CONTECH).evaluate().tables())
 COUNT_LINE = re.compile(r"^  (\w+) +([\d,]+) in = +([\d,]+) out \+ ([\d,]+) rejected$", re.M)
 
 
@@ -85,16 +88,30 @@ def test_demo_json_document_has_the_contract_shape(capsys: pytest.CaptureFixture
     code, out, err = run(capsys, "eval", CONTECH, "--demo", "300", "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert list(doc) == [
-        "as_of", "period", "leads", "deals", "funnel", "kpis", "alerts", "errors", "payouts",
-        "counts",
-    ]  # fmt: skip
+    assert list(doc) == ["as_of", "period", *OUTPUT_TABLES, "counts"]
+    contract = ["leads", "deals", "funnel", "kpis", "alerts", "errors", "payouts"]
+    assert [t for t in OUTPUT_TABLES if t in contract] == contract
     assert doc["as_of"] == "2026-12-31"  # demo data: the last day of the plans' year
     assert len(doc["leads"]) == len(doc["deals"]) == 300
     assert all(list(row) == list(LEAD_COLUMNS) for row in doc["leads"])
     assert all(list(row) == list(DEAL_COLUMNS) for row in doc["deals"])
     assert all(list(row) == list(FUNNEL_COLUMNS) for row in doc["funnel"])
-    assert doc["errors"] == []
+    # Input rows are all valid; what the plans could not pay or credit is listed too.
+    assert {e["table"] for e in doc["errors"]} == {"payouts"}
+    assert "payouts: rep R0004: role SDR has no plan\n" in err
+    assert doc["payouts"], "the AE plan pays every quarter"
+    for row in doc["payouts"]:
+        assert MONEY.match(row["payout"])
+        assert [list(m) for m in row["measures"]] == [list(MEASURE_KEYS)] * 3
+        # No plan cap in contech-saas: the measures add up to the payout.
+        assert sum(Decimal(m["payout"]) for m in row["measures"]) == Decimal(row["payout"])
+    for budget in doc["budget"]:
+        paid = [
+            Decimal(r["payout"])
+            for r in doc["payouts"]
+            if (r["plan"], r["period"]) == (budget["plan"], budget["period"])
+        ]
+        assert Decimal(budget["total"]) == sum(paid)
     lead = doc["leads"][0]
     assert isinstance(lead["score"], int) and isinstance(lead["points"], dict)
     assert isinstance(lead["missing"], list)
@@ -221,13 +238,7 @@ def test_csv_files_escape_formulas_and_keep_numbers(
     )  # fmt: skip
     assert (code, out) == (0, "")
     names = sorted(p.name for p in out_dir.iterdir())
-    assert names == sorted(
-        f"{t}.csv"
-        for t in (
-            "leads", "deals", "funnel", "kpis", "alerts", "errors", "payouts",
-            "payouts_measures", "counts",
-        )
-    )  # fmt: skip
+    assert names == sorted(f"{t}.csv" for t in [*OUTPUT_TABLES, "payouts_measures", "counts"])
     assert f"  wrote {out_dir / 'deals.csv'}\n" in err
     leads = read_csv(out_dir / "leads.csv")
     assert list(leads[0]) == [
@@ -252,7 +263,9 @@ def test_csv_files_escape_formulas_and_keep_numbers(
     ]
     assert read_csv(out_dir / "payouts_measures.csv") == []
     header = (out_dir / "payouts_measures.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header == "rep_id,plan,period,measure,credited,quota,attainment,rate_or_pct,payout"
+    assert header == (
+        "rep_id,plan,period,paid,measure,credited,quota,attainment,rate_or_pct,payout"
+    )
 
 
 def test_xlsx_workbook_escapes_formulas_and_writes_numbers(
@@ -265,10 +278,9 @@ def test_xlsx_workbook_escapes_formulas_and_writes_numbers(
     assert code == 0
     assert f"  wrote {tmp_path / 'results.xlsx'}\n" in err
     workbook = openpyxl.load_workbook(tmp_path / "results.xlsx")
-    assert workbook.sheetnames == [
-        "leads", "deals", "funnel", "kpis", "alerts", "errors", "payouts", "payouts_measures",
-        "counts",
-    ]  # fmt: skip
+    tables = list(OUTPUT_TABLES)
+    tables.insert(tables.index("payouts") + 1, "payouts_measures")
+    assert workbook.sheetnames == [*tables, "counts"]
     leads = workbook["leads"]
     formula = leads.cell(row=3, column=1)
     assert formula.value == '\'=HYPERLINK("http://x")'
@@ -346,8 +358,10 @@ def test_strict_fails_on_invalid_rows_and_writes_nothing(
 
 
 def test_strict_passes_on_valid_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    # Only invalid input rows fail --strict; the plans' findings are reported, not fatal.
     code, out, _ = run(capsys, "eval", CONTECH, "--demo", "50", "--strict")
-    assert code == 0 and json.loads(out)["errors"] == []
+    assert code == 0
+    assert {e["table"] for e in json.loads(out)["errors"]} == {"payouts"}
 
 
 def test_unknown_mapping_key(capsys: pytest.CaptureFixture[str], export: Path) -> None:
@@ -482,6 +496,17 @@ def test_maven_crm_real_export(capsys: pytest.CaptureFixture[str]) -> None:
     won = {row["rep_id"]: row for row in doc["kpis"] if row["kpi"] == "won_value"}
     assert all(row["value"] is None or MONEY.match(row["value"]) for row in won.values())
     assert all(row["target"] == "100000.00" for row in won.values())
+    # The 2017 agent plan, per quarter: 5% of won value (to the cent, half up), +1,000 at 100K.
+    assert {row["period"] for row in doc["payouts"]} == {f"2017-Q{q}" for q in range(1, 5)}
+    for row in doc["payouts"]:
+        commission, bonus = row["measures"]
+        expected = (Decimal(commission["credited"]) * Decimal("0.05")).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
+        assert Decimal(commission["payout"]) == expected
+        reached = Decimal(bonus["credited"]) >= 100_000
+        assert bonus["payout"] == ("1000.00" if reached else "0.00")
+        assert Decimal(row["payout"]) == expected + Decimal(bonus["payout"])
 
 
 # ----------------------------------------------------------------------------- schema
