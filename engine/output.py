@@ -26,15 +26,18 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
 from engine.money import format_money
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from dsl.model import Model
     from engine.results import Results
 
@@ -80,9 +83,6 @@ _RECORD_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
 #: KPI columns that are money when the KPI measures money.
 _KPI_MONEY_COLUMNS = ("value", "target")
 
-Cell = Any
-Column = list[Cell]
-
 
 class OutputError(ValueError):
     """Results that cannot be written in the asked format (too many rows for a sheet)."""
@@ -116,34 +116,87 @@ def counts_rows(results: Results) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- columns
-def _columns(
-    name: str, frame: pd.DataFrame, money: frozenset[str]
-) -> tuple[list[str], list[Column], list[bool | list[bool]]]:
-    """Column names, values as plain Python objects (missing as None), and money flags.
+@dataclass(slots=True)
+class _Col:
+    """A column as codes into its distinct values (-1: missing), with its money flag(s).
 
-    A flag is one bool for a whole column, or one per row (a KPI table mixes money and rates).
+    Every conversion runs once per distinct value, then is spread to the rows by the codes: an
+    output of a million rows converts a few thousand values. `money` is one flag for the column,
+    or one per value (a KPI table mixes amounts and rates; its values are not merged).
     """
+
+    codes: npt.NDArray[np.intp]
+    values: list[Any]
+    money: bool | list[bool]
+
+    @classmethod
+    def of(cls, series: pd.Series[Any], money: bool) -> _Col:
+        """A factorized column. Equal values merge (`1` and `1.0`): a column holds one kind."""
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        return cls(np.asarray(codes), [_python(u) for u in uniques], money)
+
+    @classmethod
+    def rows(cls, values: Sequence[Any], money: bool | list[bool] = False) -> _Col:
+        """A column kept row by row (values as given, None missing)."""
+        return cls(np.arange(len(values)), list(values), money)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def cells(self, convert: Callable[[Any, bool], Any]) -> list[Any]:
+        """`convert(value, money)` of every row (missing: `convert(None, False)`)."""
+        flags = self.money if isinstance(self.money, list) else [self.money] * len(self.values)
+        table = np.empty(len(self.values) + 1, dtype=object)
+        # Item by item: converted cells may be lists, which numpy would spread over rows.
+        for position, (value, money) in enumerate(zip(self.values, flags, strict=True)):
+            table[position] = convert(value, money) if value is not None else convert(None, False)
+        table[-1] = convert(None, False)
+        cells: list[Any] = table[self.codes].tolist()
+        return cells
+
+    def money_rows(self) -> list[bool]:
+        """The money flag of every row."""
+        if isinstance(self.money, list):
+            flags = [*self.money, False]
+            return [flags[code] for code in self.codes.tolist()]
+        return [self.money] * len(self.codes)
+
+    def take(self, rows: Sequence[int]) -> _Col:
+        """The column at the given row positions."""
+        return _Col(self.codes[np.asarray(rows, dtype=np.intp)], self.values, self.money)
+
+
+def _python(value: Any) -> Any:
+    """A distinct value as a plain Python object (numpy and pandas scalars unwrapped)."""
+    if value is None or _missing(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _columns(name: str, frame: pd.DataFrame, money: frozenset[str]) -> tuple[list[str], list[_Col]]:
+    """The columns of one output table, factorized, with their money flags."""
     names = [str(c) for c in frame.columns]
-    values = [_plain(frame.iloc[:, i]) for i in range(len(names))]
-    flags: list[bool | list[bool]] = [(name, c) in _MONEY_COLUMNS for c in names]
     if name == "kpis" and "kpi" in names:
-        kpis = values[names.index("kpi")]
-        per_row = [k in money for k in kpis]
-        for column in _KPI_MONEY_COLUMNS:
-            if column in names:
-                flags[names.index(column)] = per_row
-    return names, values, flags
+        # Small, and its value and target mix amounts, rates and counts: row by row.
+        plain = [_plain(frame.iloc[:, i]) for i in range(len(names))]
+        per_row = [k in money for k in plain[names.index("kpi")]]
+        return names, [
+            _Col.rows(values, per_row if column in _KPI_MONEY_COLUMNS else False)
+            for column, values in zip(names, plain, strict=True)
+        ]
+    return names, [
+        _Col.of(frame.iloc[:, i], (name, column) in _MONEY_COLUMNS)
+        for i, column in enumerate(names)
+    ]
 
 
-def _plain(series: pd.Series[Any]) -> Column:
+def _plain(series: pd.Series[Any]) -> list[Any]:
     """A column's values as Python objects, every kind of missing as None."""
     column: Any = series  # pandas-stubs know no `na_value=None`
-    objects = column.to_numpy(dtype=object, na_value=None)
-    values: list[Any] = objects.tolist()
-    if series.dtype == object or series.dtype.kind == "f":
-        # NaN and NaT left in object columns (a team row's rep_id) are missing too.
-        values = [None if _missing(v) else v for v in values]
-    return values
+    values: list[Any] = column.to_numpy(dtype=object, na_value=None).tolist()
+    return [None if _missing(v) else _python(v) for v in values]
 
 
 def _missing(value: Any) -> bool:
@@ -152,31 +205,6 @@ def _missing(value: Any) -> bool:
     if isinstance(value, float):
         return value != value
     return type(value).__name__ in ("NAType", "NaTType")
-
-
-def _converted(
-    values: Column, flag: bool | list[bool], convert: Callable[[Any, bool], Any]
-) -> Column:
-    """Convert a column; shared objects (the same tuple in many rows) are converted once."""
-    cache: dict[int, Any] = {}
-    out: Column = []
-    append = out.append
-    flags = flag if isinstance(flag, list) else None
-    money = bool(flag) if flags is None else False
-    for i, value in enumerate(values):
-        if flags is not None:
-            money = flags[i]
-        if value is None:
-            append(None)
-        elif isinstance(value, tuple | dict) and not money:
-            key = id(value)
-            found = cache.get(key)
-            if found is None:
-                found = cache[key] = convert(value, money)
-            append(found)
-        else:
-            append(convert(value, money))
-    return out
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -227,68 +255,69 @@ def write_json(
     for key, value in head.items():
         stream.write(f"{encode(key)}: {encode(value)},\n")
     for name, frame in results.tables().items():
+        lines = _json_lines(name, frame, money, encode)
         stream.write(f"{encode(name)}: [")
-        first = True
-        for chunk in _json_rows(name, frame, money):
-            stream.write(("\n" if first else ",\n") + ",\n".join(map(encode, chunk)))
-            first = False
-        stream.write("\n],\n" if not first else "],\n")
+        for start in range(0, len(lines), _CHUNK):
+            stream.write(("\n" if not start else ",\n") + ",\n".join(lines[start : start + _CHUNK]))
+        stream.write("\n],\n" if lines else "],\n")
     counts = {row.pop("table"): row for row in counts_rows(results)}
     stream.write(f'"counts": {encode(counts)}\n}}\n')
 
 
-def _json_rows(name: str, frame: pd.DataFrame, money: frozenset[str]) -> Iterator[list[Any]]:
-    names, values, flags = _columns(name, frame, money)
-    columns = [_converted(v, f, to_json) for v, f in zip(values, flags, strict=True)]
-    rows = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
-    for start in range(0, len(rows), _CHUNK):
-        yield rows[start : start + _CHUNK]
+def _json_lines(
+    name: str, frame: pd.DataFrame, money: frozenset[str], encode: Callable[[Any], str]
+) -> list[str]:
+    """Each row of a table as one JSON object, written as `json` writes a dict."""
+    names, columns = _columns(name, frame, money)
+    parts = [
+        [f"{encode(column)}: {text}" for text in col.cells(lambda v, m: encode(to_json(v, m)))]
+        for column, col in zip(names, columns, strict=True)
+    ]
+    return ["{" + ", ".join(row) + "}" for row in zip(*parts, strict=True)]
 
 
 # ----------------------------------------------------------------------------- CSV and XLSX
-def _sheets(
-    results: Results, money: frozenset[str]
-) -> Iterator[tuple[str, list[str], list[Column], list[bool | list[bool]]]]:
-    """Each output table flattened for a spreadsheet: (name, header, columns, money flags)."""
+def _sheets(results: Results, money: frozenset[str]) -> Iterator[tuple[str, list[str], list[_Col]]]:
+    """Each output table flattened for a spreadsheet: (name, header, columns)."""
     for name, frame in results.tables().items():
-        names, values, flags = _columns(name, frame, money)
-        flat_names: list[str] = []
-        flat_values: list[Column] = []
-        flat_flags: list[bool | list[bool]] = []
-        children: list[tuple[str, list[dict[str, Any]], list[int], tuple[str, ...]]] = []
-        for column, cells, flag in zip(names, values, flags, strict=True):
-            present = [v for v in cells if v is not None]
+        names, columns = _columns(name, frame, money)
+        header: list[str] = []
+        flat: list[_Col] = []
+        children: list[tuple[str, _Col, tuple[str, ...]]] = []
+        for column, col in zip(names, columns, strict=True):
+            present = [v for v in col.values if v is not None]
             if present and all(isinstance(v, Mapping) for v in present):
                 for key in _keys(present):
-                    flat_names.append(f"{column}.{key}")
-                    flat_values.append([None if v is None else v.get(key) for v in cells])
-                    flat_flags.append(False)
+                    header.append(f"{column}.{key}")
+                    values = [None if v is None else v.get(key) for v in col.values]
+                    flat.append(_Col(col.codes, values, False))
             elif (name, column) in _RECORD_COLUMNS or (
                 present and all(_records(v) for v in present) and any(present)
             ):
-                rows, parents = [], []
-                for position, cell in enumerate(cells):
-                    for item in cell or ():
-                        rows.append(item)
-                        parents.append(position)
-                known = _RECORD_COLUMNS.get((name, column), ())
-                children.append((f"{name}_{column}", rows, parents, known))
+                children.append((f"{name}_{column}", col, _RECORD_COLUMNS.get((name, column), ())))
             else:
-                flat_names.append(column)
-                flat_values.append(cells)
-                flat_flags.append(flag)
-        yield name, flat_names, flat_values, flat_flags
-        for child, rows, parents, known in children:
-            keys = list(dict.fromkeys([*known, *_keys(rows)]))
+                header.append(column)
+                flat.append(col)
+        yield name, header, flat
+        for child, col, known in children:
+            records, parents = [], []
+            for position, cell in enumerate(col.cells(lambda v, m: v)):
+                for item in cell or ():
+                    records.append(item)
+                    parents.append(position)
+            keys = list(dict.fromkeys([*known, *_keys(records)]))
             # The parent's columns identify each item (rep, plan, period), unless they clash.
-            own = [i for i, n in enumerate(flat_names) if n not in keys and "." not in n]
-            header = [flat_names[i] for i in own] + keys
-            columns = [[flat_values[i][p] for p in parents] for i in own]
-            columns += [[row.get(key) for row in rows] for key in keys]
-            yield child, header, columns, [(child, c) in _MONEY_COLUMNS for c in header]
+            own = [i for i, n in enumerate(header) if n not in keys and "." not in n]
+            child_header = [header[i] for i in own] + keys
+            child_columns = [flat[i].take(parents) for i in own]
+            child_columns += [
+                _Col.rows([r.get(key) for r in records], (child, key) in _MONEY_COLUMNS)
+                for key in keys
+            ]
+            yield child, child_header, child_columns
     counts = counts_rows(results)
     header = ["table", "in", "out", "rejected"]
-    yield "counts", header, [[row[key] for row in counts] for key in header], [False] * 4
+    yield "counts", header, [_Col.rows([row[key] for row in counts]) for key in header]
 
 
 def _records(value: Any) -> bool:
@@ -331,15 +360,13 @@ def write_csv(results: Results, folder: Path, money: frozenset[str] = frozenset(
     """Write one UTF-8 CSV file per table into `folder`; returns the files written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, header, columns, flags in _sheets(results, money):
+    for name, header, columns in _sheets(results, money):
         path = folder / f"{name}.csv"
-        texts = [_converted(c, f, _text) for c, f in zip(columns, flags, strict=True)]
+        texts = [col.cells(_text) for col in columns]
         with path.open("w", encoding="utf-8", newline="") as stream:
             writer = csv.writer(stream)
             writer.writerow(header)
-            writer.writerows(
-                ["" if v is None else v for v in row] for row in zip(*texts, strict=True)
-            )
+            writer.writerows(zip(*texts, strict=True))
         written.append(path)
     return written
 
@@ -374,7 +401,7 @@ def write_xlsx(results: Results, path: Path, money: frozenset[str] = frozenset()
     from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped, unused-ignore]
 
     sheets = list(_sheets(results, money))
-    for name, _, columns, _ in sheets:
+    for name, _, columns in sheets:
         rows = len(columns[0]) if columns else 0
         if rows + 1 > XLSX_MAX_ROWS:
             raise OutputError(
@@ -382,11 +409,11 @@ def write_xlsx(results: Results, path: Path, money: frozenset[str] = frozenset()
                 f"{XLSX_MAX_ROWS - 1:,}: use --format csv"
             )
     workbook = Workbook(write_only=True)
-    for name, header, columns, flags in sheets:
+    for name, header, columns in sheets:
         sheet = workbook.create_sheet(title=name[:31])
         sheet.append(header)
-        cells = [_converted(c, f, _cell) for c, f in zip(columns, flags, strict=True)]
-        money_at = [_money_mask(f, len(c)) for c, f in zip(columns, flags, strict=True)]
+        cells = [col.cells(_cell) for col in columns]
+        money_at = [col.money_rows() for col in columns]
         for r, row in enumerate(zip(*cells, strict=True)):
             sheet.append(
                 [_styled(sheet, WriteOnlyCell, v, m[r]) for v, m in zip(row, money_at, strict=True)]
@@ -394,10 +421,6 @@ def write_xlsx(results: Results, path: Path, money: frozenset[str] = frozenset()
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
-
-
-def _money_mask(flag: bool | list[bool], n: int) -> Sequence[bool]:
-    return flag if isinstance(flag, list) else [flag] * n
 
 
 def _styled(sheet: Any, make: Any, value: Any, money: bool) -> Any:

@@ -24,7 +24,7 @@ from dsl.canonical import TABLES
 from engine.cli.demo import demo_tables
 from engine.cli.eval import Progress
 from engine.cli.main import main
-from engine.output import escape_formula
+from engine.output import escape_formula, money_kpis, to_json, write_json
 from engine.results import DEAL_COLUMNS, ERROR_COLUMNS, FUNNEL_COLUMNS, LEAD_COLUMNS
 from engine.vector import table_columns
 
@@ -598,3 +598,36 @@ def test_progress_is_off_when_stderr_is_captured(capsys: pytest.CaptureFixture[s
     _, _, err = run(capsys, "eval", CONTECH, "--demo", "60000")
     assert "\r" not in err and "[#" not in err
     assert dt.date.fromisoformat(err.split("as of ")[1][:10]) == dt.date(2026, 12, 31)
+
+
+@pytest.mark.parametrize(
+    "name", ["contech-saas", "fintech", "industrie-services", "maven-crm", "services-b2b"]
+)
+def test_json_writer_equals_a_row_by_row_reference(name: str) -> None:
+    # The writer converts each distinct value once; converting every cell gives the same.
+    program = engine.load(ROOT / "rulesets" / name)
+    tables, _ = demo_tables(program, 400, 400, seed=3)
+    results = program.evaluate(**tables, as_of=dt.date(2026, 12, 31))
+    money = money_kpis(program.model)
+    stream = io.StringIO()
+    write_json(results, stream, money)
+    document = json.loads(stream.getvalue())
+
+    def cell(value: Any, money: bool) -> Any:
+        missing = type(value).__name__ in ("NAType", "NaTType") or value is None or value != value
+        return to_json(None if missing else value, money)
+
+    for table, frame in results.tables().items():
+        expected = [
+            {
+                column: cell(
+                    value,
+                    (table, column) == ("deals", "weighted_value")
+                    or (table, column) in (("payouts", "payout"), ("budget", "total"))
+                    or (table == "kpis" and column in ("value", "target") and row["kpi"] in money),
+                )
+                for column, value in row.items()
+            }
+            for row in frame.astype(object).to_dict("records")
+        ]
+        assert json.loads(json.dumps(expected)) == document[table], table
