@@ -99,6 +99,8 @@ __all__ = [
 
 Array = npt.NDArray[Any]
 Bools = npt.NDArray[np.bool_]
+#: A factorized text column: codes (-1: missing) and the distinct values.
+Codes = tuple[Array, list[Any]]
 _EPOCH = np.datetime64("1970-01-01", "D")
 _MAX_RADIX = 2**62
 _NO_POINTS = FrozenDict()
@@ -300,7 +302,9 @@ class Frame:
         rows: Array | None = None,
         stage_reach: Mapping[str, tuple[Array, Bools]] | None = None,
         history: History | None = None,
+        codes: Mapping[str, Codes] | None = None,
     ) -> None:
+        """`codes`: text columns of `data` already factorized (by validation)."""
         self.data = data
         self.n = len(rows) if rows is not None else len(data)
         self.extras: dict[str, V] = dict(extras or {})
@@ -311,7 +315,7 @@ class Frame:
         self.history = history
         self._entered: dict[str, V] = {}
         self._cache: dict[tuple[str, str, int], V] = {}
-        self._codes: dict[str, tuple[Array, list[Any]]] = {}
+        self._codes: dict[str, Codes] = dict(codes or {})
 
     def take(self, rows: Array) -> Frame:
         """The sub-frame of some rows (positions)."""
@@ -1032,6 +1036,7 @@ def evaluate_tables(
     errors: list[RowError] = []
     counts: list[TableCounts] = []
     valid: dict[str, pd.DataFrame] = {}
+    codes: dict[str, dict[str, Codes]] = {}
     for table, frame in frames.items():
         if frame is None or table == "splits":  # splits are the payouts' to validate
             continue
@@ -1041,13 +1046,22 @@ def evaluate_tables(
             frame,
             table_columns(program.model, record),
             known_values if record in ("deal", "stage_event") else None,
+            # Amounts of the big tables are read as cents only (here and by the payouts); the
+            # small ones feed the payouts' reference functions, which take Decimals.
+            decimals=record not in ("lead", "deal", "stage_event"),
         )
-        kept, outside = _in_ranges(table, frame, checked.valid, program.model.records[record])
+        kept, outside, inside = _in_ranges(
+            table, frame, checked.valid, program.model.records[record]
+        )
         errors.extend(sorted([*checked.errors, *outside], key=_error_order))
         counts.append(TableCounts(table, checked.rows_in, len(kept), checked.rows_in - len(kept)))
         valid[table] = kept.reset_index(drop=True)
+        codes[table] = {
+            name: (found if inside is None else found[inside], list(distinct))
+            for name, (found, distinct) in checked.codes.items()
+        }
     paid = _payouts(program, valid, frames.get("splits"), period)
-    evaluator = _Evaluator(program, as_of, period, _attainments(paid.payouts, period))
+    evaluator = _Evaluator(program, as_of, period, _attainments(paid.payouts, period), codes)
     alerts = Alerts()
     leads = evaluator.leads(valid.get("leads"), alerts)
     history = History(list(compiled.stages.values()), valid.get("deals"), valid.get("stage_events"))
@@ -1133,33 +1147,53 @@ def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFram
 
 def _in_ranges(
     table: str, given: pd.DataFrame, valid: pd.DataFrame, fields: Mapping[str, FieldType]
-) -> tuple[pd.DataFrame, list[RowError]]:
-    """Rows whose numbers lie in their declared ranges (`integer 0..2`); errors for the others."""
+) -> tuple[pd.DataFrame, list[RowError], Bools | None]:
+    """Rows whose numbers lie in their declared ranges (`integer 0..2`); errors for the others;
+    which valid rows are kept (None: all)."""
     bad = np.zeros(len(valid), dtype=bool)
     errors: list[RowError] = []
+    rows: Array | None = None
+    for name, kind in fields.items():
+        if kind.range is None:
+            continue
+        if f"{name}__cents" in valid.columns:  # an amount: its cents are exact
+            cents = valid[f"{name}__cents"].to_numpy(dtype=np.float64, na_value=np.nan)
+            values = np.asarray(cents) / 100
+        elif name in valid.columns:
+            values = np.asarray(valid[name].to_numpy(dtype=np.float64, na_value=np.nan))
+        else:
+            continue
+        low, high = kind.range
+        outside = ~np.isnan(values) & ((values < float(low)) | (values > float(high)))
+        if not outside.any():
+            continue
+        if rows is None:
+            rows = _row_numbers(given, valid)
+        positions = np.flatnonzero(outside)
+        if kind.kind == "integer":
+            whole = valid[name].to_numpy(dtype=np.int64, na_value=0)
+            texts = [str(value) for value in whole[positions].tolist()]
+        else:
+            texts = [repr(value) for value in values[positions].tolist()]
+        shown = range_text(low, high)
+        errors.extend(
+            RowError(table, row, name, text, f"{text} is outside {shown}")
+            for row, text in zip(rows[positions].tolist(), texts, strict=True)
+        )
+        bad |= outside
+    if not bad.any():
+        return valid, errors, None
+    return valid[~bad], errors, ~bad
+
+
+def _row_numbers(given: pd.DataFrame, valid: pd.DataFrame) -> Array:
+    """The row numbers of valid rows, as validate_table numbers them (see engine.data): by the
+    index it was given, or 1, 2, ... for pandas' default index."""
     index = given.index
     default = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
     numbered = not default and pd.api.types.is_integer_dtype(index.dtype)
-    # validate_table numbers rows by the index it was given, or 1, 2, ... (see engine.data).
     positions = given.index.get_indexer(valid.index) if len(valid) else np.empty(0, np.int64)
-    rows = np.asarray(valid.index if numbered else positions + 1, dtype=np.int64)
-    for name, kind in fields.items():
-        if kind.range is None or name not in valid.columns:
-            continue
-        low, high = kind.range
-        values = np.asarray(valid[name].to_numpy(dtype=np.float64, na_value=np.nan))
-        outside = ~np.isnan(values) & ((values < float(low)) | (values > float(high)))
-        for position in np.flatnonzero(outside).tolist():
-            value = valid[name].iloc[position]
-            text = str(value) if kind.kind == "integer" else repr(float(value))
-            errors.append(
-                RowError(
-                    table, int(rows[position]), name, text,
-                    f"{text} is outside {range_text(low, high)}",
-                )
-            )  # fmt: skip
-        bad |= outside
-    return (valid[~bad] if bad.any() else valid), errors
+    return np.asarray(valid.index if numbered else positions + 1, dtype=np.int64)
 
 
 def _error_order(error: RowError) -> tuple[int, int]:
@@ -1180,10 +1214,13 @@ class _Evaluator:
         as_of: dt.date,
         period: str | None,
         attainments: Mapping[str, Mapping[str, float]],
+        codes: Mapping[str, Mapping[str, Codes]] | None = None,
     ) -> None:
         self.program = program
         self.period = period
         self.attainments = attainments
+        #: Per table, the text columns validation already factorized.
+        self.codes = codes or {}
         bounds = period_bounds(period) if period else None
         self.compiled = program.compiled
         self.as_of = as_of
@@ -1245,7 +1282,7 @@ class _Evaluator:
         """One row per valid lead: id, score, status, points, missing."""
         if data is None:
             return pd.DataFrame(columns=list(LEAD_COLUMNS))
-        frame = Frame(data)
+        frame = Frame(data, codes=self.codes.get("leads"))
         compiled = self.compiled
         _, columns = self._routed(compiled.lead_routes, compiled.lead_score, frame, "lead")
         result = _table(
@@ -1283,7 +1320,9 @@ class _Evaluator:
         compiled = self.compiled
         compiler = self.deal_compiler
         n = len(data)
-        frame = Frame(data, {AS_OF: V(np.asarray(_date_days(self.as_of)))})
+        frame = Frame(
+            data, {AS_OF: V(np.asarray(_date_days(self.as_of)))}, codes=self.codes.get("deals")
+        )
         frame.history = history
         frame.stage_reach = {name: history.reach(name) for name in compiled.pipelines}
         if len(history.event_deal):
@@ -1660,14 +1699,15 @@ class _Evaluator:
 
     def _table_frame(self, record: str, data: pd.DataFrame) -> Frame:
         """A frame of another table; reps see the evaluated `period`."""
+        codes = self.codes.get(FILE_NAMES[record])
         if record != "rep":
-            return Frame(data)
+            return Frame(data, codes=codes)
         period = np.full(len(data), self.period, dtype=object)
         extras = {"period": V(period, np.full(len(data), self.period is not None))}
         for measure, by_rep in self.attainments.items():
             values = data["id"].map(by_rep).to_numpy(dtype=np.float64, na_value=np.nan)
             extras[f"attainment({measure})"] = V(np.nan_to_num(values), ~np.isnan(values))
-        return Frame(data, extras)
+        return Frame(data, extras, codes=codes)
 
     def _compiler(self, record: str) -> Compiler:
         found = self.compilers.get(record)

@@ -258,6 +258,31 @@ def test_meddpicc_letters_outside_their_range_are_rejected(contech: engine.Progr
     assert raised.value.errors == (("m_metrics", 3, "3 is outside 0..2"),)
 
 
+def test_declared_ranges_of_amounts_and_numbers_are_checked_on_the_table_path() -> None:
+    # The table path reads amounts as cents only (no Decimal column): same errors as records.
+    program = engine.load_text(
+        'ruleset t "T" { currency EUR }\n'
+        "record deal {\n  fee money 0..1000\n  ratio number 0..1\n}\n"
+        "pipeline p on deal {\n  stage a { exit x: fee >= 1 }\n}\n",
+        "ranges.krl",
+    )
+    deals = pd.DataFrame(
+        {"id": ["D1", "D2", "D3"], "status": "open", "stage": "a",
+         "fee": ["1000.01", "999.99", "-0.5"], "ratio": ["1.5", "0.5", ""]},
+        dtype="str",
+    )  # fmt: skip
+    results = program.evaluate(deals=deals, as_of=AS_OF)
+    assert [(e["row"], e["column"], e["value"], e["message"]) for e in rows(results.errors)] == [
+        (1, "fee", "1000.01", "1000.01 is outside 0..1000"),
+        (1, "ratio", "1.5", "1.5 is outside 0..1"),
+        (3, "fee", "-0.5", "-0.5 is outside 0..1000"),
+    ]
+    assert list(results.deals["id"]) == ["D2"]
+    with pytest.raises(engine.RecordError) as raised:
+        program.evaluate_deal({"id": "D1", "status": "open", "stage": "a", "fee": "1000.01"})
+    assert raised.value.errors == (("fee", "1000.01", "1000.01 is outside 0..1000"),)
+
+
 def test_exit_criteria_missing_and_skipped_stages(contech: engine.Program) -> None:
     ready = contech.evaluate_deal(deal(), AS_OF)
     assert (ready.exit_ready, ready.missing, ready.skipped) == (True, (), ())
