@@ -11,6 +11,8 @@ import datetime as dt
 import io
 import json
 import re
+import subprocess
+import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -631,3 +633,20 @@ def test_json_writer_equals_a_row_by_row_reference(name: str) -> None:
             for row in frame.astype(object).to_dict("records")
         ]
         assert json.loads(json.dumps(expected)) == document[table], table
+
+
+def test_schema_and_the_parser_do_not_import_pandas() -> None:
+    # `koncept check`, `fmt` and `schema` start fast: building the parser with the evaluation
+    # subcommands registered, and printing a schema, never import pandas.
+    code = (
+        "import io, sys, contextlib\n"
+        "from engine.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    assert main(['schema', {CONTECH!r}, '--table', 'deals']) == 0\n"
+        "assert out.getvalue().startswith('{')\n"
+        "print(sorted(m for m in ('pandas', 'numpy', 'openpyxl') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout == "[]\n"
