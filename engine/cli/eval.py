@@ -164,6 +164,10 @@ def _evaluate(program: Program, args: argparse.Namespace) -> int:
                 written = _write(program, results, args)
     except DataError as error:
         return report_data_error(error)
+    except BrokenPipeError:
+        # The reader stopped (`| head`): not an error; keep Python from failing to flush later.
+        _silence_stdout()
+        return 0
     except OSError as error:
         where = error.filename or args.out
         print(f"error: {where}: cannot write ({error.strerror or error})", file=sys.stderr)
@@ -366,6 +370,14 @@ def report_unexpected(error: Exception) -> int:
         file=sys.stderr,
     )
     return 2
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (tests capture it): nothing left to flush into a closed pipe
 
 
 def _utf8(stream: IO[str]) -> bool:
