@@ -394,6 +394,7 @@ def test_table_path_rejects_invalid_rows_and_counts_them(contech: engine.Program
         "period",
         "payout",
         "measures",
+        "paid",  # whether the plan is the one the role is paid on (others are comparisons)
     ]
 
 
