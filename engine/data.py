@@ -461,19 +461,19 @@ def _trimmed(array: pa.Array) -> bool:
 class _Cells:
     """A column's cells as text, stripped, empty = missing.
 
-    A column of few distinct values (a picklist, yes/no, small numbers, days) is held as the
-    distinct values and each row's code, so that checking and parsing run once per distinct value
-    and the engine can reuse the codes. `values` ends with one missing cell, the code of the rows
-    where the cell is missing.
+    A column of few distinct values (a picklist, yes/no, small numbers, days) is held as Arrow's
+    dictionary of its cells (`values`, stripped: some may be missing or repeated) and each row's
+    code into it, so that checking and parsing run once per value and the engine can reuse the
+    codes.
     """
 
     index: pd.Index[Any]
     full: pd.Series[Any] | None
-    codes: npt.NDArray[np.intp] | None = None
+    codes: npt.NDArray[np.integer[Any]] | None = None
     values: pd.Series[Any] | None = None
 
     def unit(self) -> pd.Series[Any]:
-        """What per-value work runs on: the distinct values then a missing cell, or every cell."""
+        """What per-value work runs on: the dictionary, or every cell."""
         return self.values if self.values is not None else self.text()
 
     def text(self) -> pd.Series[Any]:
@@ -486,11 +486,11 @@ class _Cells:
     def present(self) -> Bools:
         """Rows whose cell is not missing."""
         if self.codes is not None and self.values is not None:
-            return np.asarray(self.codes != len(self.values) - 1, dtype=bool)
+            return np.asarray(self.values.notna().to_numpy()[self.codes], dtype=bool)
         return self.text().notna().to_numpy()
 
     def spread(self, unit: pd.Series[Any]) -> pd.Series[Any]:
-        """A column computed per distinct value (`unit`), taken to every row."""
+        """A column computed per dictionary value (`unit`), taken to every row."""
         assert self.codes is not None
         if isinstance(unit.dtype, np.dtype):
             return pd.Series(unit.to_numpy()[self.codes], index=self.index)
@@ -505,11 +505,20 @@ class _Cells:
         )
         return [None if pd.isna(cell) else str(cell) for cell in cells.tolist()]
 
+    def by_value(self) -> tuple[npt.NDArray[np.int64], list[str]]:
+        """For a coded column: a code per row (-1: missing) and the distinct values."""
+        assert self.codes is not None and self.values is not None
+        remap, distinct = pd.factorize(self.values, use_na_sentinel=True)
+        names = [str(value) for value in distinct]
+        if len(names) == len(self.values):  # the dictionary as it is: no missing, no repeat
+            return self.codes.astype(np.int64), names
+        return np.asarray(remap, dtype=np.int64)[self.codes], names
+
     def factorized(self) -> tuple[npt.NDArray[np.int64], int]:
         """A code per row (-1: missing) and the number of distinct values."""
-        if self.codes is not None and self.values is not None:
-            missing = len(self.values) - 1
-            return np.where(self.codes == missing, -1, self.codes).astype(np.int64), missing
+        if self.codes is not None:
+            codes, names = self.by_value()
+            return codes, len(names)
         text = self.text()
         array = _storage(text)
         if array is not None and not array.null_count and len(array) > 1:
@@ -535,19 +544,19 @@ def _cells(column: pd.Series[Any]) -> _Cells:
         return _Cells(column.index, _stripped(text))
     encoded = array.dictionary_encode(null_encoding="encode")
     raw = pd.Series(encoded.dictionary.to_pandas(), dtype=text.dtype)
-    stripped = _stripped(raw)
-    remap, distinct = pd.factorize(stripped, use_na_sentinel=True)
-    remap = np.where(remap < 0, len(distinct), remap)
-    codes = remap[np.asarray(encoded.indices.to_numpy(zero_copy_only=False))]
-    values = pd.Series([*distinct.tolist(), None], dtype=text.dtype)
+    values = _stripped(raw)
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
     # When stripping changed nothing, every row's text is the column as given.
-    same = stripped.notna().to_numpy() == raw.notna().to_numpy()
-    same &= (stripped.fillna("") == raw.fillna("")).to_numpy()
-    return _Cells(column.index, text if same.all() else None, codes, values)
+    same = values is raw or bool(
+        (values.isna() == raw.isna()).all() and (values.fillna("") == raw.fillna("")).all()
+    )
+    return _Cells(column.index, text if same else None, codes, values)
 
 
 def _few_distinct(array: pa.Array) -> bool:
     """Whether an evenly spread sample of the cells holds at most half as many distinct values."""
+    if not len(array):
+        return False
     step = max(1, len(array) // _SAMPLE)
     sample = array.take(pa.array(np.arange(0, len(array), step, dtype=np.int64)))
     return bool(2 * pc.count_distinct(sample, mode="all").as_py() <= len(sample))
@@ -943,7 +952,7 @@ def validate_table(
     for name in frame.columns:
         if name not in declared and name not in typed:
             typed[name] = _as_text(frame[name])  # the client's own fields, kept as text
-    data = pd.DataFrame(typed, index=frame.index)
+    data = pd.DataFrame(typed, index=frame.index, copy=False)
     if table_errors:
         bad_any[:] = True
     kept = ~bad_any
@@ -961,9 +970,8 @@ def validate_table(
 
 
 def _valid_codes(cells: _Cells, kept: Bools) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
-    codes, size = cells.factorized()
-    assert cells.values is not None
-    return codes[kept] if not kept.all() else codes, tuple(cells.values.iloc[:size].tolist())
+    codes, distinct = cells.by_value()
+    return codes[kept] if not kept.all() else codes, tuple(distinct)
 
 
 def _row_numbers(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
