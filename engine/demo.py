@@ -211,6 +211,18 @@ class _Generator:
         close = stage_entered + np.where(
             outcome == 2, rng.integers(15, 91, n), rng.integers(1, 31, n)
         )
+        # Open deals are alive at the year's end: their current stage was entered in its last
+        # weeks (an open deal 400 days into a 14-day stage is not what a pipeline looks like).
+        # The lag reuses drawn values, so the random streams of later tables do not move.
+        is_open = outcome == 2
+        lag = (close - stage_entered).astype(np.int64) % 30
+        open_shift = np.where(is_open, self.year_end - 1 - lag - stage_entered, 0).astype(np.int64)
+        created = created + open_shift
+        stage_entered = stage_entered + open_shift
+        close = np.where(
+            is_open, stage_entered + 1 + lag // 2, close
+        )  # expected close, in the year
+        entered = entered + np.repeat(open_shift, counts)
         # Keep every date inside the year: shift a whole deal back rather than clip (no ties).
         excess = np.maximum((close - self.year_end).astype(np.int64), 0)
         created = created - excess
