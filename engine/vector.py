@@ -772,8 +772,8 @@ def _lookup(node: Node, ref: FieldRef, closure: Fn) -> VFn:
 
 # ----------------------------------------------------------------------------- combinations
 def _combine_codes(parts: Sequence[tuple[Array, int]], n: int) -> tuple[Array, list[list[int]]]:
-    """One code per distinct combination of small codes (`codes`, `size` per part), and each
-    combination's codes, part by part."""
+    """One code per distinct combination of small codes (`codes`, `size` per part), and per part
+    the code of each combination."""
     key = np.zeros(n, dtype=np.int64)
     radix = 1
     folded = False
@@ -782,10 +782,20 @@ def _combine_codes(parts: Sequence[tuple[Array, int]], n: int) -> tuple[Array, l
             key = np.asarray(pd.factorize(key)[0], dtype=np.int64)
             radix = int(key.max()) + 1 if n else 1
             folded = True
-        key = key * size + codes
+        key *= size
+        key += codes
         radix *= size
-    inverse, distinct = pd.factorize(key)
-    inverse = np.asarray(inverse, dtype=np.int64)
+    if radix <= max(4 * n, 1 << 16):
+        # Few possible keys: number them through a table over all of them, no hashing.
+        seen = np.zeros(radix, dtype=bool)
+        seen[key] = True
+        distinct = np.flatnonzero(seen)
+        number = np.zeros(radix, dtype=np.int64)
+        number[distinct] = np.arange(len(distinct), dtype=np.int64)
+        inverse = number[key]
+    else:
+        found, distinct = pd.factorize(key)
+        inverse = np.asarray(found, dtype=np.int64)
     if not folded:
         # Mixed radix: each combination's codes come back from its key, no search needed.
         digits: list[list[int]] = []
@@ -793,10 +803,10 @@ def _combine_codes(parts: Sequence[tuple[Array, int]], n: int) -> tuple[Array, l
         for _, size in reversed(parts):
             digits.append((rest % size).tolist())
             rest = rest // size
-        return inverse, [list(c) for c in zip(*reversed(digits), strict=True)] if parts else []
+        return inverse, digits[::-1]
     first = np.full(len(distinct), n, dtype=np.int64)
     np.minimum.at(first, inverse, np.arange(n, dtype=np.int64))
-    return inverse, [[int(codes[row]) for codes, _ in parts] for row in first.tolist()]
+    return inverse, [np.asarray(codes)[first].tolist() for codes, _ in parts]
 
 
 def _objects(values: Sequence[Any]) -> Array:
@@ -817,9 +827,11 @@ def _names_by_bits(
         (np.asarray(group_codes, dtype=np.int64), len(group_values)),
         (np.asarray(bit_codes, dtype=np.int64), len(bit_values)),
     ]
-    inverse, combos = _combine_codes(parts, n)
+    inverse, (group_of, bits_of) = _combine_codes(parts, n)
     groups, masks = group_values.tolist(), bit_values.tolist()
-    return _objects([names_of(int(groups[g]), int(masks[b])) for g, b in combos])[inverse]
+    pairs = zip(group_of, bits_of, strict=True)
+    names = [names_of(int(groups[g]), int(masks[b])) for g, b in pairs]
+    return _objects(names)[inverse]
 
 
 # ----------------------------------------------------------------------------- scores
@@ -924,15 +936,17 @@ class ScoreVector:
         """
         n = frame.n
         parts = [criterion(frame) for criterion in self.criteria]
-        inverse, combos = _combine_codes([(c, len(t)) for c, t in parts], n)
-        tables = [table for _, table in parts]
+        inverse, digits = _combine_codes([(c, len(t)) for c, t in parts], n)
+        # Per criterion, the points of each combination; then each combination put together.
+        columns = [
+            [table[code] for code in codes] for (_, table), codes in zip(parts, digits, strict=True)
+        ]
         totals: list[Any] = []
         points: list[Any] = []
         missing: list[Any] = []
         exact = self.ir.kind == "fixed"
-        for codes in combos:
-            values = [table[code] for table, code in zip(tables, codes, strict=True)]
-            total, mapping, undecided = assemble(self.names, values, exact)
+        for values in zip(*columns, strict=True):
+            total, mapping, undecided = assemble(self.names, list(values), exact)
             totals.append(total)
             points.append(mapping)
             missing.append(undecided)
