@@ -96,7 +96,10 @@ INPUTS: dict[str, tuple[str, str]] = {
     "territories": ("territories", "territory"),
     "splits": ("splits", "split"),
 }
-_CASE_KEYS = ("name", "note", "as_of", "period", "defaults", "xfail", "want", "columns", "rows")
+NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+PLACEHOLDER = r"^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)$"
+#: A record key that repeats the record (rate boundaries need e.g. 5 won deals of 17).
+REPEAT = "_repeat"
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
 
@@ -108,7 +111,7 @@ def fixture_schema() -> dict[str, Any]:
     record = {
         "description": "One input record: column -> value (text, number, true/false or null).",
         "type": "object",
-        "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        "propertyNames": {"anyOf": [{"pattern": NAME}, {"pattern": PLACEHOLDER}]},
         "additionalProperties": scalar,
     }
     table = {
@@ -140,18 +143,25 @@ def fixture_schema() -> dict[str, Any]:
     def rows(item: dict[str, Any]) -> dict[str, Any]:
         return {"type": "array", "items": item}
 
+    def typed(kind: str, description: str) -> dict[str, Any]:
+        # A typed field may also hold a `$name` a table-driven row fills in.
+        return {
+            "description": description,
+            "anyOf": [{"type": kind}, {"$ref": "#/$defs/placeholder"}],
+        }
+
     lead = row(
         LEAD_COLUMNS,
-        points={"type": "object", "description": "criterion -> points (only those listed)"},
-        missing={"type": "array", "description": "undecided criteria, in any order"},
-        alerts={"type": "array", "description": "names of the alerts the lead raises (all)"},
+        points=typed("object", "criterion -> points (only those listed)"),
+        missing=typed("array", "undecided criteria, in any order"),
+        alerts=typed("array", "names of the alerts the lead raises (all)"),
     )
     deal = row(
         DEAL_COLUMNS,
-        missing={"type": "array"},
-        skipped={"type": "array"},
-        playbook_missing={"type": "array"},
-        alerts={"type": "array", "description": "names of the alerts the deal raises (all)"},
+        missing=typed("array", "unmet exit criteria of the deal's stage, in any order"),
+        skipped=typed("array", "earlier stages with unmet criteria, in any order"),
+        playbook_missing=typed("array", "due playbook requirements not met, in any order"),
+        alerts=typed("array", "names of the alerts the deal raises (all)"),
     )
     measure = row(MEASURE_FIELDS, ["measure"])
     want = row(
@@ -165,7 +175,7 @@ def fixture_schema() -> dict[str, Any]:
         alerts=rows(
             row(
                 ALERT_COLUMNS,
-                raised={"type": "boolean", "description": "false: no such alert is raised"},
+                raised=typed("boolean", "false: no such alert is raised"),
             )
         ),
         errors=rows(row(ERROR_COLUMNS)),
@@ -246,6 +256,11 @@ def fixture_schema() -> dict[str, Any]:
         "required": ["cases"],
         "additionalProperties": False,
         "$defs": {
+            "placeholder": {
+                "description": "`$name` or `${name}`: a column of a table-driven case's rows.",
+                "type": "string",
+                "pattern": PLACEHOLDER,
+            },
             "record": record,
             "table": table,
             "defaults": defaults,
@@ -371,7 +386,7 @@ def load_fixture(path: str | Path) -> FixtureFile:
         )
     finally:
         loader.dispose()
-    validator = jsonschema.Draft202012Validator(fixture_schema())
+    validator = _validator()
     problems = sorted(
         (
             Problem(shown, _line(root, list(error.absolute_path)), _schema_message(error))
@@ -400,6 +415,10 @@ def load_fixture(path: str | Path) -> FixtureFile:
             names[case.name] = case.line
             cases.append(case)
     return FixtureFile(shown, ruleset, tuple(cases), tuple(found))
+
+
+def _validator() -> Any:
+    return jsonschema.Draft202012Validator(fixture_schema())
 
 
 def _shown(path: Path) -> str:
@@ -452,6 +471,10 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         return f"{where}: {error.instance!r} is not a date like 2026-03-31"
     if error.validator == "oneOf":
         return f"{where}: expected a list of records or {{file: path}}"
+    if error.validator == "anyOf":
+        kinds = [e for e in error.context or () if e.validator == "type"]
+        if kinds:
+            return _schema_message(kinds[0])
     if error.validator == "type":
         names = (
             error.validator_value
@@ -498,6 +521,10 @@ def _expand(
             values = {str(k): v for k, v in row.items()}
         try:
             filled = _substitute(template, values)
+            invalid = [
+                f"row {number + 1}: {_schema_message(e)}"
+                for e in _validator().iter_errors({"cases": [filled]})
+            ]
         except KeyError as error:
             problems.append(
                 Problem(shown, row_line, f"${error.args[0]} is not a column of this row")
@@ -506,13 +533,16 @@ def _expand(
         except ValueError as error:
             problems.append(Problem(shown, row_line, str(error)))
             continue
+        if invalid:
+            problems.extend(Problem(shown, row_line, message) for message in invalid)
+            continue
         if filled["name"] == template["name"]:
             shown_values = ", ".join(f"{k}={plain(v)}" for k, v in values.items())
             filled["name"] = f"{template['name']} [{shown_values}]"
         yield from _case(filled, data, shown, path, ruleset, row_line, problems)
 
 
-_WHOLE = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
+_WHOLE = re.compile(PLACEHOLDER)
 
 
 def _substitute(value: Any, row: Mapping[str, Any]) -> Any:
@@ -520,7 +550,7 @@ def _substitute(value: Any, row: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         whole = _WHOLE.match(value)
         if whole:
-            return row[whole[1] or whole[2]]
+            return row[value.strip("${}")]
         if "$" not in value:
             return value
         try:
@@ -561,7 +591,17 @@ def _case(
             continue
         records = [given] if key in ("lead", "deal") else list(given)
         base = defaults.get(record, {})
-        filled = [{**base, **item} for item in records]
+        filled: list[dict[str, Any]] = []
+        for item in records:
+            one = {**base, **item}
+            count = one.pop(REPEAT, 1)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                problems.append(Problem(shown, line, f"{REPEAT} takes a whole number from 0"))
+                return
+            if REPEAT in item:
+                filled.extend(_repeated(one, count))
+            else:
+                filled.append(one)
         if key in ("lead", "deal"):
             filled[0].setdefault("id", "L1" if key == "lead" else "D1")
         inputs[table] = tuple(filled)
@@ -594,6 +634,17 @@ def _case(
         raw.get("xfail"),
         files,
     )
+
+
+def _repeated(record: Mapping[str, Any], count: int) -> Iterator[dict[str, Any]]:
+    """`_repeat: N`: N copies of a record (0: none), `id`, `deal_id` and `rep_id` suffixed -1..-N
+    (so repeated reps, their quotas and their deals still match one to one)."""
+    for number in range(1, count + 1):
+        copy = dict(record)
+        for name in ("id", "deal_id", "rep_id"):
+            if copy.get(name) is not None:
+                copy[name] = f"{copy[name]}-{number}"
+        yield copy
 
 
 # ============================================================================ discovery
@@ -1121,6 +1172,12 @@ def _same_alerts(
 def check(want: Mapping[str, Any], got: Mapping[str, Any]) -> Iterator[Difference]:
     """Every difference between what a case wants and what the engine gave."""
     for key, wanted in want.items():
+        if isinstance(wanted, list) and not wanted and key not in ("alerts", "errors"):
+            # An empty list wants no rows at all (a subset of nothing would check nothing).
+            rows = list(got[key].values()) if isinstance(got.get(key), Mapping) else got[key]
+            if rows:
+                yield Difference(key, [], rows, "the case wants no rows")
+            continue
         if key in ("lead", "deal"):
             table = got[f"{key}s"]
             rejected = got["record_errors"]
@@ -1593,6 +1650,36 @@ class _Tracer:
             measure = specs.get(line.measure)
             for part in line.parts:
                 self._part(key, measure, part, hits)
+            gated = any(p.kind == "gate" and not p.reached for p in line.parts)
+            if gated and measure is not None:
+                # The gate pays nothing, but the credited value still lies in a band: that band
+                # (usually the 0% one under the gate) is what the case exercised.
+                self._band_under_gate(key, measure, line.credited, line.quota, hits)
+
+    def _band_under_gate(
+        self,
+        key: tuple[str, str],
+        measure: Any,
+        credited: Decimal,
+        quota: Decimal | None,
+        hits: set[tuple[tuple[str, ...], str]],
+    ) -> None:
+        from dsl import nodes as n
+
+        for item in measure.items:
+            if not isinstance(item, (n.Rates, n.Steps)):
+                continue
+            for i, band in enumerate(item.bands):
+                scale = quota if isinstance(band.low, n.Percent) and quota else Decimal(1)
+                low = band.low.value * scale
+                high = None if band.high is None else band.high.value * scale
+                above = credited > low or (band.low_inclusive and credited == low)
+                below = (
+                    high is None or credited < high or (band.high_inclusive and credited == high)
+                )
+                if above and below:
+                    hits.add((("band", *key, str(i)), "reached"))
+                    return
 
     def _part(
         self,
