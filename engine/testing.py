@@ -392,7 +392,7 @@ def load_fixture(path: str | Path) -> FixtureFile:
             Problem(shown, _line(root, list(error.absolute_path)), _schema_message(error))
             for error in validator.iter_errors(data)
         ),
-        key=lambda p: p.line,
+        key=lambda p: (p.line, p.message),
     )
     if problems:
         return FixtureFile(shown, default_ruleset, (), tuple(_unique(problems)))
@@ -554,7 +554,8 @@ def _substitute(value: Any, row: Mapping[str, Any]) -> Any:
         if "$" not in value:
             return value
         try:
-            return Template(value).substitute({k: _text(v) or "" for k, v in row.items()})
+            texts = {k: "null" if v is None else str(plain(v)) for k, v in row.items()}
+            return Template(value).substitute(texts)
         except ValueError:
             raise ValueError(
                 f"bad placeholder in {value!r} (write $name or ${{name}}; $$ for $)"
