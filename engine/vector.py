@@ -104,6 +104,8 @@ Codes = tuple[Array, list[Any]]
 _EPOCH = np.datetime64("1970-01-01", "D")
 _MAX_RADIX = 2**62
 _NO_POINTS = FrozenDict()
+#: Points read from a whole-number field code themselves when they span fewer values.
+_DENSE_POINTS = 1024
 
 
 # ----------------------------------------------------------------------------- values
@@ -179,14 +181,21 @@ class History:
     """
 
     def __init__(
-        self, stages: Sequence[StageIR], deals: pd.DataFrame | None, events: pd.DataFrame | None
+        self,
+        stages: Sequence[StageIR],
+        deals: pd.DataFrame | None,
+        events: pd.DataFrame | None,
+        codes: Mapping[str, Mapping[str, Codes]] | None = None,
     ) -> None:
+        """`codes`: per table (`deals`, `stage_events`), text columns already factorized."""
         numbers = {stage.name: number for number, stage in enumerate(stages)}
+        codes = codes or {}
         self.stages = list(stages)
         self.n_deals = 0 if deals is None else len(deals)
         self.deal_stage = np.full(self.n_deals, -1, dtype=np.int64)
         if deals is not None and self.n_deals:
-            self.deal_stage = _numbered(deals["stage"], numbers)
+            found = codes.get("deals", {}).get("stage")
+            self.deal_stage = _numbered(deals["stage"], numbers, found)
         self.event_deal = np.empty(0, dtype=np.int64)
         self.event_stage = np.empty(0, dtype=np.int64)
         self.event_day = np.empty(0, dtype=np.int64)
@@ -194,15 +203,15 @@ class History:
         if events is not None and len(events):
             rows = np.full(len(events), -1, dtype=np.int64)
             if deals is not None and self.n_deals:
-                found = pc.index_in(_arrow(events["deal_id"]), value_set=_arrow(deals["id"]))
-                rows = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+                rows = _rows_of(_arrow(events["deal_id"]), _arrow(deals["id"]))
             others = rows < 0
             if others.any():
-                codes, distinct = pd.factorize(events["deal_id"][others])
-                rows[others] = self.n_deals + np.asarray(codes, dtype=np.int64)
+                found_codes, distinct = pd.factorize(events["deal_id"][others])
+                rows[others] = self.n_deals + np.asarray(found_codes, dtype=np.int64)
                 self.n_codes += len(distinct)
             self.event_deal = rows
-            self.event_stage = _numbered(events["stage"], numbers)
+            found = codes.get("stage_events", {}).get("stage")
+            self.event_stage = _numbered(events["stage"], numbers, found)
             self.event_day = _days(events["entered_at"].to_numpy())[0]
 
     def positions(self, pipeline: str) -> Array:
@@ -278,11 +287,38 @@ class History:
         }
 
 
-def _numbered(column: pd.Series[Any], numbers: Mapping[str, int]) -> Array:
-    """Text values -> their numbers (-1 for missing or unknown), one lookup per distinct value."""
-    codes, distinct = pd.factorize(column)
+def _numbered(
+    column: pd.Series[Any], numbers: Mapping[str, int], codes: Codes | None = None
+) -> Array:
+    """Text values -> their numbers (-1 for missing or unknown), one lookup per distinct value
+    (of `codes` when the column is already factorized)."""
+    found, distinct = codes if codes is not None else pd.factorize(column)
+    # The last entry serves the missing values' code, -1.
     table = np.asarray([numbers.get(str(u), -1) for u in distinct] + [-1], dtype=np.int64)
-    return table[np.where(np.asarray(codes) < 0, len(distinct), codes)]
+    return np.asarray(table[np.asarray(found)], dtype=np.int64)
+
+
+def _rows_of(keys: pa.Array, ids: pa.Array) -> Array:
+    """Position of each key among `ids` (-1: none).
+
+    Stage events usually come sorted by deal: each run of one deal is looked up once, and when
+    the runs are the deals themselves, in order, nothing is looked up at all.
+    """
+    n = len(keys)
+    if n > 1 and not keys.null_count:
+        head, tail = keys.slice(0, n - 1), keys.slice(1)
+        if pc.all(pc.less_equal(head, tail)).as_py():
+            changes = np.asarray(pc.not_equal(head, tail).to_numpy(zero_copy_only=False))
+            run = np.cumsum(np.concatenate(([False], changes)), dtype=np.int64)
+            starts = np.flatnonzero(np.concatenate(([True], changes)))
+            heads = keys.take(pa.array(starts))
+            same = len(heads) == len(ids) and not ids.null_count
+            if same and pc.all(pc.equal(heads, ids)).as_py():
+                return run
+            found = pc.index_in(heads, value_set=ids).fill_null(-1)
+            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)[run]
+    found = pc.index_in(keys, value_set=ids).fill_null(-1)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _arrow(column: pd.Series[Any]) -> pa.Array:
@@ -371,6 +407,12 @@ class Frame:
         if self.parent is not None and self.rows is not None:
             return _rows(self.parent.field(ref), self.rows)
         return _column(self.data, ref, self.n)
+
+    def matches(self, name: str, value: str) -> Bools:
+        """Rows where a text field is `value` (False where it is missing), by its codes."""
+        codes, uniques = self.codes(name)
+        hit = np.asarray([u == value for u in uniques] + [False], dtype=bool)
+        return hit[codes]
 
     def codes(self, name: str) -> tuple[Array, list[Any]]:
         """Factorized text: codes (-1 missing) and the distinct values."""
@@ -882,9 +924,17 @@ class ScoreVector:
 
             def field_points(frame: Frame) -> tuple[Array, list[Any]]:
                 v = frame.field(ref)
-                codes, distinct = pd.factorize(np.broadcast_to(v.values, (frame.n,)))
-                codes = np.asarray(codes, dtype=np.int64)
-                table = [_python_value(u, ref.kind, ref.scale) for u in distinct.tolist()]
+                values = np.broadcast_to(v.values, (frame.n,))
+                whole = values.dtype == np.int64 and frame.n > 0
+                low, high = (int(values.min()), int(values.max())) if whole else (0, _DENSE_POINTS)
+                if high - low < _DENSE_POINTS:
+                    # Whole numbers in a short range (MEDDPICC letters 0..2) code themselves.
+                    codes = values - low
+                    distinct: Any = range(low, high + 1)
+                else:
+                    found, distinct = pd.factorize(values)
+                    codes, distinct = np.asarray(found, dtype=np.int64), distinct.tolist()
+                table = [_python_value(u, ref.kind, ref.scale) for u in distinct]
                 if v.known is not None:
                     codes = np.where(v.known, codes, len(table))
                 table.append(None)
@@ -1078,7 +1128,9 @@ def evaluate_tables(
     evaluator = _Evaluator(program, as_of, period, _attainments(paid.payouts, period), codes)
     alerts = Alerts()
     leads = evaluator.leads(valid.get("leads"), alerts)
-    history = History(list(compiled.stages.values()), valid.get("deals"), valid.get("stage_events"))
+    history = History(
+        list(compiled.stages.values()), valid.get("deals"), valid.get("stage_events"), codes
+    )
     deals, deal_frame, playbooks = evaluator.deals(valid.get("deals"), history, alerts)
     funnel = evaluator.funnel(history, alerts)
     evaluator.win_rates(deal_frame, playbooks, alerts)
@@ -1328,7 +1380,8 @@ class _Evaluator:
     def deals(
         self, data: pd.DataFrame | None, history: History, alerts: Alerts
     ) -> tuple[pd.DataFrame, Frame | None, Array | None]:
-        """One row per valid deal (see DEAL_COLUMNS); also the evaluated frame for KPIs."""
+        """One row per valid deal (see DEAL_COLUMNS); also the evaluated frame for KPIs and
+        each deal's playbook by number (-1: none)."""
         if data is None:
             return pd.DataFrame(columns=list(DEAL_COLUMNS)), None, None
         compiled = self.compiled
@@ -1394,8 +1447,7 @@ class _Evaluator:
         days = frame.extras["days_in_stage"]
         days_known = _full_known(days, n)
         days_values = np.broadcast_to(days.values, (n,))
-        status = frame.field(FieldRef("status", "text")).values
-        is_open = status == "open"
+        is_open = frame.matches("status", "open")
         max_days = np.asarray(
             [s.max_days if s and s.max_days is not None else -1 for s in stage_irs]
         )[where]
@@ -1420,7 +1472,8 @@ class _Evaluator:
         frame.extras["weighted_value"] = V(weighted_values, weighted_known)
         # Qualification and playbooks.
         framework, qualification = self._routed(compiled.deal_routes, None, frame, "deal")
-        playbook, playbook_missing = self._playbooks(frame, pipe, index, pipelines)
+        playbook_number, playbook_missing = self._playbooks(frame, pipe, index, pipelines)
+        labels = _objects([*(p.name for p in compiled.playbooks), None])
         result = _table(
             {
                 "id": data["id"],
@@ -1436,14 +1489,14 @@ class _Evaluator:
                 "framework": framework,
                 "qualification_score": self._score_column(qualification, "deal"),
                 "qualification_status": qualification.status,
-                "playbook": playbook,
+                "playbook": labels[playbook_number],
                 "playbook_missing": playbook_missing,
             }
         )
         for alert in (a for a in compiled.alerts if a.subject == "deal"):
             holds = _truth(compiler.compile(alert.condition)(frame), n)
             alerts.records(alert.name, alert.label, alert.severity, data["id"][holds])
-        return result, frame, playbook
+        return result, frame, playbook_number
 
     def _playbooks(
         self, frame: Frame, pipe: Array, index: Array, pipelines: list[str]
@@ -1480,8 +1533,7 @@ class _Evaluator:
             required = [r for r in compiled.playbooks[playbook].requirements if r.kind == "require"]
             return tuple(r.name for i, r in enumerate(required) if mask >> i & 1)
 
-        labels = _objects([*(p.name for p in compiled.playbooks), None])
-        return labels[chosen], _names_by_bits(chosen, bits, names, n)
+        return chosen, _names_by_bits(chosen, bits, names, n)
 
     # ------------------------------------------------------------------------- funnel
     def funnel(self, history: History, alerts: Alerts) -> pd.DataFrame:
@@ -1544,16 +1596,18 @@ class _Evaluator:
 
     # ------------------------------------------------------------------------- win rates
     def win_rates(self, frame: Frame | None, playbooks: Array | None, alerts: Alerts) -> None:
-        """Alerts for playbooks whose closed deals' win rate is outside the expected range."""
+        """Alerts for playbooks whose closed deals' win rate is outside the expected range.
+
+        `playbooks`: each deal's playbook, by its number (-1: none)."""
         if frame is None or playbooks is None:
             return
-        status = frame.field(FieldRef("status", "text")).values
-        for playbook in self.compiled.playbooks:
+        won_deals, lost_deals = frame.matches("status", "won"), frame.matches("status", "lost")
+        for number, playbook in enumerate(self.compiled.playbooks):
             if playbook.win_rate is None:
                 continue
-            here = playbooks == playbook.name
-            won = int(np.count_nonzero(here & (status == "won")))
-            lost = int(np.count_nonzero(here & (status == "lost")))
+            here = playbooks == number
+            won = int(np.count_nonzero(here & won_deals))
+            lost = int(np.count_nonzero(here & lost_deals))
             if won + lost == 0:
                 continue
             rate = Fraction(won, won + lost)
@@ -1582,10 +1636,9 @@ class _Evaluator:
         if subject == "deal":
             close = frame.field(FieldRef("close_date", "date"))
             created = frame.field(FieldRef("created_at", "date"))
-            status = frame.field(FieldRef("status", "text")).values
             closed_in = _full_known(close, n) & (close.values >= start) & (close.values <= end)
             created_before = ~_full_known(created, n) | (created.values <= end)
-            return np.where(status == "open", created_before, closed_in)
+            return np.where(frame.matches("status", "open"), created_before, closed_in)
         if subject == "lead":
             created = frame.field(FieldRef("created_at", "date"))
             return _full_known(created, n) & (created.values >= start) & (created.values <= end)
@@ -1801,8 +1854,30 @@ def _weighted_objects(units: Array, known: Bools, scale: int) -> Array:
     result = np.full(len(units), None, dtype=object)
     if known.any():
         codes, distinct = pd.factorize(units[known])
-        objects = _objects([weighted_units(int(u), scale) for u in distinct.tolist()])
-        result[known] = objects[np.asarray(codes)]
+        result[known] = _weighted_decimals(np.asarray(distinct, dtype=np.int64), scale)[codes]
+    return result
+
+
+def _weighted_decimals(units: Array, scale: int) -> Array:
+    """`weighted_units(u, scale)` of each u, as Arrow makes Decimals from whole coefficients:
+    two places for a whole number of cents, else the places the value needs."""
+    if scale < 2:
+        return _objects([weighted_units(int(u), scale) for u in units.tolist()])
+    coefficient = units.copy()
+    places = np.full(len(units), scale, dtype=np.int64)
+    for _ in range(scale - 2):  # strip trailing zeros down to the cent
+        strip = coefficient % 10 == 0
+        coefficient[strip] //= 10
+        places[strip] -= 1
+    result = np.empty(len(units), dtype=object)
+    for count in np.unique(places).tolist():
+        here = places == count
+        words = coefficient[here].astype("<i8")
+        # Arrow's decimal128 is a little-endian 128-bit integer: the value, then its sign.
+        pairs = np.stack([words, words >> 63], axis=1)
+        kind = pa.decimal128(38, count)
+        array = pa.Array.from_buffers(kind, len(words), [None, pa.py_buffer(pairs)])
+        result[here] = array.to_numpy(zero_copy_only=False)
     return result
 
 

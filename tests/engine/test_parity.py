@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +24,8 @@ from hypothesis import strategies as st
 import engine
 from dsl.canonical import TABLES, Column
 from engine.demo import generate
-from engine.vector import table_columns
+from engine.record import weighted_units
+from engine.vector import _weighted_decimals, table_columns
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = dt.date(2026, 3, 31)
@@ -320,3 +322,20 @@ def test_client_rulesets_agree_on_generated_data(name: str) -> None:
         one = program.evaluate_deal(record, AS_OF)
         assert_same(one, row, DEAL_FIELDS)
         assert one.alerts == by_declaration(program, alerts.get(str(record["id"]), ()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    units=st.lists(
+        st.integers(-(2**63), 2**63 - 1)
+        | st.builds(lambda c, k: c * 10**k, st.integers(-(10**9), 10**9), st.integers(0, 9)),
+        min_size=1,
+        max_size=20,
+    ),
+    scale=st.integers(0, 8),
+)
+def test_weighted_values_made_by_arrow_are_the_record_paths(units: list[int], scale: int) -> None:
+    # The table path makes a column's weighted values in bulk; each is the record path's Decimal,
+    # written the same (two places for whole cents, else the places needed).
+    made = _weighted_decimals(np.asarray(units, dtype=np.int64), scale)
+    assert [str(d) for d in made] == [str(weighted_units(u, scale)) for u in units]
