@@ -274,17 +274,30 @@ class History:
         if order is not None:
             deal, day, stage = deal[order], day[order], stage[order]
         same = deal[1:] == deal[:-1]
-        spent = (day[1:] - day[:-1])[same].astype(np.float64)
+        spent = (day[1:] - day[:-1])[same]
         stage_of = stage[:-1][same]
+        known = stage_of >= 0
+        spent, stage_of = spent[known], stage_of[known]
         if not spent.size:
             return {}
-        grouped = pd.Series(spent).groupby(stage_of)
-        means, medians = grouped.mean(), grouped.median()
-        return {
-            int(code): (float(means[code]), float(medians[code]))
-            for code in means.index
-            if code >= 0
-        }
+        width = int(spent.max()) + 1
+        if len(self.stages) * width > max(4 * spent.size, 1 << 16):
+            grouped = pd.Series(spent.astype(np.float64)).groupby(stage_of)
+            means, medians = grouped.mean(), grouped.median()
+            return {int(code): (float(means[code]), float(medians[code])) for code in means.index}
+        # Whole days: count each (stage, days) pair; mean and median come from the counts.
+        counts = np.bincount(stage_of * width + spent, minlength=len(self.stages) * width)
+        found: dict[int, tuple[float, float]] = {}
+        for code, row in enumerate(counts.reshape(len(self.stages), width)):
+            total = int(row.sum())
+            if not total:
+                continue
+            running = np.cumsum(row)
+            low = int(np.searchsorted(running, (total - 1) // 2, side="right"))
+            high = int(np.searchsorted(running, total // 2, side="right"))
+            mean = int(np.dot(row, np.arange(width, dtype=np.int64))) / total
+            found[code] = (mean, (low + high) / 2)
+        return found
 
 
 def _numbered(

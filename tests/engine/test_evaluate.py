@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import statistics
 import subprocess
 import sys
 from decimal import Decimal
@@ -11,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
 from engine.results import FrozenDict
@@ -565,6 +569,40 @@ def test_period_keeps_deals_closed_in_it_and_open_ones(small: engine.Program) ->
     assert team["win_rate"] == 1.0
     with pytest.raises(ValueError, match="'2026-Q5' is not a period"):
         small.evaluate(**small_tables(), as_of=AS_OF, period="2026-Q5")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["D1", "D2", "D3"]),
+            st.sampled_from(["a", "b", "c"]),
+            st.sampled_from(["1950-06-01", "2026-01-01", "2026-01-04", "2026-01-11", "2150-01-01"]),
+        ),
+        min_size=1,
+        max_size=15,
+    )
+)
+def test_funnel_days_are_the_mean_and_median_of_each_stays_length(
+    small: engine.Program, events: list[tuple[str, str, str]]
+) -> None:
+    # Days are counted per stage (whole days): the figures are those of the stays themselves,
+    # also when decades apart make too many possible lengths to count.
+    distinct = sorted(set(events))
+    frame = pd.DataFrame(distinct, columns=["deal_id", "stage", "entered_at"], dtype="str")
+    funnel = small.evaluate(stage_events=frame, as_of=AS_OF).funnel
+    stays: dict[str, list[int]] = {}
+    for deal_id in {d for d, _, _ in distinct}:
+        mine = sorted(
+            (dt.date.fromisoformat(day), stage) for d, stage, day in distinct if d == deal_id
+        )
+        for (day, stage), (later, _) in itertools.pairwise(mine):
+            stays.setdefault(stage, []).append((later - day).days)
+    for row in rows(funnel):
+        days = stays.get(row["stage"])
+        expected = (sum(days) / len(days), statistics.median(days)) if days else None
+        got = None if row["mean_days"] is None else (row["mean_days"], row["median_days"])
+        assert got == expected
 
 
 def test_reached_counts_stage_events(small: engine.Program) -> None:
