@@ -137,6 +137,23 @@ def _one_of(options: tuple[str, ...]) -> Callable[[object], str | None]:
     return coerce
 
 
+def known_text(name: str, known: tuple[str, ...]) -> Callable[[object], str | None]:
+    """A text field restricted to known ids (stage ids), in the table path's words."""
+    allowed = frozenset(known)
+    shown = ", ".join(known[:10]) + (f", ... ({len(known)} in all)" if len(known) > 10 else "")
+    lowered = {choice.lower(): choice for choice in known}
+
+    def coerce(value: object) -> str | None:
+        text = _as_text(value)
+        if text is None or text in allowed:
+            return text
+        close = get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.6)
+        hint = f"; did you mean {lowered[close[0]]!r}?" if close else ""
+        raise ValueError(f"{text!r} is not a known {name} (expected one of {shown}){hint}")
+
+    return coerce
+
+
 def _boolean(value: object) -> bool | None:
     if value is True or value is False:
         return value
@@ -282,9 +299,16 @@ def _coercer(field_type: FieldType) -> Callable[[object], Any]:
 
 
 def _row_reader(
-    fields: Mapping[str, FieldType], required: frozenset[str]
+    fields: Mapping[str, FieldType],
+    required: frozenset[str],
+    known: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Callable[[Mapping[str, object]], Row]:
-    readers = tuple((name, coercer(kind)) for name, kind in fields.items() if name not in DERIVED)
+    known = known or {}
+    readers = tuple(
+        (name, known_text(name, known[name]) if name in known else coercer(kind))
+        for name, kind in fields.items()
+        if name not in DERIVED
+    )
     needed = tuple(name for name, _ in readers if name in required)
 
     def errors_of(record: Mapping[str, object]) -> list[tuple[str, object, str]]:
@@ -761,7 +785,12 @@ class DealEvaluator:
         stages = compiled.stages
         self._stages = stages
         self._weighted_scale = compiled.weighted_scale
-        self._read = _row_reader(compiled.reads.get("deal", {}), frozenset({"id", "status"}))
+        # Stage ids are checked as the table path checks them, so both reject the same rows.
+        self._read = _row_reader(
+            compiled.reads.get("deal", {}),
+            frozenset({"id", "status"}),
+            {"stage": tuple(stages)} if stages else None,
+        )
         self._derived = tuple(
             (name, compile_node(node, stages)) for name, node in compiled.derived.items()
         )

@@ -1212,8 +1212,12 @@ def _attainments(payouts: pd.DataFrame, period: str | None) -> dict[str, dict[st
     paid = payouts[payouts["paid"].astype(bool) & (payouts["period"] == period)]
     for rep, measures in zip(paid["rep_id"], paid["measures"], strict=True):
         for measure in measures:
-            if measure.get("attainment") is not None:
-                found.setdefault(measure["measure"], {})[rep] = float(measure["attainment"])
+            credited, quota = measure.get("credited"), measure.get("quota")
+            if credited is not None and quota is not None and Decimal(quota) > 0:
+                # From the exact amounts, not the shown attainment (rounded to 6 places):
+                # 99,999.99 on 250,000 is under 40%.
+                exact = Decimal(credited) / Decimal(quota)
+                found.setdefault(measure["measure"], {})[rep] = float(exact)
     return found
 
 
