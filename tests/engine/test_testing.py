@@ -531,6 +531,13 @@ def test_mutants_cover_literals_strictness_and_band_inclusivity(tmp_path: Path) 
         encoding="utf-8",
     )
     module = _mutations()
+    (shadowed,) = [
+        m for m in module.find_mutants(ROOT / "rulesets" / "fintech")
+        if m.source == "when employees in 50..249 -> 6" and m.after == "250"
+    ]  # fmt: skip
+    assert shadowed.explanation() == (
+        "equivalent: an earlier case of the first-match criterion takes these values (>= 250)"
+    )
     module.ROOT = tmp_path
     found = [(m.line, m.before, m.after, m.kind) for m in module.find_mutants(folder)]
     assert (10, ">=", ">", "strictness") in found
@@ -538,5 +545,6 @@ def test_mutants_cover_literals_strictness_and_band_inclusivity(tmp_path: Path) 
     assert (10, "50", "49", "number") in found
     assert (24, "[", "(", "inclusivity") in found
     assert (24, ")", "]", "inclusivity") in found
-    assert (25, ")", "]", "inclusivity") in found
+    assert (25, "[", "(", "inclusivity") in found
+    assert (25, ")", "]", "inclusivity") not in found  # `[100%, ...)` has no upper bound
     assert (25, "8%", "9%", "percent") in found
