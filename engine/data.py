@@ -128,7 +128,9 @@ class Validated:
     rejected: tuple[int, ...] = field(default=())
     #: Text columns read as few distinct values: each valid row's code (-1: missing) and the
     #: distinct values, for callers that group or look up by value without hashing again.
-    codes: Mapping[str, tuple[npt.NDArray[np.int64], tuple[str, ...]]] = field(default_factory=dict)
+    codes: Mapping[str, tuple[npt.NDArray[np.integer[Any]], tuple[str, ...]]] = field(
+        default_factory=dict
+    )
 
     @property
     def rows_out(self) -> int:
@@ -509,16 +511,16 @@ class _Cells:
         )
         return [None if pd.isna(cell) else str(cell) for cell in cells.tolist()]
 
-    def by_value(self) -> tuple[npt.NDArray[np.int64], list[str]]:
+    def by_value(self) -> tuple[npt.NDArray[np.integer[Any]], list[str]]:
         """For a coded column: a code per row (-1: missing) and the distinct values."""
         assert self.codes is not None and self.values is not None
         remap, distinct = pd.factorize(self.values, use_na_sentinel=True)
         names = [str(value) for value in distinct]
         if len(names) == len(self.values):  # the dictionary as it is: no missing, no repeat
-            return self.codes.astype(np.int64), names
+            return self.codes, names
         return np.asarray(remap, dtype=np.int64)[self.codes], names
 
-    def factorized(self) -> tuple[npt.NDArray[np.int64], int]:
+    def factorized(self) -> tuple[npt.NDArray[np.integer[Any]], int]:
         """A code per row (-1: missing) and the number of distinct values."""
         if self.codes is not None:
             codes, names = self.by_value()
@@ -1007,7 +1009,9 @@ def _each(function: Callable[[_A], _T], tasks: Sequence[_A], rows: int) -> list[
         return list(pool.map(function, tasks))
 
 
-def _valid_codes(cells: _Cells, kept: Bools) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
+def _valid_codes(
+    cells: _Cells, kept: Bools
+) -> tuple[npt.NDArray[np.integer[Any]], tuple[str, ...]]:
     codes, distinct = cells.by_value()
     return codes[kept] if not kept.all() else codes, tuple(distinct)
 

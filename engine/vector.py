@@ -826,20 +826,28 @@ def _lookup(node: Node, ref: FieldRef, closure: Fn) -> VFn:
 
 
 # ----------------------------------------------------------------------------- combinations
-def _combine_codes(parts: Sequence[tuple[Array, int]], n: int) -> tuple[Array, list[list[int]]]:
-    """One code per distinct combination of small codes (`codes`, `size` per part), and per part
-    the code of each combination."""
+def _combine_codes(
+    parts: Sequence[tuple[Array, int] | tuple[Array, int, int]], n: int
+) -> tuple[Array, list[list[int]]]:
+    """One code per distinct combination of small codes, and per part the code of each
+    combination. A part is (codes, size) with codes in 0..size-1, or (codes, size, -1) with codes
+    in -1..size-2 (-1: the last entry of a Python list)."""
     key = np.zeros(n, dtype=np.int64)
     radix = 1
+    lowest = 0  # the smallest key, from parts whose codes start at -1
     folded = False
-    for codes, size in parts:
+    for codes, size, *start in parts:
         if radix * size >= _MAX_RADIX:
             key = np.asarray(pd.factorize(key)[0], dtype=np.int64)
             radix = int(key.max()) + 1 if n else 1
+            lowest = 0
             folded = True
         key *= size
         key += codes
         radix *= size
+        lowest = lowest * size + (start[0] if start else 0)
+    if lowest:
+        key -= lowest
     if radix <= max(4 * n, 1 << 16):
         # Few possible keys: number them through a table over all of them, no hashing.
         seen = np.zeros(radix, dtype=bool)
@@ -855,13 +863,13 @@ def _combine_codes(parts: Sequence[tuple[Array, int]], n: int) -> tuple[Array, l
         # Mixed radix: each combination's codes come back from its key, no search needed.
         digits: list[list[int]] = []
         rest = np.asarray(distinct, dtype=np.int64)
-        for _, size in reversed(parts):
-            digits.append((rest % size).tolist())
+        for _, size, *start in reversed(parts):
+            digits.append((rest % size + (start[0] if start else 0)).tolist())
             rest = rest // size
         return inverse, digits[::-1]
     first = np.full(len(distinct), n, dtype=np.int64)
     np.minimum.at(first, inverse, np.arange(n, dtype=np.int64))
-    return inverse, [np.asarray(codes)[first].tolist() for codes, _ in parts]
+    return inverse, [np.asarray(codes)[first].tolist() for codes, *_ in parts]
 
 
 def _objects(values: Sequence[Any]) -> Array:
@@ -927,11 +935,17 @@ class ScoreVector:
             (s.name, s.knockout, compiler.compile(s.condition) if s.condition else None)
             for s in ir.statuses
         ]
+        #: Whether the statuses read nothing but the score.
+        self.by_score = all(
+            s.condition is None or free_fields(s.condition) == ({"score"}, False)
+            for s in ir.statuses
+        )
 
     def _criterion(
         self, criterion: CriterionIR, compiler: Compiler, runner: ScoreRunner
-    ) -> Callable[[Frame], tuple[Array, list[Any]]]:
-        """A function giving (codes, points per code); points None means missing."""
+    ) -> tuple[Callable[[Frame], tuple[Array, list[Any]]], int]:
+        """A function giving (codes, points per code), points None meaning missing; and the
+        lowest code (-1: the last points entry)."""
         if criterion.field is not None:
             ref = criterion.field
 
@@ -953,7 +967,7 @@ class ScoreVector:
                 table.append(None)
                 return codes, table
 
-            return field_points
+            return field_points, 0
         closure = runner.criterion(criterion.name)
         conditions = [c.condition for c in criterion.cases if c.condition is not None]
         refs = {compiler.lookup_field(c) for c in conditions}
@@ -964,10 +978,10 @@ class ScoreVector:
             def by_value(frame: Frame) -> tuple[Array, list[Any]]:
                 codes, uniques = frame.codes(name)
                 table = [closure({name: u}) for u in uniques]
-                table.append(closure({name: None}))
-                return np.where(codes < 0, len(uniques), codes), table
+                table.append(closure({name: None}))  # code -1, missing: the last entry
+                return codes, table
 
-            return by_value
+            return by_value, -1
         cases = [
             (compiler.compile(c.condition) if c.condition is not None else None, c.points)
             for c in criterion.cases
@@ -990,7 +1004,7 @@ class ScoreVector:
                 decided |= holds | undecidable
             return codes, [points for _, points in cases] + [0, None]
 
-        return by_case
+        return by_case, 0
 
     def run(self, frame: Frame, objects: bool = True) -> ScoreColumns:
         """Points, totals, missing criteria and statuses of every row.
@@ -998,8 +1012,11 @@ class ScoreVector:
         `objects`: whether the totals are wanted as Python values (not needed when whole).
         """
         n = frame.n
-        parts = [criterion(frame) for criterion in self.criteria]
-        inverse, digits = _combine_codes([(c, len(t)) for c, t in parts], n)
+        parts = [criterion(frame) for criterion, _ in self.criteria]
+        keys = [
+            (c, len(t), lowest) for (c, t), (_, lowest) in zip(parts, self.criteria, strict=True)
+        ]
+        inverse, digits = _combine_codes(keys, n)
         # Per criterion, the points of each combination; then each combination put together.
         columns = [
             [table[code] for code in codes] for (_, table), codes in zip(parts, digits, strict=True)
@@ -1021,7 +1038,12 @@ class ScoreVector:
         else:
             numeric = np.asarray(totals, dtype=np.float64)
         score_values = numeric[inverse]
-        status = self._status(frame.with_extras({"score": V(score_values)}))
+        if self.by_score:
+            # Statuses that read the score only are decided once per combination.
+            combinations = Frame(pd.DataFrame(index=pd.RangeIndex(len(numeric))))
+            status = self._status(combinations.with_extras({"score": V(numeric)}))[inverse]
+        else:
+            status = self._status(frame.with_extras({"score": V(score_values)}))
         whole = exact and self.ir.scale == 0
         return ScoreColumns(
             _objects(totals)[inverse] if objects or not whole else np.full(n, None, object),
@@ -1324,11 +1346,12 @@ class _Evaluator:
     ) -> tuple[Array, ScoreColumns]:
         """Which score applies to each row (None when undecided) and its columns."""
         n = frame.n
-        chosen = np.full(n, None, dtype=object)
+        chosen = np.empty(n, dtype=object)  # None everywhere
+        if default is not None and not routes:
+            chosen.fill(default.name)  # np.full would make a str object per row
         if not routes:
             if default is None:
                 return chosen, ScoreColumns.empty(n)
-            chosen[:] = default.name
             return chosen, self._score(default.name, subject).run(
                 frame, objects=not self._whole(subject)
             )
@@ -1847,14 +1870,16 @@ class Alerts:
 
 
 def _table(columns: Mapping[str, Any]) -> pd.DataFrame:
-    """A result table; object arrays stay objects (no costly type inference, None stays None)."""
+    """A result table; object arrays stay objects (no costly type inference, None stays None),
+    and every column is taken as it is, not copied into a block with others of its type."""
     return pd.DataFrame(
         {
             name: pd.Series(values, dtype=object, copy=False)
             if isinstance(values, np.ndarray) and values.dtype == object
             else values
             for name, values in columns.items()
-        }
+        },
+        copy=False,
     )
 
 
