@@ -200,6 +200,7 @@ class History:
         self.event_stage = np.empty(0, dtype=np.int64)
         self.event_day = np.empty(0, dtype=np.int64)
         self.n_codes = self.n_deals
+        self._furthest: dict[str, Array] = {}
         if events is not None and len(events):
             rows = np.full(len(events), -1, dtype=np.int64)
             if deals is not None and self.n_deals:
@@ -223,12 +224,19 @@ class History:
     def furthest(self, pipeline: str) -> Array:
         """Per deal code, the furthest stage index of `pipeline` reached (-1: none): the deal's
         current stage or any stage it has an event for."""
+        found = self._furthest.get(pipeline)
+        if found is not None:
+            return found
         position = self.positions(pipeline)
         furthest = np.full(self.n_codes, -1, dtype=np.int64)
         furthest[: self.n_deals] = position[self.deal_stage]
         index = position[self.event_stage]
         ok = index >= 0
-        np.maximum.at(furthest, self.event_deal[ok], index[ok])
+        if ok.all():  # events of this pipeline only: no copies
+            np.maximum.at(furthest, self.event_deal, index)
+        else:
+            np.maximum.at(furthest, self.event_deal[ok], index[ok])
+        self._furthest[pipeline] = furthest
         return furthest
 
     def reach(self, pipeline: str) -> tuple[Array, Bools]:
@@ -249,11 +257,13 @@ class History:
 
     def current_entry(self) -> tuple[Array, Bools]:
         """Per deal row, the day of its latest event at its current stage, and where found."""
-        chosen = self.event_deal < self.n_deals
-        rows = self.event_deal[chosen]
-        here = self.event_stage[chosen] == self.deal_stage[rows]
+        rows, stage, day = self.event_deal, self.event_stage, self.event_day
+        chosen = rows < self.n_deals
+        if not chosen.all():  # events of deals that are not in the deals table
+            rows, stage, day = rows[chosen], stage[chosen], day[chosen]
+        here = stage == self.deal_stage[rows]
         latest = np.full(self.n_deals, np.iinfo(np.int64).min, dtype=np.int64)
-        np.maximum.at(latest, rows[here], self.event_day[chosen][here])
+        np.maximum.at(latest, rows[here], day[here])
         found = latest != np.iinfo(np.int64).min
         return np.where(found, latest, 0), found
 
@@ -884,6 +894,12 @@ def _names_by_bits(
     """A tuple of names per row from (group, bit mask) codes, built once per combination."""
     if n == 0:
         return np.empty(0, dtype=object)
+    low, high, top = int(group.min()), int(group.max()), int(bits.max())
+    if low >= -1 and high < 1 << 20 and int(bits.min()) >= 0 and top < 1 << 20:
+        # Small codes stand for themselves: no hashing.
+        inverse, (groups_of, masks_of) = _combine_codes([(group, high + 2, -1), (bits, top + 1)], n)
+        pairs = zip(groups_of, masks_of, strict=True)
+        return _objects([names_of(g, b) for g, b in pairs])[inverse]
     group_codes, group_values = pd.factorize(group)
     bit_codes, bit_values = pd.factorize(bits)
     parts = [
@@ -998,10 +1014,12 @@ class ScoreVector:
                     break
                 v = test(frame)
                 holds = _truth(v, n) & ~decided
-                undecidable = ~_full_known(v, n) & ~decided
                 codes[holds] = index
-                codes[undecidable] = unknown
-                decided |= holds | undecidable
+                decided |= holds
+                if v.known is not None:  # rows where the case cannot be decided stop here
+                    undecidable = ~_full_known(v, n) & ~decided
+                    codes[undecidable] = unknown
+                    decided |= undecidable
             return codes, [points for _, points in cases] + [0, None]
 
         return by_case, 0
