@@ -1364,9 +1364,7 @@ class _Evaluator:
     ) -> tuple[Array, ScoreColumns]:
         """Which score applies to each row (None when undecided) and its columns."""
         n = frame.n
-        chosen = np.empty(n, dtype=object)  # None everywhere
-        if default is not None and not routes:
-            chosen.fill(default.name)  # np.full would make a str object per row
+        chosen = _filled(n, default.name if default is not None and not routes else None)
         if not routes:
             if default is None:
                 return chosen, ScoreColumns.empty(n)
@@ -1827,7 +1825,7 @@ class _Evaluator:
         codes = self.codes.get(FILE_NAMES[record])
         if record != "rep":
             return Frame(data, codes=codes)
-        period = np.full(len(data), self.period, dtype=object)
+        period = _filled(len(data), self.period)
         extras = {"period": V(period, np.full(len(data), self.period is not None))}
         for measure, by_rep in self.attainments.items():
             values = data["id"].map(by_rep).to_numpy(dtype=np.float64, na_value=np.nan)
@@ -1855,15 +1853,17 @@ class Alerts:
 
     def records(self, name: str, label: str | None, severity: str, ids: pd.Series[Any]) -> None:
         """An `alert` declaration's alerts, one per record id (built as a column, not a loop)."""
-        if len(ids):
+        n = len(ids)
+        if n:
+            # Object columns from the start: a scalar would make a text column to convert later.
             self._parts.append(
-                pd.DataFrame(
+                _table(
                     {
-                        "kind": "alert",
-                        "subject": name,
+                        "kind": _filled(n, "alert"),
+                        "subject": _filled(n, name),
                         "id": _texts(ids),
-                        "message": label or name,
-                        "severity": severity,
+                        "message": _filled(n, label or name),
+                        "severity": _filled(n, severity),
                     }
                 )
             )
@@ -1899,6 +1899,13 @@ def _table(columns: Mapping[str, Any]) -> pd.DataFrame:
         },
         copy=False,
     )
+
+
+def _filled(n: int, value: object) -> Array:
+    """An object array holding `value` n times (np.full would make a str object per row)."""
+    array = np.empty(n, dtype=object)
+    array.fill(value)
+    return array
 
 
 def _texts(column: Any) -> Array:
