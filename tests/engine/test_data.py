@@ -608,6 +608,24 @@ def test_plain_amounts_cast_at_once_agree_with_the_exact_parser(cells: list[str]
             assert cents[row] == int(exact)
 
 
+def test_columns_checked_on_threads_give_the_results_of_one_thread() -> None:
+    rng = np.random.default_rng(3)
+    n = 3_000
+    frame = pd.DataFrame(
+        {"id": [f"D{i}" for i in range(n)] , "status": rng.choice(["won", "lost", "wn", ""], n),
+         "amount": rng.choice(["10", "1,234", "12.5", "abc", ""], n),
+         "close_date": rng.choice(["2026-01-05", "31/02/2026", ""], n),
+         "contacts": rng.choice(["1", "2", "x"], n), "type": rng.choice(["upsell", "upsel"], n)},
+        dtype="str",
+    )  # fmt: skip
+    one = validate_table("deals", frame, DEAL)
+    with patch("engine.data._THREADED_CELLS", 0):
+        threads = validate_table("deals", frame, DEAL)
+    assert len(one.errors) > n and threads.errors == one.errors
+    assert threads.rejected == one.rejected
+    pd.testing.assert_frame_equal(threads.valid, one.valid)
+
+
 def test_text_is_stripped_whatever_the_edges_and_slices() -> None:
     cells = ["Dupont", " Acme", f"Zeta{NBSP}", "Café", "\tx\n", "", "   ", None, "é", "a b"]
     frame = pd.DataFrame({"id": [f"D{i}" for i in range(10)], "status": "won", "account": cells},
