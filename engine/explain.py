@@ -47,6 +47,7 @@ from engine.compiler import (
     StageIR,
     ToFloat,
 )
+from engine.money import format_french
 from engine.record import DERIVED, ScoreRunner, coercer, compile_node
 from engine.results import DealResult, LeadResult, ScoreValue
 
@@ -465,7 +466,7 @@ class _Explainer:
         if not isinstance(value, Decimal):
             return _number(value)
         cents = value.quantize(Decimal("0.01"))
-        return f"{_grouped(cents)} {self.currency}"
+        return f"{format_french(cents)} {self.currency}"
 
     def _render(self, node: Node | None, values: Mapping[str, str] | None = None) -> str:
         """A condition or value as the ruleset writes it, in French words."""
@@ -576,26 +577,14 @@ def _number(value: Any) -> str:
         return "—"
     if isinstance(value, float):
         if value == int(value) and abs(value) < 1e15:
-            return _grouped(Decimal(int(value)))
-        return _grouped(Decimal(repr(value)))
+            return format_french(Decimal(int(value)))
+        return format_french(Decimal(repr(value)))
     if isinstance(value, int):
-        return _grouped(Decimal(value))
+        return format_french(Decimal(value))
     if isinstance(value, Decimal):
         whole = value == value.to_integral_value()
-        return _grouped(value.quantize(Decimal(1)) if whole else value.normalize())
+        return format_french(value.quantize(Decimal(1)) if whole else value.normalize())
     return str(value)
-
-
-def _grouped(value: Decimal) -> str:
-    text = f"{value:f}"
-    sign = "-" if text.startswith("-") else ""
-    whole, _, fraction = text.lstrip("-").partition(".")
-    groups: list[str] = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
-    return sign + " ".join(groups) + (f",{fraction}" if fraction else "")
 
 
 def _percent(value: Decimal) -> str:

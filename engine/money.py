@@ -221,3 +221,16 @@ def _canonical_digits(text: str, num: str, money: bool) -> str:
     if not whole_digits.isdigit():
         raise garbage
     return f"{whole_digits}.{frac}" if frac else whole_digits
+
+
+def format_french(value: Decimal) -> str:
+    """A decimal as French readers write it: `1 234 567,5` (space-grouped, decimal comma)."""
+    text = f"{value:f}"
+    sign = "-" if text.startswith("-") else ""
+    whole, _, fraction = text.lstrip("-").partition(".")
+    groups: list[str] = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    return sign + " ".join(groups) + (f",{fraction}" if fraction else "")

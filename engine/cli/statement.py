@@ -22,6 +22,8 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
+from engine.money import format_french, round_money
+
 __all__ = ["Statement", "build_statement", "register", "run"]
 
 _CENT = Decimal("0.01")
@@ -492,38 +494,24 @@ class _Writer:
         return ("+" if value >= 0 else "−") + self.amount(abs(value))
 
     def count(self, value: Decimal) -> str:
-        return _french(value.normalize() if value == value.to_integral_value() else value)
+        return format_french(value.normalize() if value == value.to_integral_value() else value)
 
     def number(self, value: Decimal | None) -> str:
-        return "—" if value is None else _french(value.normalize())
+        return "—" if value is None else format_french(value.normalize())
 
     def pct(self, value: Decimal | None) -> str:
         if value is None:
             return "—"
         percent = (value * 100).quantize(_CENT).normalize()
-        return f"{_french(percent)} %"
-
-
-def _french(value: Decimal) -> str:
-    text = f"{value:f}"
-    sign = "-" if text.startswith("-") else ""
-    whole, _, fraction = text.lstrip("-").partition(".")
-    groups: list[str] = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
-    return sign + " ".join(groups) + (f",{fraction}" if fraction else "")
+        return f"{format_french(percent)} %"
 
 
 def _grouped(value: Decimal) -> str:
-    text = _french(value)
+    text = format_french(value)
     return text if "," in text else f"{text},00"
 
 
 def _cents(value: Decimal) -> Decimal:
-    from engine.money import round_money
-
     return round_money(value, _CENT, "half_up")
 
 
