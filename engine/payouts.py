@@ -51,7 +51,13 @@ from engine.plans import (
     proration_factor,
     split_shares,
 )
-from engine.results import ALERT_COLUMNS, ERROR_COLUMNS, PAYOUT_COLUMNS, FrozenDict
+from engine.results import (
+    ALERT_COLUMNS,
+    BUDGET_COLUMNS,
+    ERROR_COLUMNS,
+    PAYOUT_COLUMNS,
+    FrozenDict,
+)
 from engine.vector import Compiler, Frame, V, table_columns
 
 if TYPE_CHECKING:
@@ -73,19 +79,6 @@ __all__ = [
 PAYOUT_TABLE_COLUMNS = (*PAYOUT_COLUMNS, "paid")
 #: Why a rep is not paid or a deal not credited.
 PAYOUT_ERROR_COLUMNS = ("rep_id", "plan", "period", "measure", "deal_id", "reason")
-#: Per plan and period: total paid vs the budget at 100% attainment for everyone.
-BUDGET_COLUMNS = (
-    "plan",
-    "period",
-    "paid",
-    "reps",
-    "total",
-    "budget",
-    "ratio",
-    "guardrail",
-    "alert",
-    "message",
-)
 
 Array = npt.NDArray[Any]
 Bools = npt.NDArray[np.bool_]

@@ -21,11 +21,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALERT_COLUMNS",
+    "BUDGET_COLUMNS",
     "DEAL_COLUMNS",
     "ERROR_COLUMNS",
     "FUNNEL_COLUMNS",
     "KPI_COLUMNS",
     "LEAD_COLUMNS",
+    "MEASURE_FIELDS",
     "PAYOUT_COLUMNS",
     "DealResult",
     "FrozenDict",
@@ -61,6 +63,21 @@ ALERT_COLUMNS = ("kind", "subject", "id", "message", "severity")
 ERROR_COLUMNS = ("table", "row", "column", "value", "message")
 #: Filled by the plans issue: one row per rep, plan and period.
 PAYOUT_COLUMNS = ("rep_id", "plan", "period", "payout", "measures")
+#: The fields of each entry of a payout row's `measures`.
+MEASURE_FIELDS = ("measure", "credited", "quota", "attainment", "rate_or_pct", "payout")
+#: Per plan and period: total paid vs the budget at 100% attainment for everyone.
+BUDGET_COLUMNS = (
+    "plan",
+    "period",
+    "paid",
+    "reps",
+    "total",
+    "budget",
+    "ratio",
+    "guardrail",
+    "alert",
+    "message",
+)
 
 
 class FrozenDict(dict[str, Any]):

@@ -36,11 +36,13 @@ import yaml
 from engine.diff import Difference, compare, native, plain, same
 from engine.results import (
     ALERT_COLUMNS,
+    BUDGET_COLUMNS,
     DEAL_COLUMNS,
     ERROR_COLUMNS,
     FUNNEL_COLUMNS,
     KPI_COLUMNS,
     LEAD_COLUMNS,
+    MEASURE_FIELDS,
     PAYOUT_COLUMNS,
 )
 
@@ -51,7 +53,6 @@ if TYPE_CHECKING:
     from engine.payouts import PayoutEngine
 
 __all__ = [
-    "BUDGET_FIELDS",
     "STATUSES",
     "Case",
     "CaseResult",
@@ -70,20 +71,6 @@ __all__ = [
 #: Case outcomes: passed, wanted values differ, could not run (or the engine's two paths
 #: disagree), failed as expected (`xfail`), passed although expected to fail.
 STATUSES = ("pass", "fail", "error", "xfail", "xpass")
-#: Columns of the payouts' budget table (engine.payouts.BUDGET_COLUMNS, without pandas).
-BUDGET_FIELDS = (
-    "plan",
-    "period",
-    "paid",
-    "reps",
-    "total",
-    "budget",
-    "ratio",
-    "guardrail",
-    "alert",
-    "message",
-)
-MEASURE_FIELDS = ("measure", "credited", "quota", "attainment", "rate_or_pct", "payout")
 #: Input keys of a case -> (input table, record name). `lead` and `deal` are one record.
 INPUTS: dict[str, tuple[str, str]] = {
     "lead": ("leads", "lead"),
@@ -180,7 +167,7 @@ def fixture_schema() -> dict[str, Any]:
         ),
         errors=rows(row(ERROR_COLUMNS)),
         payouts=rows(row((*PAYOUT_COLUMNS, "paid"), ["rep_id"], measures=rows(measure))),
-        budget=rows(row(BUDGET_FIELDS, ["plan"])),
+        budget=rows(row(BUDGET_COLUMNS, ["plan"])),
         statement=row(
             ("rep", "period"),
             ["rep", "lines"],
