@@ -404,9 +404,11 @@ def _normalise(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
         if name in data:
             raise DataError(path, f"column {name!r} appears twice in the header")
         data[name] = column
-    result = pd.DataFrame(data, index=frame.index)
+    result = pd.DataFrame(data, index=frame.index, copy=False)
     if len(result.columns):
-        result = result[result.notna().any(axis=1)]  # blank lines, ";;;" lines
+        filled = result.notna().any(axis=1).to_numpy()
+        if not filled.all():
+            result = result[filled]  # blank lines, ";;;" lines
     return result
 
 
@@ -427,11 +429,25 @@ def _unstripped(column: pd.Series[Any]) -> pd.Series[Any]:
 
 
 def _stripped(text: pd.Series[Any]) -> pd.Series[Any]:
-    array = _storage(text)
-    if array is not None and _trimmed(array):
+    if not isinstance(text.array, pd.arrays.ArrowStringArray):
+        text = text.str.strip()
+        return text.mask(text == "")
+    # Arrow all along; a column read in chunks (CSV) comes back in one, so that later steps
+    # do not join its chunks again.
+    array = pa.array(text.array, type=pa.large_string())
+    changed = isinstance(array, pa.ChunkedArray) and array.num_chunks > 1
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not _trimmed(array):
+        array = pc.utf8_trim_whitespace(array)  # what pandas' str.strip does on Arrow text
+        changed = True
+    empty = pc.equal(pc.binary_length(array), 0)
+    if pc.any(empty).as_py():
+        array = pc.if_else(empty, pa.scalar(None, array.type), array)
+        changed = True
+    if not changed:
         return text  # nothing to strip and no empty cell: the column as it is, not a copy
-    text = text.str.strip()
-    return text.mask(text == "")
+    return pd.Series(pd.array(array, dtype=text.dtype), index=text.index)
 
 
 def _storage(text: pd.Series[Any]) -> pa.Array | None:
@@ -440,24 +456,24 @@ def _storage(text: pd.Series[Any]) -> pa.Array | None:
 
 
 def _trimmed(array: pa.Array) -> bool:
-    """Whether no cell is empty or begins or ends with a byte that may be part of a space.
+    """Whether no cell begins or ends with a byte that may be part of a space.
 
     Reads only the first and last byte of each cell; any byte outside printable ASCII sends the
     column to the real strip, which knows every Unicode space.
     """
-    present = len(array) - array.null_count
-    if not present:
-        return True
     _, offsets_buffer, data_buffer = array.buffers()
+    if data_buffer is None or len(array) == array.null_count:
+        return True  # no characters at all
     width = np.int64 if pa.types.is_large_string(array.type) else np.int32
     offsets = np.frombuffer(offsets_buffer, dtype=width).astype(np.int64, copy=False)
     starts = offsets[array.offset : array.offset + len(array)]
     stops = offsets[array.offset + 1 : array.offset + len(array) + 1]
+    # Empty cells have no edges, and a missing cell's bytes (if any) are not text.
+    cells = stops > starts
     if array.null_count:
-        here = ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        starts, stops = starts[here], stops[here]
-    if data_buffer is None or bool((stops <= starts).any()):
-        return False
+        cells &= ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if not cells.all():
+        starts, stops = starts[cells], stops[cells]
     data = np.frombuffer(data_buffer, dtype=np.uint8)
     ends = np.concatenate((data[starts], data[stops - 1]))
     return bool(((ends > 0x20) & (ends < 0x7F)).all())

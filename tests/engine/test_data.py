@@ -637,6 +637,11 @@ def test_text_is_stripped_whatever_the_edges_and_slices() -> None:
         assert account.tolist() == expected[start:]
     clean = frame.iloc[:1]
     assert validate_table("deals", clean, DEAL).valid["account"].tolist() == ["Dupont"]
+    # A CSV is read in chunks: the same cells in three Arrow chunks give the same text.
+    chunks = pa.chunked_array([cells[:4], cells[4:7], cells[7:]], type=pa.large_string())
+    chunked = frame.assign(account=pd.Series(pd.array(chunks, dtype="str"), index=frame.index))
+    account = validate_table("deals", chunked, DEAL).valid["account"]
+    assert account.astype(object).where(account.notna(), None).tolist() == expected
 
 
 def test_sorted_keys_find_the_duplicates_that_unsorted_keys_do() -> None:
