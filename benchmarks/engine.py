@@ -437,7 +437,10 @@ def leads_table(program: Program, leads: pd.DataFrame, repeat: int) -> list[Line
     columns = table_columns(program.model, "lead")
     valid = validate_table("leads", leads, columns).valid
     engine_s, _ = best_of(lambda: program.evaluate(leads=leads, as_of=AS_OF), repeat)
-    validation_s, _ = best_of(lambda: validate_table("leads", leads, columns), repeat)
+    # As the engine validates them: amounts as cents only, no Decimal objects.
+    validation_s, _ = best_of(
+        lambda: validate_table("leads", leads, columns, decimals=False), repeat
+    )
     hand_s, _ = best_of(lambda: hand_scores(leads), repeat)
     typed_s, _ = best_of(lambda: hand_scores(valid), repeat)
     n = len(leads)
@@ -522,10 +525,13 @@ def deals_and_funnel(
         if counts.rejected:
             raise Mismatch(f"{counts.rejected:,} generated {name} rows were rejected")
     deals_s, _ = best_of(lambda: program.evaluate(deals=deals, as_of=AS_OF), repeat)
-    deals_valid_s, _ = best_of(lambda: validate_table("deals", deals, deal_columns, stages), repeat)
+    deals_valid_s, _ = best_of(
+        lambda: validate_table("deals", deals, deal_columns, stages, decimals=False), repeat
+    )
     funnel_s, _ = best_of(lambda: program.evaluate(stage_events=events, as_of=AS_OF), repeat)
     events_valid_s, _ = best_of(
-        lambda: validate_table("stage_events", events, event_columns, stages), repeat
+        lambda: validate_table("stage_events", events, event_columns, stages, decimals=False),
+        repeat,
     )
     both_s, _ = best_of(
         lambda: program.evaluate(deals=deals, stage_events=events, as_of=AS_OF), repeat
