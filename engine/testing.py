@@ -1005,6 +1005,59 @@ def _ids(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return counts
 
 
+def _per_record(
+    kind: str,
+    program: Program,
+    evaluate: Callable[[Mapping[str, Any]], Any],
+    records: Sequence[Mapping[str, Any]],
+    results: Any,
+    compared: tuple[str, ...],
+    compare_alerts: bool,
+) -> tuple[list[tuple[Mapping[str, Any], str, Any, dict[str, Any], Any]], dict[str, str]]:
+    """Run each record through the per-record path and check it against the table path.
+
+    Returns (record, id, result, wanted-shaped fields, table row) for every record the
+    per-record path accepts, and the reasons of those it rejects. A record whose id is unique
+    must be accepted or rejected by both paths alike, with the same `compared` fields.
+    """
+    from engine.record import RecordError
+
+    columns = LEAD_COLUMNS if kind == "lead" else DEAL_COLUMNS
+    table = {str(r["id"]): r for r in _rows(getattr(results, f"{kind}s"))}
+    rejected = _rejected(results, f"{kind}s", records)
+    alerts = _alerts_by_id(results)
+    counts = _ids(records)
+    accepted: list[tuple[Mapping[str, Any], str, Any, dict[str, Any], Any]] = []
+    errors: dict[str, str] = {}
+    for record in records:
+        key = (_text(record.get("id")) or "").strip()
+        try:
+            one = evaluate(record)
+        except RecordError as error:
+            errors[key] = str(error)
+            if counts.get(key) == 1 and key not in rejected:
+                raise EngineError(
+                    f"{kind} {key}: the per-record path rejects it ({error}), the table path "
+                    "accepts it"
+                ) from None
+            continue
+        got = {name: getattr(one, name) for name in columns}
+        got["alerts"] = list(one.alerts)
+        row = None
+        if counts.get(key) == 1:
+            if key in rejected:
+                raise EngineError(
+                    f"{kind} {key}: the table path rejects it ({rejected[key]}), the per-record "
+                    "path accepts it"
+                )
+            row = table.get(key)
+            _same_row(kind, key, got, row, compared)
+            if compare_alerts:
+                _same_alerts(kind, key, one.alerts, alerts.get(key, ()), program)
+        accepted.append((record, key, one, got, row))
+    return accepted, errors
+
+
 def _leads(
     program: Program,
     records: Sequence[Mapping[str, Any]],
@@ -1013,36 +1066,11 @@ def _leads(
     hits: set[tuple[tuple[str, ...], str]],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Lead results of the per-record path by id, checked against the table path."""
-    from engine.record import RecordError
-
-    table = {str(r["id"]): r for r in _rows(results.leads)}
-    rejected = _rejected(results, "leads", records)
-    alerts = _alerts_by_id(results)
-    counts = _ids(records)
+    accepted, errors = _per_record(
+        "lead", program, program.evaluate_lead, records, results, LEAD_COLUMNS, True
+    )
     found: dict[str, dict[str, Any]] = {}
-    errors: dict[str, str] = {}
-    for record in records:
-        key = (_text(record.get("id")) or "").strip()
-        try:
-            one = program.evaluate_lead(record)
-        except RecordError as error:
-            errors[key] = str(error)
-            if counts.get(key) == 1 and key not in rejected:
-                raise EngineError(
-                    f"lead {key}: the per-record path rejects it ({error}), the table path "
-                    "accepts it"
-                ) from None
-            continue
-        got = {name: getattr(one, name) for name in LEAD_COLUMNS}
-        got["alerts"] = list(one.alerts)
-        if counts.get(key) == 1:
-            if key in rejected:
-                raise EngineError(
-                    f"lead {key}: the table path rejects it ({rejected[key]}), the per-record "
-                    "path accepts it"
-                )
-            _same_row("lead", key, got, table.get(key), LEAD_COLUMNS)
-            _same_alerts("lead", key, one.alerts, alerts.get(key, ()), program)
+    for record, key, one, got, _ in accepted:
         found[key] = got
         if tracer is not None:
             tracer.lead(record, one, hits)
@@ -1060,43 +1088,22 @@ def _deals(
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Deal results of the per-record path by id, checked against the table path (which alone
     reads stage events: with events, fields the history changes are not compared)."""
-    from engine.record import RecordError
-
-    table = {str(r["id"]): r for r in _rows(results.deals)}
-    rejected = _rejected(results, "deals", records)
-    alerts = _alerts_by_id(results)
-    counts = _ids(records)
     history_fields = ("days_in_stage", "stale")
     fields = tuple(f for f in DEAL_COLUMNS if not (has_history and f in history_fields))
+    accepted, errors = _per_record(
+        "deal",
+        program,
+        lambda record: program.evaluate_deal(record, as_of),
+        records,
+        results,
+        fields,
+        not has_history,
+    )
     found: dict[str, dict[str, Any]] = {}
-    errors: dict[str, str] = {}
-    for record in records:
-        key = (_text(record.get("id")) or "").strip()
-        try:
-            one = program.evaluate_deal(record, as_of)
-        except RecordError as error:
-            errors[key] = str(error)
-            if counts.get(key) == 1 and key not in rejected:
-                raise EngineError(
-                    f"deal {key}: the per-record path rejects it ({error}), the table path "
-                    "accepts it"
-                ) from None
-            continue
-        got = {name: getattr(one, name) for name in DEAL_COLUMNS}
-        got["alerts"] = list(one.alerts)
-        if counts.get(key) == 1:
-            if key in rejected:
-                raise EngineError(
-                    f"deal {key}: the table path rejects it ({rejected[key]}), the per-record "
-                    "path accepts it"
-                )
-            row = table.get(key)
-            _same_row("deal", key, got, row, fields)
-            if not has_history:
-                _same_alerts("deal", key, one.alerts, alerts.get(key, ()), program)
-            elif row is not None:
-                # The table path knows the history: its days in stage are the reference then.
-                got.update({name: row[name] for name in history_fields})
+    for record, key, one, got, row in accepted:
+        if has_history and row is not None:
+            # The table path knows the history: its days in stage are the reference then.
+            got.update({name: row[name] for name in history_fields})
         found[key] = got
         if tracer is not None:
             tracer.deal(record, one, as_of, hits)
