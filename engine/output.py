@@ -36,6 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from engine.money import format_money
+from engine.results import is_missing
 
 if TYPE_CHECKING:
     from dsl.model import Model
@@ -168,7 +169,7 @@ class _Col:
 
 def _python(value: Any) -> Any:
     """A distinct value as a plain Python object (numpy and pandas scalars unwrapped)."""
-    if value is None or _missing(value):
+    if value is None or is_missing(value):
         return None
     if isinstance(value, np.generic):
         return value.item()
@@ -196,15 +197,7 @@ def _plain(series: pd.Series[Any]) -> list[Any]:
     """A column's values as Python objects, every kind of missing as None."""
     column: Any = series  # pandas-stubs know no `na_value=None`
     values: list[Any] = column.to_numpy(dtype=object, na_value=None).tolist()
-    return [None if _missing(v) else _python(v) for v in values]
-
-
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return value != value
-    return type(value).__name__ in ("NAType", "NaTType")
+    return [None if is_missing(v) else _python(v) for v in values]
 
 
 # ----------------------------------------------------------------------------- JSON

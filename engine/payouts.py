@@ -44,6 +44,8 @@ from engine.plans import (
     PlanBook,
     PlanSpec,
     compile_plans,
+    exact_div,
+    exact_mul,
     exact_value,
     measure_quota,
     parse_period,
@@ -500,7 +502,7 @@ class PayoutEngine:
                             keep[i] = False
                             continue
                     if value is not None and factors[i] != _ONE:
-                        value = plan.round(_mul(value, factors[i]))
+                        value = plan.round(exact_mul(value, factors[i]))
                     column[i] = value
             quotas[spec.name] = column
         if not keep.any():
@@ -540,11 +542,11 @@ class PayoutEngine:
             total = sum((Decimal(p) for p in group["payout"]), _ZERO)
             targets = [t for t in group["_target"] if t is not None]
             budget = sum(targets, _ZERO) if len(targets) == len(group) and targets else None
-            ratio = _div(total, budget) if budget else None
+            ratio = exact_div(total, budget) if budget else None
             alert, message = False, None
             limit = plan.guardrail
             if limit is not None:
-                ceiling = _mul(limit.value, budget) if limit.percent and budget else None
+                ceiling = exact_mul(limit.value, budget) if limit.percent and budget else None
                 ceiling = limit.value if not limit.percent else ceiling
                 if ceiling is not None and total > ceiling:
                     alert = True
@@ -906,7 +908,7 @@ class _Crediting:
             decimals = _as_decimals(c.values, c.scale)[take]
             weight_obj = [_ONE] * len(plain) + list(weights)
             values = np.asarray(
-                [_mul(v, w) for v, w in zip(decimals, weight_obj, strict=True)], dtype=object
+                [exact_mul(v, w) for v, w in zip(decimals, weight_obj, strict=True)], dtype=object
             )
             scale = None
         return _Credits(
@@ -1088,17 +1090,6 @@ def _places(value: Decimal) -> int:
     return max(0, -int(exponent))
 
 
-def _mul(*values: Decimal) -> Decimal:
-    result = _ONE
-    for value in values:
-        result = EXACT.multiply(result, value)
-    return result
-
-
-def _div(a: Decimal, b: Decimal) -> Decimal:
-    return EXACT.divide(a, b)
-
-
 def _as_decimals(values: Array, scale: int | None) -> Array:
     if scale is None:
         return np.asarray(values, dtype=object)
@@ -1148,7 +1139,7 @@ def _curve_vector(spec: MeasureSpec, c: Obj, q: Obj) -> Obj:
     for (l0, p0), (l1, p1) in itertools.pairwise(anchors):
         hit = ~decided & (c < l1 * q)
         if hit.any():
-            slope = _div(p1 - p0, l1 - l0)
+            slope = exact_div(p1 - p0, l1 - l0)
             pct = _where(hit, slope * (attainment - l0) + p0, pct)
         decided |= hit
     level, pay = anchors[-1]
@@ -1161,7 +1152,7 @@ def _curve_vector(spec: MeasureSpec, c: Obj, q: Obj) -> Obj:
             pct = _where(hit, pay + slope * (attainment - level), pct)
         decided |= hit
         if until is not None:
-            pay += _mul(slope, until - level)
+            pay += exact_mul(slope, until - level)
             level = until
     return _where(decided, pct, pay)
 
@@ -1270,7 +1261,9 @@ def _measure_vector(
     if spec.cap is not None:
         if spec.cap.percent:
             if t is not None:
-                limit = np.asarray([plan.round_down(_mul(spec.cap.value, x)) for x in t], object)
+                limit = np.asarray(
+                    [plan.round_down(exact_mul(spec.cap.value, x)) for x in t], object
+                )
                 raw = _where(raw > limit, limit, raw)
         else:
             ceiling = plan.round_down(spec.cap.value)
@@ -1305,7 +1298,7 @@ def _pay_vector(
         if plan.target is not None:
             base = plan.target
             target = np.asarray(
-                [base if f == _ONE else plan.round(_mul(base, f)) for f in factors.tolist()],
+                [base if f == _ONE else plan.round(exact_mul(base, f)) for f in factors.tolist()],
                 dtype=object,
             )
         total = np.full(n, _ZERO, dtype=object)
@@ -1316,7 +1309,7 @@ def _pay_vector(
             t = (
                 None
                 if target is None
-                else np.asarray([_mul(x, spec.weight) for x in target], object)
+                else np.asarray([exact_mul(x, spec.weight) for x in target], object)
             )
             _, payout, rate = _measure_vector(spec, plan, c, q, t)
             total = total + payout
@@ -1325,7 +1318,8 @@ def _pay_vector(
             if plan.cap.percent:
                 if target is not None:
                     limit = np.asarray(
-                        [plan.round_down(_mul(plan.cap.value, x)) for x in target], dtype=object
+                        [plan.round_down(exact_mul(plan.cap.value, x)) for x in target],
+                        dtype=object,
                     )
                     total = _where(total > limit, limit, total)
             else:
@@ -1338,7 +1332,9 @@ def _pay_vector(
                     measure=name,
                     credited=show_amount(c[i]),
                     quota=None if q is None or q[i] is None else show_amount(q[i]),
-                    attainment=None if q is None or q[i] is None else show_ratio(_div(c[i], q[i])),
+                    attainment=None
+                    if q is None or q[i] is None
+                    else show_ratio(exact_div(c[i], q[i])),
                     rate_or_pct=show_ratio(rate[i]),
                     payout=show_money(payout[i]),
                 )

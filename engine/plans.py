@@ -88,6 +88,7 @@ from engine.compiler import (
 )
 from engine.money import ROUNDING_MODES, parse_number, round_money
 from engine.record import coercer, compile_node
+from engine.results import is_missing, text_or_none
 
 __all__ = [
     "PERIODS_PER_YEAR",
@@ -808,14 +809,16 @@ class CreditedDeal:
     credited: Decimal
 
 
-def _mul(*values: Decimal) -> Decimal:
+def exact_mul(*values: Decimal) -> Decimal:
+    """The product in the exact decimal context (no rounding before the final one)."""
     result = _ONE
     for value in values:
         result = EXACT.multiply(result, value)
     return result
 
 
-def _div(a: Decimal, b: Decimal) -> Decimal:
+def exact_div(a: Decimal, b: Decimal) -> Decimal:
+    """The quotient in the exact decimal context."""
     return EXACT.divide(a, b)
 
 
@@ -845,18 +848,18 @@ def curve_pct(
         return curve.below[1], "below", curve.below
     if not anchors or credited < anchors[0][0] * quota:
         return _ZERO, "before", (anchors[0][0],) if anchors else ()
-    attainment = _div(credited, quota)
+    attainment = exact_div(credited, quota)
     for (l0, p0), (l1, p1) in itertools.pairwise(anchors):
         if credited < l1 * quota:
-            slope = _div(p1 - p0, l1 - l0)
-            return _mul(slope, attainment - l0) + p0, "between", (l0, p0, l1, p1)
+            slope = exact_div(p1 - p0, l1 - l0)
+            return exact_mul(slope, attainment - l0) + p0, "between", (l0, p0, l1, p1)
     level, pay = anchors[-1]
     if credited == level * quota:
         return pay, "at", (level, pay)
     for slope, until in curve.slopes:
         if until is None or credited <= until * quota:
-            return pay + _mul(slope, attainment - level), "slope", (level, pay, slope)
-        pay += _mul(slope, until - level)
+            return pay + exact_mul(slope, attainment - level), "slope", (level, pay, slope)
+        pay += exact_mul(slope, until - level)
         level = until
     return pay, "flat", (level, pay)
 
@@ -872,15 +875,15 @@ def _base_parts(
 ) -> list[Part]:
     """The method's parts, with a floor threshold applied; the caller handles gates."""
     floor = spec.threshold[0] if spec.threshold and spec.threshold[1] == "floor" else None
-    floor_amount = _mul(floor, quota) if floor is not None and quota is not None else None
+    floor_amount = exact_mul(floor, quota) if floor is not None and quota is not None else None
     above = credited if floor_amount is None else max(credited - floor_amount, _ZERO)
     method = spec.method
     if method == "commission":
         assert spec.rate is not None
-        return [Part("commission", _mul(above, spec.rate), rate=spec.rate, base=above)]
+        return [Part("commission", exact_mul(above, spec.rate), rate=spec.rate, base=above)]
     if method == "per_unit":
         assert spec.rate is not None
-        return [Part("per_unit", _mul(above, spec.rate), rate=spec.rate, base=above)]
+        return [Part("per_unit", exact_mul(above, spec.rate), rate=spec.rate, base=above)]
     if method == "rates" and spec.rates_method == "marginal":
         parts: list[Part] = []
         for band in spec.bands:
@@ -892,7 +895,7 @@ def _base_parts(
                 continue
             part = top - low
             parts.append(
-                Part("rates", _mul(part, band.value), rate=band.value, base=part, band=band)
+                Part("rates", exact_mul(part, band.value), rate=band.value, base=part, band=band)
             )
         return parts or [Part("no_band", _ZERO, base=credited)]
     if method == "rates":
@@ -900,7 +903,13 @@ def _base_parts(
         if reached is None:
             return [Part("no_band", _ZERO, base=credited)]
         return [
-            Part("rates", _mul(above, reached.value), rate=reached.value, base=above, band=reached)
+            Part(
+                "rates",
+                exact_mul(above, reached.value),
+                rate=reached.value,
+                base=above,
+                band=reached,
+            )
         ]
     if method == "steps":
         assert target is not None and quota is not None
@@ -911,13 +920,15 @@ def _base_parts(
         if floor_amount is not None:
             at_floor = _band_of(spec.bands, floor_amount, quota)
             pct = max(pct - (at_floor.value if at_floor else _ZERO), _ZERO)
-        return [Part("steps", _mul(pct, target), rate=pct, base=target, band=step)]
+        return [Part("steps", exact_mul(pct, target), rate=pct, base=target, band=step)]
     if method == "curve":
         assert spec.curve is not None and target is not None and quota is not None
         pct, where, piece = curve_pct(spec.curve, credited, quota)
         if floor_amount is not None:
             pct = max(pct - curve_pct(spec.curve, floor_amount, quota)[0], _ZERO)
-        return [Part("curve", _mul(pct, target), rate=pct, base=target, note=where, piece=piece)]
+        return [
+            Part("curve", exact_mul(pct, target), rate=pct, base=target, note=where, piece=piece)
+        ]
     return []
 
 
@@ -945,10 +956,10 @@ def _pay_measure(
     target: Decimal | None,
     plan: PlanSpec,
 ) -> MeasurePayout:
-    attainment = _div(credited, quota) if quota else None
+    attainment = exact_div(credited, quota) if quota else None
     parts: list[Part] = []
     gate = spec.threshold if spec.threshold and spec.threshold[1] == "gate" else None
-    if gate is not None and quota is not None and credited < _mul(gate[0], quota):
+    if gate is not None and quota is not None and credited < exact_mul(gate[0], quota):
         parts.append(Part("gate", _ZERO, level=gate[0], reached=False))
     else:
         if gate is not None:
@@ -960,22 +971,22 @@ def _pay_measure(
                     "floor",
                     _ZERO,
                     level=level,
-                    base=_mul(level, quota),
-                    reached=credited > _mul(level, quota),
+                    base=exact_mul(level, quota),
+                    reached=credited > exact_mul(level, quota),
                 )
             )
         parts.extend(_base_parts(spec, credited, quota, target))
         if spec.accelerator is not None and quota is not None and target is not None:
             factor, level = spec.accelerator
-            if credited > _mul(level, quota):
+            if credited > exact_mul(level, quota):
                 assert attainment is not None
-                amount = _mul(factor, attainment - level, target)
+                amount = exact_mul(factor, attainment - level, target)
                 parts.append(Part("accelerator", amount, factor=factor, level=level, base=target))
             else:
                 parts.append(Part("accelerator", _ZERO, factor=factor, level=level, reached=False))
         if spec.bonus is not None and quota is not None:
             amount, op, level = spec.bonus
-            won = _compare(credited, op, _mul(level, quota))
+            won = _compare(credited, op, exact_mul(level, quota))
             parts.append(
                 Part(
                     "bonus",
@@ -989,7 +1000,7 @@ def _pay_measure(
     raw = sum((p.amount for p in parts), _ZERO)
     if spec.cap is not None:
         if spec.cap.percent:
-            limit = None if target is None else plan.round_down(_mul(spec.cap.value, target))
+            limit = None if target is None else plan.round_down(exact_mul(spec.cap.value, target))
         else:
             limit = plan.round_down(spec.cap.value)
         if limit is not None:
@@ -1034,17 +1045,17 @@ def pay_plan(
     measure payouts, then the plan cap. `inputs` holds prorated quotas already."""
     target = plan.target
     if target is not None and proration != _ONE:
-        target = plan.round(_mul(target, proration))
+        target = plan.round(exact_mul(target, proration))
     lines = []
     for spec in plan.measures:
         given = inputs[spec.name]
-        measure_target = None if target is None else _mul(target, spec.weight)
+        measure_target = None if target is None else exact_mul(target, spec.weight)
         lines.append(pay_measure(spec, given.credited, given.quota, measure_target, plan))
     total = sum((m.payout for m in lines), _ZERO)
     limit: Decimal | None = None
     if plan.cap is not None:
         if plan.cap.percent:
-            limit = None if target is None else plan.round_down(_mul(plan.cap.value, target))
+            limit = None if target is None else plan.round_down(exact_mul(plan.cap.value, target))
         else:
             limit = plan.round_down(plan.cap.value)
     adjustment = _ZERO
@@ -1153,8 +1164,8 @@ def _formula(
         if expr.op == "/":
             if b == 0:
                 raise _FormulaError("the formula divides by zero")
-            return _div(a, b)
-        return {"+": a + b, "-": a - b, "*": _mul(a, b)}[expr.op]
+            return exact_div(a, b)
+        return {"+": a + b, "-": a - b, "*": exact_mul(a, b)}[expr.op]
     if isinstance(expr, n.Ref):
         if len(expr.parts) == 1:
             value = _number_value(rep.get(expr.parts[0]))
@@ -1210,7 +1221,7 @@ class _CreditRunner:
         for name, coerce in self.readers:
             raw = record.get(name)
             # Typed tables hold NaT / NA / NaN for missing cells; the coercers expect None.
-            row[name] = None if _missing(raw) else coerce(raw)
+            row[name] = None if is_missing(raw) else coerce(raw)
         for name, compute in self.derived:
             row[name] = compute(row)
         return row
@@ -1229,25 +1240,8 @@ def exact_value(value: Any) -> Decimal | None:
     raise TypeError(f"not a number: {value!r}")
 
 
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return value != value
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
-def _text(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if type(value).__name__ in ("NAType", "NaTType"):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _date(value: Any) -> dt.date | None:
-    if _missing(value):
+    if is_missing(value):
         return None
     try:
         result = coercer(FieldType("date"))(value)
@@ -1258,7 +1252,7 @@ def _date(value: Any) -> dt.date | None:
 
 def parse_share(value: Any) -> Decimal:
     """A split share: `60%` or a fraction `0.6`; ValueError for anything else (or above 1)."""
-    text = _text(value)
+    text = text_or_none(value)
     if text is None:
         raise ValueError("the share is empty")
     if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
@@ -1295,7 +1289,7 @@ def pay_rep(
     summing to 100%) are returned with the payout; a missing quota prevents the payout.
     """
     plan = book.plans[plan_name]
-    rep_id = _text(rep.get("id")) or ""
+    rep_id = text_or_none(rep.get("id")) or ""
     issues: list[PayoutIssue] = []
 
     def issue(reason: str, measure: str | None = None, deal: str | None = None) -> None:
@@ -1326,7 +1320,11 @@ def pay_rep(
         (row.get("deal_id"), row.get("rep_id"), row.get("share")) for row in splits
     )
     split_reps = {
-        deal: {_text(row.get("rep_id")) for row in splits if _text(row.get("deal_id")) == deal}
+        deal: {
+            text_or_none(row.get("rep_id"))
+            for row in splits
+            if text_or_none(row.get("deal_id")) == deal
+        }
         for deal in split_problems
     }
     entered = _entered(stage_events)
@@ -1353,7 +1351,7 @@ def pay_rep(
             issue(reason, spec.name)
             quota_problem = True
         elif quota is not None and factor != _ONE:
-            quota = plan.round(_mul(quota, factor))
+            quota = plan.round(exact_mul(quota, factor))
         inputs[spec.name] = MeasureInput(credited, quota, credited_deals)
     if quota_problem:
         return RepOutcome(None, tuple(issues))
@@ -1371,7 +1369,7 @@ def split_shares(
     shares: dict[str, dict[str, Decimal]] = {}
     problems: dict[str, str] = {}
     for deal_raw, rep_raw, share_raw in rows:
-        deal, rep = _text(deal_raw), _text(rep_raw)
+        deal, rep = text_or_none(deal_raw), text_or_none(rep_raw)
         if deal is None or deal in problems:
             continue
         if rep is None:
@@ -1398,8 +1396,8 @@ def _entered(stage_events: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str],
     first: dict[tuple[str, str], dt.date] = {}
     for event in stage_events:
         deal, stage, day = (
-            _text(event.get("deal_id")),
-            _text(event.get("stage")),
+            text_or_none(event.get("deal_id")),
+            text_or_none(event.get("stage")),
             _date(event.get("entered_at")),
         )
         if deal is None or stage is None or day is None:
@@ -1428,7 +1426,7 @@ def _credit(
     total = _ZERO
     credited: list[CreditedDeal] = []
     for record in deals:
-        deal_id = _text(record.get("id")) or "?"
+        deal_id = text_or_none(record.get("id")) or "?"
         # Splits share a deal between owners; a `to` field names one rep (an SDR...) instead.
         split = shares.get(deal_id) if rule.to == "rep_id" else None
         broken = split_problems.get(deal_id) if rule.to == "rep_id" else None
@@ -1440,7 +1438,7 @@ def _credit(
             if rep_id not in split_reps.get(deal_id, ()):
                 continue
             share = _ZERO
-        elif _text(record.get(rule.to)) == rep_id:
+        elif text_or_none(record.get(rule.to)) == rep_id:
             share = _ONE
         else:
             continue
@@ -1499,7 +1497,7 @@ def _credit(
                 issue(f"deal {deal_id} is not credited: no {rule.value_text}", spec.name, deal_id)
                 continue
             value = found
-        part = _mul(value, share)
+        part = exact_mul(value, share)
         total += part
         credited.append(CreditedDeal(deal_id, day, value, share, part))
     return total, tuple(credited)

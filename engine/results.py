@@ -176,6 +176,23 @@ class Results:
         }
 
 
+def is_missing(value: Any) -> bool:
+    """Whether a cell is missing: None, NaN (float or numpy float), or pandas' NA / NaT."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def text_or_none(value: Any) -> str | None:
+    """A cell as stripped text, or None when it is missing or blank."""
+    if is_missing(value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
 def frozen_counts(counts: Iterable[TableCounts]) -> Mapping[str, TableCounts]:
     """Counts by table name, read-only."""
     return MappingProxyType({c.table: c for c in counts})

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.money import format_french, round_money
+from engine.results import text_or_none
 
 __all__ = ["Statement", "build_statement", "register", "run"]
 
@@ -110,11 +111,11 @@ def build_statement(program: Any, tables: Mapping[str, Any], rep_id: str, period
         raise ValueError("no reps table in the data: a statement needs the rep's role")
     rep = _rep(reps, rep_id)
     book = engine.book
-    role = _text(rep.get("role"))
+    role = text_or_none(rep.get("role"))
     plans = book.roles.get(role or "", ())
     currency = _SYMBOLS.get(book.currency, book.currency)
     out = _Writer(currency)
-    name = _text(rep.get("name"))
+    name = text_or_none(rep.get("name"))
     role_label = _role_label(program.model, role)
     out.line(f"Relevé de rémunération variable — {name + ' ' if name else ''}({rep_id})")
     out.line(
@@ -132,7 +133,7 @@ def build_statement(program: Any, tables: Mapping[str, Any], rep_id: str, period
         return Statement(out.text(), False, totals)
     deals, splits, events = _rep_inputs(engine, typed, tables.get("splits"), rep_id, plans)
     quotas = _rows(typed.get("quotas"), "rep_id", rep_id)
-    territory_id = _text(rep.get("territory"))
+    territory_id = text_or_none(rep.get("territory"))
     territory = None
     if territory_id is not None:
         found = _rows(typed.get("territories"), "id", territory_id)
@@ -245,9 +246,9 @@ def _rep_inputs(
         names = [str(c) for c in splits.columns]
         every = [dict(zip(names, row, strict=True)) for row in splits.itertuples(index=False)]
         split_deals = {
-            str(r.get("deal_id")).strip() for r in every if _text(r.get("rep_id")) == rep_id
+            str(r.get("deal_id")).strip() for r in every if text_or_none(r.get("rep_id")) == rep_id
         }
-        split_rows = [r for r in every if _text(r.get("deal_id")) in split_deals]
+        split_rows = [r for r in every if text_or_none(r.get("deal_id")) in split_deals]
     fields = {"rep_id"}
     for name in plans:
         for measure in engine.book.plans[name].measures:
@@ -286,7 +287,7 @@ def _plan_lines(
             note = f" ({out.money(plan.target)} avant prorata)"
         out.line(f"  Variable cible de la période : {out.money(payout.target)}{note}")
     if payout.proration != 1 and payout.days is not None:
-        hired = _text(rep.get("hire_date"))
+        hired = text_or_none(rep.get("hire_date"))
         out.line(
             f"  Prorata : {payout.days} jours travaillés sur la période"
             + (f" (arrivée le {_date(_as_date(rep.get('hire_date')))})" if hired else "")
@@ -346,7 +347,7 @@ def _quota_line(out: _Writer, spec: Any, line: Any, plan: Any, territory: Any) -
         potential = ""
         if territory is not None and territory.get("potential") is not None:
             potential = (
-                f", territoire {_text(territory.get('id'))} : potentiel "
+                f", territoire {text_or_none(territory.get('id'))} : potentiel "
                 f"{out.number(Decimal(str(territory.get('potential'))))}"
             )
         source = f"{formula}{potential}"
@@ -528,15 +529,6 @@ def _as_date(value: Any) -> dt.date | None:
         return dt.date.fromisoformat(str(value)[:10])
     except ValueError:
         return None
-
-
-def _text(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if type(value).__name__ in ("NAType", "NaTType"):
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def _where(span: Any) -> str:
