@@ -994,7 +994,7 @@ def compile_model(model: Model) -> Compiled:
         )
         for alert in model.alerts.values()
     )
-    derived = _derived(reads["deal"])
+    derived = derived_nodes(reads["deal"])
     reads["deal"] |= {"id", "stage", "status", "amount", "stage_entered_at"}
     if {"gross_margin", "margin_rate"} & reads["deal"]:
         reads["deal"].add("cost")
@@ -1027,7 +1027,7 @@ def compile_model(model: Model) -> Compiled:
     )
 
 
-def _derived(reads: set[str]) -> dict[str, Node]:
+def derived_nodes(reads: set[str]) -> dict[str, Node]:
     """How the derived deal values are computed, in dependency order (only those needed)."""
     amount = FieldRef("amount", "fixed", 2)
     margin = Arith("-", amount, FieldRef("cost", "fixed", 2), "fixed", 2)

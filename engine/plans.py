@@ -75,14 +75,13 @@ from dsl import nodes as n
 from dsl.model import FieldType, Model
 from dsl.source import NO_SPAN, Span
 from engine.compiler import (
-    Arith,
     Compiled,
     CompileError,
     FieldRef,
     Node,
     Reached,
     Scope,
-    ToFloat,
+    derived_nodes,
     fields_of,
     type_expr,
 )
@@ -441,14 +440,13 @@ def _deal_scope(model: Model, compiled: Compiled, reads: set[str]) -> Scope:
 
 
 def _derived_nodes(reads: set[str]) -> dict[str, Node]:
-    # The canonical derived deal values (dsl.canonical.DERIVED), as the compiler defines them.
-    amount = FieldRef("amount", "fixed", 2)
-    margin = Arith("-", amount, FieldRef("cost", "fixed", 2), "fixed", 2)
-    formulas: dict[str, Node] = {
-        "gross_margin": margin,
-        "margin_rate": Arith("/", ToFloat(margin), ToFloat(amount), "float"),
+    # The canonical derived deal values as the compiler defines them; pay has no as-of date,
+    # so days in stage is not among them.
+    found = {
+        name: node
+        for name, node in derived_nodes(reads).items()
+        if name in reads and name != "days_in_stage"
     }
-    found = {name: node for name, node in formulas.items() if name in reads}
     if found:
         reads.update({"amount", "cost"})
     return found
