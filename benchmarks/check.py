@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from dsl.checker import check
+from dsl.check import check
 from dsl.parser import parse
 from dsl.source import SourceFile
 

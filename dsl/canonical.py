@@ -81,5 +81,33 @@ DERIVED: dict[str, tuple[Column, ...]] = {
     "rep": (Column("period", "text"),),
 }
 
-#: Record names as they appear in plural in `credit ... of deals`.
+#: The names of every derived value, whatever its record (never read from input).
+DERIVED_NAMES = frozenset(c.name for columns in DERIVED.values() for c in columns)
+
+#: Record names as they appear in plural in `credit ... of deals`; pay credits deals only.
 PLURALS = {"leads": "lead", "deals": "deal", "reps": "rep"}
+CREDITED = frozenset({"deals"})
+
+#: Records a field may link to (`territory.potential`): those with an `id`.
+LINKABLE = frozenset(t for t, columns in TABLES.items() if columns and columns[0].name == "id")
+
+#: How yes/no cells may be written (compared in lower case).
+TRUE_WORDS = ("true", "yes", "oui", "vrai", "1")
+FALSE_WORDS = ("false", "no", "non", "faux", "0")
+
+#: Amounts are kept as integer cents below this bound (10^13 units of currency: far above any
+#: deal, and exact through a float64 on the way).
+MAX_CENTS = 10**15
+
+# The words of the language's keyword values (`period quarter`, `method marginal`...): the
+# checker refuses any other, and the engine maps each of them.
+ROUNDING_MODES = ("half_up", "half_even", "half_down", "up", "down")
+PERIODS = ("month", "quarter", "year")
+THRESHOLD_MODES = ("gate", "floor")
+RATE_METHODS = ("retroactive", "marginal")
+RATE_BASES = ("attainment", "amount")
+PRORATIONS = ("daily", "none")
+RITUAL_EVERY = ("week", "month", "quarter")
+REPORTS = ("stale_deals", "missing_exit_criteria", "kpis", "alerts", "attainment", "funnel")
+SEVERITIES = ("info", "warning", "critical")
+KPI_FAMILIES = ("volume", "profitability", "efficiency", "quality")

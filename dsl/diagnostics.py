@@ -50,6 +50,7 @@ CODES: dict[str, str] = {
     "E212": "unknown measure",
     "E213": "unknown report",
     "E214": "not available in this context",
+    "E215": "ambiguous declarations",
     # types
     "E301": "type mismatch",
     "E302": "condition is not a boolean",

@@ -14,28 +14,7 @@ from typing import Any
 
 from dsl import canonical
 from dsl import nodes as n
-
-
-@dataclass(frozen=True, slots=True)
-class FieldType:
-    """The type of a field or expression.
-
-    kind: text, number, integer, money, percent, boolean, date, duration, one_of, list or any
-    (unknown, after an error: never reported twice).
-    """
-
-    kind: str
-    options: tuple[str, ...] = ()
-    range: tuple[Decimal, Decimal] | None = None
-    labels: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def numeric(self) -> bool:
-        """Whether arithmetic and ordering apply."""
-        return self.kind in {"number", "integer", "money", "percent", "any"}
-
-
-ANY = FieldType("any")
+from dsl.types import FieldType
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsl.checker import CheckResult, check
+from dsl.check import CheckResult, check
 from dsl.diagnostics import Diagnostic, sort_diagnostics
 from dsl.parser import ParsedFile, parse, read_source, ruleset_files
 from dsl.source import SourceFile

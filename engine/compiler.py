@@ -65,7 +65,8 @@ from decimal import Decimal
 from typing import Any
 
 from dsl import nodes as n
-from dsl.model import FieldType, Model
+from dsl.model import Model
+from dsl.types import FieldType
 from dsl.source import NO_SPAN, Span
 
 __all__ = [

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dsl.model import FieldType
+from dsl.types import FieldType
 from engine.compiler import (
     AS_OF,
     AggregateIR,

@@ -98,7 +98,7 @@ def escape_formula(text: str) -> str:
 
 def money_kpis(model: Model) -> frozenset[str]:
     """The KPIs whose value is an amount of money (their value and target are money)."""
-    from dsl.checker import scope_for, type_of_expr
+    from dsl.check import scope_for, type_of_expr
 
     found = set()
     for name, kpi in model.kpis.items():

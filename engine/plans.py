@@ -72,7 +72,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Any
 
 from dsl import nodes as n
-from dsl.model import FieldType, Model
+from dsl.model import Model
+from dsl.types import FieldType
 from dsl.source import NO_SPAN, Span
 from engine.compiler import (
     Compiled,

@@ -20,7 +20,7 @@ from decimal import Decimal
 from difflib import get_close_matches
 from typing import Any
 
-from dsl.model import FieldType
+from dsl.types import FieldType
 from engine.compiler import (
     AS_OF,
     AggregateIR,

@@ -30,7 +30,8 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from dsl.canonical import Column
-from dsl.model import FieldType, Model
+from dsl.model import Model
+from dsl.types import FieldType
 from engine.compiler import (
     AS_OF,
     AggregateIR,

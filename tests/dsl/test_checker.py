@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from dsl import checker
+from dsl import check as checker
 from dsl import nodes as n
-from dsl.checker import PASSES, Scope, check, scope_for, type_of_expr
+from dsl.check import PASSES, Scope, check, scope_for, type_of_expr
 from dsl.diagnostics import CODES
-from dsl.model import FieldType
+from dsl.types import FieldType
 from dsl.parser import parse
 from dsl.source import SourceFile
 
@@ -120,7 +120,9 @@ def test_passes_are_named_and_ordered() -> None:
 
 
 def test_every_emitted_code_is_registered() -> None:
-    emitted = set(re.findall(r'"([EW]\d{3})"', Path(checker.__file__).read_text(encoding="utf-8")))
+    folder = Path(checker.__file__).parent
+    texts = [p.read_text(encoding="utf-8") for p in folder.glob("*.py")]
+    emitted = {code for text in texts for code in re.findall(r'"([EW]\d{3})"', text)}
     assert "E201" in emitted
     assert emitted <= set(CODES)
 
@@ -309,9 +311,9 @@ def test_misspelt_plan_role_and_kpi_did_you_mean() -> None:
 
 def test_ritual_shows_reports_or_kpis() -> None:
     assert findings("ritual weekly every week { show stale_deal, pipeline_kpi }\n") == [
-        error("E206", "unknown report or KPI `stale_deal`", "stale_deal",
+        error("E213", "unknown report or KPI `stale_deal`", "stale_deal",
               "did you mean `stale_deals`?"),
-        error("E206", "unknown report or KPI `pipeline_kpi`", "pipeline_kpi",
+        error("E213", "unknown report or KPI `pipeline_kpi`", "pipeline_kpi",
               "the reports are stale_deals, missing_exit_criteria, kpis, alerts, attainment or "
               "funnel, or name a KPI"),
     ]  # fmt: skip
@@ -656,7 +658,7 @@ def test_rates_on_amount_take_amounts() -> None:
 
 def test_measure_weights_sum_to_100() -> None:
     body = (
-        "role AE { }\nplan p for AE {\n"
+        "role AE { plan p, q }\nplan p for AE {\n"
         "  measure a weight 60% { credit amount of deals commission 5% }\n"
         "  measure b weight 30% { credit amount of deals commission 5% } }\n"
         "plan q for AE { measure a weight 100% { credit amount of deals commission 5% }\n"
@@ -993,12 +995,15 @@ def generate_ruleset(lines: int) -> str:
     out = [
         'ruleset big "Generated" {\n  currency EUR\n  rounding half_up 0.01\n}\n',
         "record deal {\n  sdr_id text\n  budget one_of yes, no, maybe\n  level integer 0..10\n}\n",
-        'role AE {\n  mission "Close"\n}\n',
     ]
     count = sum(text.count("\n") for text in out)
     i = 0
     while count < lines:
         block = f"""\
+role r{i} {{
+  mission "Close"
+}}
+
 score s{i} "Score {i}" on deal max 30 {{
   budget {{ yes -> 10, no -> 0, maybe -> 5 }}
   level_{i} {{
@@ -1025,7 +1030,7 @@ pipeline p{i} on deal {{
 }}
 kpi k{i} on deal = sum(amount - cost where status == won) / count(status in [won, lost])
 alert a{i} on deal when stale and amount > 50K and type == new_logo severity warning
-plan pl{i} for AE {{
+plan pl{i} for r{i} {{
   effective 2026-01-01 to 2026-12-31
   period quarter
   target_variable 40K per year
@@ -1040,6 +1045,9 @@ plan pl{i} for AE {{
         out.append(block)
         count += block.count("\n")
         i += 1
+    # Several scores on a deal: the qualification says which one applies.
+    routes = "".join(f"  use s{j} when amount < {j + 1}K\n" for j in range(i - 1))
+    out.append(f"qualify deal {{\n{routes}  use s{i - 1} otherwise\n}}\n")
     return "".join(out)
 
 

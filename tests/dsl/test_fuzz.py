@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsl.checker import check
+from dsl.check import check
 from dsl.diagnostics import Diagnostic, render_all
 from dsl.formatter import format_text
 from dsl.parser import parse, read_source

@@ -14,7 +14,7 @@ import pytest
 from lark import Lark, Token
 
 from dsl import nodes as n
-from dsl.checker import check
+from dsl.check import check
 from dsl.diagnostics import CODES
 from dsl.formatter import format_text
 from dsl.parser import (

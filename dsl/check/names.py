@@ -1,0 +1,114 @@
+"""The names pass: every reference resolves (fields, values, stages, scores, plans, roles,
+KPIs, measures, reports) and keyword values are among their words; each with a "did you mean"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from dsl import canonical
+from dsl import nodes as n
+from dsl.check.common import Context, keyword
+from dsl.check.typer import either, no_such, unknown
+from dsl.diagnostics import Diagnostic
+from dsl.model import Model
+
+
+def check_names(ctx: Context) -> list[Diagnostic]:
+    """Every reference resolves: fields, values, stages, scores, plans, roles, KPIs, keywords."""
+    model = ctx.model
+    found = list(ctx.sites.names)
+    all_stages = list(model.stages)
+    stage_help = no_such("stage", all_stages)
+    for decl in ctx.declarations():
+        if isinstance(decl, n.Qualify):
+            subject = decl.subject.name
+            fitting = [s for s, v in model.scores.items() if v.subject.name == subject]
+            for route in decl.routes:
+                score = model.scores.get(route.score.name)
+                if score is None:
+                    found.append(
+                        unknown(
+                            "E203",
+                            "score",
+                            route.score,
+                            fitting,
+                            no_such("score", fitting, f" on {subject}"),
+                        )
+                    )
+                elif score.subject.name != subject and subject in canonical.TABLES:
+                    found.append(
+                        Diagnostic(
+                            "E203",
+                            f"score `{route.score.name}` is on {score.subject.name}, not {subject}",
+                            route.score.span,
+                            help=f"`qualify {subject}` routes to scores on {subject}",
+                        )
+                    )
+        elif isinstance(decl, n.Pipeline):
+            own = [s.name.name for s in decl.stages]
+            for element in decl.items:
+                if isinstance(element, n.ExpectConversion):
+                    for ident in (element.source, element.target):
+                        if ident.name not in own:
+                            found.append(
+                                unknown("E202", "stage", ident, own, no_such("stage", own))
+                            )
+        elif isinstance(decl, n.Playbook):
+            for step in decl.items:
+                if (
+                    isinstance(step, n.Requirement)
+                    and step.before is not None
+                    and step.before.name not in model.stages
+                ):
+                    found.append(unknown("E202", "stage", step.before, all_stages, stage_help))
+        elif isinstance(decl, n.Kpi):
+            found.extend(keyword(decl.family, "KPI family", canonical.KPI_FAMILIES))
+        elif isinstance(decl, n.Role):
+            for entry in decl.items:
+                if isinstance(entry, n.RoleKpis):
+                    found.extend(_references(entry.names, "E206", "KPI", model.kpis))
+                elif isinstance(entry, n.RolePlans):
+                    found.extend(_references(entry.names, "E204", "plan", model.plans))
+        elif isinstance(decl, n.Plan):
+            found.extend(_plan_names(model, decl))
+        elif isinstance(decl, n.Alert):
+            found.extend(keyword(decl.severity, "severity", canonical.SEVERITIES))
+        elif isinstance(decl, n.Ritual):
+            found.extend(keyword(decl.every, "ritual frequency", canonical.RITUAL_EVERY))
+            shown = [*canonical.REPORTS, *model.kpis]
+            for ident in decl.shows:
+                if ident.name not in shown:
+                    found.append(
+                        unknown(
+                            "E213", "report or KPI", ident, shown,
+                            f"the reports are {either(canonical.REPORTS)}, or name a KPI",
+                        )
+                    )  # fmt: skip
+    return found
+
+
+def _references(
+    idents: Iterable[n.Ident], code: str, what: str, known: Mapping[str, object]
+) -> list[Diagnostic]:
+    return [
+        unknown(code, what, i, known, no_such(what, known)) for i in idents if i.name not in known
+    ]
+
+
+def _plan_names(model: Model, plan: n.Plan) -> list[Diagnostic]:
+    found = _references([plan.role], "E205", "role", model.roles)
+    for item in plan.items:
+        if isinstance(item, n.Period):
+            found.extend(keyword(item.unit, "period", canonical.PERIODS))
+        elif isinstance(item, n.TargetVariable):
+            found.extend(keyword(item.per, "period", canonical.PERIODS))
+        elif isinstance(item, n.Proration):
+            found.extend(keyword(item.mode, "proration", canonical.PRORATIONS))
+    for measure in plan.measures:
+        for entry in measure.items:
+            if isinstance(entry, n.Threshold):
+                found.extend(keyword(entry.mode, "threshold mode", canonical.THRESHOLD_MODES))
+            elif isinstance(entry, n.Rates):
+                found.extend(keyword(entry.method, "rate method", canonical.RATE_METHODS))
+                found.extend(keyword(entry.basis, "rate basis", canonical.RATE_BASES))
+    return found

@@ -1,0 +1,271 @@
+"""Every expression of a ruleset, typed once in the scope of the place it stands in.
+
+A place may expect more than a well-typed expression: a condition, a number for a KPI, a text
+field for `to`, a date for `dated`. Those expectations are checked here too. The typed trees are
+kept by syntax node (`dsl.typed.TypedModel`) for the compiler; the findings are split by kind for
+the names and types passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dsl import canonical
+from dsl import nodes as n
+from dsl import typed as t
+from dsl.check.scope import CREDIT_UNAVAILABLE, EXIT_UNAVAILABLE, Scope, scope_for
+from dsl.check.typer import Typer, either, unknown
+from dsl.diagnostics import Diagnostic, did_you_mean
+from dsl.model import Model
+from dsl.source import Span
+from dsl.types import ANY, FieldType, comparable, describe
+
+_NO_ATTAINMENT_IN_QUOTA = (
+    "attainment is computed from the quota: a quota formula reads the rep's fields and linked "
+    "records (`territory.potential`)"
+)
+
+
+class Sites:
+    """Types every expression of a ruleset; findings split by kind (names, types)."""
+
+    def __init__(self, model: Model, modules: Sequence[n.Module]) -> None:
+        self.model = model
+        self.names: list[Diagnostic] = []
+        self.types: list[Diagnostic] = []
+        self.exprs: dict[int, tuple[n.Expr, t.TExpr]] = {}
+        for module in modules:
+            for decl in module.declarations:
+                self._declaration(decl)
+
+    @property
+    def typed(self) -> t.TypedModel:
+        """The typed tree of every expression, by syntax node."""
+        return t.TypedModel(self.exprs)
+
+    def _run(self, expr: n.Expr, scope: Scope, condition: bool) -> t.TExpr:
+        typer = Typer(scope)
+        try:
+            found = typer.condition(expr) if condition else typer.type(expr)
+        except RecursionError:
+            typer.types = [Diagnostic("E004", "expression nested too deeply", expr.span)]
+            found = t.Literal("", ANY)
+        self.names.extend(typer.names)
+        self.types.extend(typer.types)
+        self.exprs[id(expr)] = (expr, found)
+        return found
+
+    def condition(self, expr: n.Expr, scope: Scope) -> None:
+        """Type a condition."""
+        self._run(expr, scope, condition=True)
+
+    def value(self, expr: n.Expr, scope: Scope) -> FieldType:
+        """Type a value."""
+        return self._run(expr, scope, condition=False).type
+
+    def mismatch(self, span: Span, message: str, help_text: str | None) -> None:
+        """Record a type mismatch found by a place's expectation."""
+        self.types.append(Diagnostic("E301", message, span, help=help_text))
+
+    def field(self, ident: n.Ident, scope: Scope, why: str | None = None) -> FieldType:
+        """The type of a field named by an identifier (not an expression)."""
+        if scope.record is None:
+            return ANY
+        if ident.name in scope.fields:
+            reason = scope.unavailable.get(ident.name)
+            if reason is not None:
+                self.names.append(
+                    Diagnostic(
+                        "E214", f"`{ident.name}` is not available here", ident.span, help=reason
+                    )
+                )
+                return ANY
+            return scope.fields[ident.name]
+        help_text = (
+            did_you_mean(ident.name, scope.fields)
+            or why
+            or (
+                f"{scope.record} has no field `{ident.name}`; "
+                f"declare it in `record {scope.record} {{ ... }}`"
+            )
+        )
+        self.names.append(
+            Diagnostic(
+                "E201", f"unknown field `{ident.name}` on {scope.record}", ident.span,
+                help=help_text,
+            )
+        )  # fmt: skip
+        return ANY
+
+    # per declaration -------------------------------------------------------------------
+    def _declaration(self, decl: n.Declaration) -> None:
+        model = self.model
+        if isinstance(decl, n.Score):
+            self._score(decl)
+        elif isinstance(decl, n.Qualify):
+            scope = scope_for(model, decl.subject.name)
+            for route in decl.routes:
+                if route.condition is not None:
+                    self.condition(route.condition, scope)
+        elif isinstance(decl, n.Pipeline):
+            scope = scope_for(model, decl.subject.name, unavailable=EXIT_UNAVAILABLE)
+            for stage in decl.stages:
+                for exit_ in stage.exits:
+                    self.condition(exit_.condition, scope)
+        elif isinstance(decl, n.Playbook):
+            scope = scope_for(model, decl.subject.name)
+            if decl.condition is not None:
+                self.condition(decl.condition, scope)
+            for item in decl.items:
+                if isinstance(item, n.Requirement):
+                    self.condition(item.condition, scope)
+        elif isinstance(decl, n.Kpi):
+            self._kpi(decl)
+        elif isinstance(decl, n.Strategy):
+            scope = scope_for(model, "deal")
+            for entry in decl.items:
+                if isinstance(entry, n.StrategyGrowth | n.StrategyFocus):
+                    self.condition(entry.condition, scope)
+        elif isinstance(decl, n.Plan):
+            for measure in decl.measures:
+                for part in measure.items:
+                    if isinstance(part, n.Credit):
+                        self._credit(part)
+                    elif isinstance(part, n.QuotaFormula):
+                        self._quota(part)
+        elif isinstance(decl, n.Alert):
+            self.condition(decl.condition, scope_for(model, decl.subject.name))
+
+    def _score(self, score: n.Score) -> None:
+        scope = scope_for(self.model, score.subject.name)
+        for criterion in score.criteria:
+            if isinstance(criterion, n.FieldCriterion):
+                found = self.field(criterion.field, scope)
+                if found.kind not in ("integer", "number", "any"):
+                    self.mismatch(
+                        criterion.field.span,
+                        f"criterion `{criterion.name.name}` takes its points from "
+                        f"`{criterion.field.name}`, which is {describe(found)}",
+                        "the points of `criterion -> field` come from a number or integer field",
+                    )
+                continue
+            values = [c for c in criterion.cases if isinstance(c, n.ValueCase)]
+            for case in criterion.cases:
+                if isinstance(case, n.WhenCase):
+                    self.condition(case.condition, scope)
+            if values:
+                self._value_cases(criterion, values, scope)
+        status_scope = scope_for(
+            self.model, score.subject.name, extras={"score": FieldType("number")}
+        )
+        for status in score.statuses:
+            if status.condition is not None:
+                self.condition(status.condition, status_scope)
+
+    def _value_cases(self, criterion: n.Criterion, values: list[n.ValueCase], scope: Scope) -> None:
+        target = criterion.of or criterion.name
+        why = (
+            "a criterion with value cases scores the field it is named after; "
+            "name it after a field or add `of <field>`"
+        )
+        found = self.field(target, scope, why)
+        if found.kind == "any":
+            return
+        if found.kind != "one_of":
+            self.mismatch(
+                target.span,
+                f"value cases need a one_of field; `{target.name}` is {describe(found)}",
+                f"use `when` cases, e.g. `when {target.name} > 0 -> 5`",
+            )
+            return
+        for case in values:
+            if case.value.name not in found.options:
+                self.names.append(
+                    Diagnostic(
+                        "E209",
+                        f"unknown value `{case.value.name}` for `{target.name}`",
+                        case.value.span,
+                        help=did_you_mean(case.value.name, found.options)
+                        or f"the values are {either(found.options)}",
+                    )
+                )
+
+    def _kpi(self, kpi: n.Kpi) -> None:
+        found = self.value(kpi.value, scope_for(self.model, kpi.subject.name, aggregate=True))
+        if not (found.numeric or found.kind == "duration"):
+            self.mismatch(
+                kpi.value.span,
+                f"a KPI is a number, an amount, a percentage or a duration; "
+                f"found {describe(found)}",
+                "e.g. count(status == won) or sum(amount where status == won)",
+            )
+            return
+        target = kpi.target
+        if target is None or found.kind == "any":
+            return
+        wanted = FieldType("duration" if isinstance(target.value, n.Duration) else "number")
+        if not comparable(found, wanted):
+            self.mismatch(
+                target.value.span,
+                f"the target is a {describe(wanted)}, but the KPI is a {describe(found)}",
+                "write a duration target with its unit, like 60d"
+                if found.kind == "duration"
+                else "a duration target needs a KPI that measures time",
+            )
+
+    def _quota(self, quota: n.QuotaFormula) -> None:
+        scope = scope_for(self.model, "rep", no_attainment=_NO_ATTAINMENT_IN_QUOTA)
+        found = self.value(quota.formula, scope)
+        if not found.numeric:
+            self.mismatch(
+                quota.formula.span,
+                f"a quota is an amount or a number; found {describe(found)}",
+                "e.g. `quota formula 250K * territory.potential`",
+            )
+
+    def _credit(self, credit: n.Credit) -> None:
+        source = credit.source.name
+        if source not in canonical.PLURALS:
+            return  # an unknown record: the declarations pass says so
+        if source not in canonical.CREDITED:
+            self.names.append(
+                Diagnostic(
+                    "E214",
+                    f"`credit ... of {source}` is not available: pay credits deals",
+                    credit.source.span,
+                    help="credit the deals that carry what the rep did, e.g. "
+                    "`credit count of deals where sdr_id is not missing to sdr_id`",
+                )
+            )
+            return
+        scope = scope_for(self.model, canonical.PLURALS[source], unavailable=CREDIT_UNAVAILABLE)
+        if credit.value is not None:
+            found = self.value(credit.value, scope)
+            if not found.numeric:
+                self.mismatch(
+                    credit.value.span,
+                    f"a credit is a number or an amount; found {describe(found)}",
+                    "e.g. `credit amount of deals` or `credit count of deals`",
+                )
+        if credit.where is not None:
+            self.condition(credit.where, scope)
+        if credit.to is not None:
+            found = self.field(credit.to, scope)
+            if found.kind not in ("text", "any"):
+                self.mismatch(
+                    credit.to.span,
+                    f"`to` names the rep a credit goes to: a text field; "
+                    f"`{credit.to.name}` is {describe(found)}",
+                    "e.g. `to sdr_id`, with `sdr_id text` declared on the record",
+                )
+        if credit.dated is not None:
+            found = self.value(credit.dated, scope)
+            if found.kind not in ("date", "any"):
+                self.mismatch(
+                    credit.dated.span,
+                    f"`dated` takes a date; found {describe(found)}",
+                    "e.g. `dated close_date` or `dated entered_at(qualification)`",
+                )
+
+
+__all__ = ["Sites", "unknown"]
