@@ -27,8 +27,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.loader import Program, load
-from engine.payouts import PayoutEngine
+from engine.loader import load
+from engine.pay.vector import PayoutEngine
+from engine.periods import parse_period
+from engine.program import Program
 
 RULESET = Path(__file__).resolve().parent.parent / "rulesets" / "contech-saas"
 TYPES = ("new_logo", "upsell", "renewal")
@@ -169,11 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     where = "2026" if args.year else "2026-Q1"
     print(f"generating {args.reps:,} reps, {args.deals:,} won deals in {where} ...", flush=True)
     data = tables(args.reps, args.deals, days=365 if args.year else 90)
-    engine = PayoutEngine(program.model, program.compiled)
+    engine = PayoutEngine(program.book, program.compiled)
     quarters = [f"2026-Q{q}" for q in range(1, 5)] if args.year else ["2026-Q1"]
 
     def ours() -> Any:
-        return engine.evaluate(**data, period=where)
+        return engine.evaluate(**data, period=parse_period(where))
 
     def theirs() -> pd.DataFrame:
         return pd.concat(

@@ -108,14 +108,26 @@ class Diagnostic:
         }
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A 'did you mean' help line for a misspelt name, or None when nothing is close."""
+def closest(name: str, candidates: Iterable[str], *, fold_case: bool = False) -> str | None:
+    """The candidate closest to a misspelt name, or None when nothing is close: the one
+    "did you mean" of the project (ruleset names, data values, columns, ids). With `fold_case`
+    the comparison ignores case (data values: `Won` for `won`)."""
     pool = sorted(set(candidates))
+    if fold_case:
+        lowered = {c.lower(): c for c in pool}
+        found = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+        return lowered[found[0]] if found else None
     matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     if not matches:
         lowered = {c.lower(): c for c in pool}
         matches = [lowered[name.lower()]] if name.lower() in lowered else []
-    return f"did you mean `{matches[0]}`?" if matches else None
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A 'did you mean' help line for a misspelt name, or None when nothing is close."""
+    found = closest(name, candidates)
+    return f"did you mean `{found}`?" if found else None
 
 
 def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

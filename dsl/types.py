@@ -52,6 +52,7 @@ ANY = FieldType("any")
 BOOLEAN = FieldType("boolean")
 DATE = FieldType("date")
 LIST = FieldType("list")
+NUMBER = FieldType("number")
 PERCENT = FieldType("percent")
 
 

@@ -15,7 +15,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.loader import Program, RulesetError, load, load_text
+    from engine.loader import RulesetError, load, load_text
+    from engine.program import Program
     from engine.record import RecordError
     from engine.results import DealResult, FrozenDict, LeadResult, Results, TableCounts
 
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 _WHERE = {
-    "Program": "engine.loader",
+    "Program": "engine.program",
     "RulesetError": "engine.loader",
     "load": "engine.loader",
     "load_text": "engine.loader",

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dsl.types import FieldType
-from engine.compiler import (
+from engine.ir import (
     AS_OF,
     AggregateIR,
     Arith,
@@ -49,10 +49,10 @@ from engine.compiler import (
 )
 from engine.money import format_french
 from engine.record import DERIVED, ScoreRunner, coercer, compile_node
-from engine.results import DealResult, LeadResult, ScoreValue
+from engine.results import DealResult, LeadResult, ScoreValue, Trace
 
 if TYPE_CHECKING:
-    from engine.loader import Program
+    from engine.program import Program
 
 __all__ = ["explain_deal", "explain_lead"]
 
@@ -70,8 +70,8 @@ def explain_lead(program: Program, record: Mapping[str, object]) -> str:
 
     Raises `engine.RecordError` when a field cannot be read (as `evaluate_lead` does).
     """
-    result = program.evaluate_lead(record)
-    return _Explainer(program).lead(record, result)
+    result, trace = program.trace_lead(record)
+    return _Explainer(program).lead(record, result, trace)
 
 
 def explain_deal(
@@ -85,8 +85,8 @@ def explain_deal(
     Raises `engine.RecordError` when a field cannot be read (as `evaluate_deal` does).
     """
     record = _with_entry_date(record, events)
-    result = program.evaluate_deal(record, as_of)
-    return _Explainer(program).deal(record, result, as_of)
+    result, trace = program.trace_deal(record, as_of)
+    return _Explainer(program).deal(record, result, trace, as_of)
 
 
 def _with_entry_date(
@@ -121,10 +121,10 @@ class _Explainer:
         self.currency = _SYMBOLS.get(self.compiled.currency, self.compiled.currency)
 
     # ------------------------------------------------------------------ records
-    def lead(self, record: Mapping[str, object], result: LeadResult) -> str:
+    def lead(self, record: Mapping[str, object], result: LeadResult, trace: Trace) -> str:
         row = self._row("lead", record)
         lines: list[str] = []
-        score = self._lead_score(row)
+        score = self.compiled.scores[trace.score] if trace.score is not None else None
         name = result.id or "(sans id)"
         if score is None:
             lines.append(f"Lead {name} : aucun score ne s'applique.")
@@ -133,14 +133,17 @@ class _Explainer:
         status = result.status or "aucun statut"
         lines.append(f"Lead {name} : {status}" + (f" ({why})." if why else "."))
         lines.append(f"  Score {score.label or score.name} : {self._total(score, result.score)}")
-        if self.compiled.lead_routes:
-            route = self._route_text(self.compiled.lead_routes, score.name, row, "lead")
+        routes = self.compiled.routes["lead"]
+        if len(routes) > 1 or (routes and routes[0].condition is not None):
+            route = self._route_text(routes, trace, row, "lead")
             lines.append(f"  Score choisi : {score.label or score.name} ({route})")
-        lines.extend(self._criteria(score, row, result.points, result.missing, "lead", "  "))
+        lines.extend(self._criteria(score, row, result.points, result.missing, trace, "lead", "  "))
         lines.extend(self._alerts(result.alerts, "  "))
         return _text(lines)
 
-    def deal(self, record: Mapping[str, object], result: DealResult, as_of: dt.date) -> str:
+    def deal(
+        self, record: Mapping[str, object], result: DealResult, trace: Trace, as_of: dt.date
+    ) -> str:
         row = self._row("deal", record, as_of)
         row["exit_ready"], row["stale"] = result.exit_ready, result.stale
         row["weighted_value"] = result.weighted_value
@@ -159,12 +162,12 @@ class _Explainer:
                 f"Deal {name} ({status}{money}) : étape {stage.label or stage.name} ({stage.name})"
                 f" du pipeline « {pipeline.label or pipeline.name} »."
             )
-            lines.extend(self._exits(stage, row))
+            lines.extend(self._exits(stage, result, row))
             lines.extend(self._skipped(result.skipped, row))
             lines.append(self._days(stage, result, row))
             lines.append(self._weighted(stage, result, amount))
-        lines.extend(self._qualification(result, row))
-        lines.extend(self._playbook(result, stage, row))
+        lines.extend(self._qualification(result, trace, row))
+        lines.extend(self._playbook(result, trace, row))
         lines.extend(self._alerts(result.alerts, "  "))
         return _text(lines)
 
@@ -185,18 +188,6 @@ class _Explainer:
         return row
 
     # ------------------------------------------------------------------ scores
-    def _lead_score(self, row: Row) -> ScoreIR | None:
-        compiled = self.compiled
-        if not compiled.lead_routes:
-            return compiled.lead_score
-        for route in compiled.lead_routes:
-            holds = True if route.condition is None else self._holds(route.condition, row)
-            if holds is True:
-                return compiled.scores[route.score]
-            if holds is None:
-                return None
-        return None
-
     def _total(self, score: ScoreIR, total: ScoreValue | None) -> str:
         declared = self.program.model.scores.get(score.name)
         top = declared.max.value if declared is not None and declared.max is not None else None
@@ -236,6 +227,7 @@ class _Explainer:
         row: Row,
         points: Mapping[str, ScoreValue],
         missing: Sequence[str],
+        trace: Trace,
         record: str,
         indent: str,
     ) -> Iterator[str]:
@@ -243,7 +235,7 @@ class _Explainer:
             if criterion.name in missing:
                 continue
             label = criterion.label or criterion.name
-            why = self._criterion_why(criterion, row, record)
+            why = self._criterion_why(criterion, trace.cases.get(criterion.name), row, record)
             yield f"{indent}{label} : {_number(points.get(criterion.name, 0))} ({why})"
         for criterion in score.criteria:
             if criterion.name not in missing:
@@ -253,44 +245,42 @@ class _Explainer:
             why = ", ".join(f"{f} manquant" for f in absent) or "valeur inconnue"
             yield f"{indent}Non décidé : {label} ({why})"
 
-    def _criterion_why(self, criterion: CriterionIR, row: Row, record: str) -> str:
+    def _criterion_why(
+        self, criterion: CriterionIR, case: int | None, row: Row, record: str
+    ) -> str:
+        """Why the criterion scored what it did: the case the evaluator matched (its trace)."""
         if criterion.field is not None:
             name = criterion.field.name
             return f"{name} = {self._show(row.get(name), name, record)}"
+        matched = criterion.cases[case] if case is not None and case >= 0 else None
         if criterion.table_field is not None:
             name = criterion.table_field
-            value = row.get(name)
-            shown = self._show(value, name, record)
-            listed = {case.value for case in criterion.cases if case.value is not None}
-            if value in listed:
-                return shown
-            if any(case.value is None for case in criterion.cases):
-                return f"{shown}, autre valeur"
-            return f"{shown}, aucune règle ne s'applique"
-        for case in criterion.cases:
-            if case.condition is None:
-                return f"{self._values(_criterion_fields(criterion), row, record)} ; sinon"
-            if self._holds(case.condition, row) is True:
-                fields = list(_fields(case.condition))
-                values = self._values(fields, row, record)
-                if isinstance(case.condition, FieldRef):
-                    return values  # `when need_identified`: the value says it all
-                return f"{values} ; {self._render(case.condition)}"
-        shown = self._values(_criterion_fields(criterion), row, record)
-        return f"{shown} ; aucune règle ne s'applique"
+            shown = self._show(row.get(name), name, record)
+            if matched is None:
+                return f"{shown}, aucune règle ne s'applique"
+            return shown if matched.value is not None else f"{shown}, autre valeur"
+        if matched is None:
+            shown = self._values(_criterion_fields(criterion), row, record)
+            return f"{shown} ; aucune règle ne s'applique"
+        if matched.condition is None:
+            return f"{self._values(_criterion_fields(criterion), row, record)} ; sinon"
+        values = self._values(list(_fields(matched.condition)), row, record)
+        if isinstance(matched.condition, FieldRef):
+            return values  # `when need_identified`: the value says it all
+        return f"{values} ; {self._render(matched.condition)}"
 
     # ------------------------------------------------------------------ deals
-    def _exits(self, stage: StageIR, row: Row) -> Iterator[str]:
+    def _exits(self, stage: StageIR, result: DealResult, row: Row) -> Iterator[str]:
         if not stage.exits:
             yield "  Critères de sortie : aucun, l'étape peut être quittée."
             return
-        results = [(e, self._holds(e.condition, row)) for e in stage.exits]
-        met = sum(1 for _, holds in results if holds is True)
+        results = [(e, e.name not in result.missing) for e in stage.exits]
+        met = sum(1 for _, holds in results if holds)
         ready = "prêt à passer à l'étape suivante" if met == len(results) else "pas prêt à sortir"
         yield f"  Critères de sortie : {met}/{len(results)} remplis, {ready}."
         for exit_, holds in results:
             label = exit_.label or exit_.name
-            if holds is True:
+            if holds:
                 yield f"    {_MET} {label}"
             else:
                 yield f"    {_UNMET} {label} ({self._why_not(exit_.condition, row, 'deal')})"
@@ -332,8 +322,8 @@ class _Explainer:
             f"({self._money(amount)} × {probability})"
         )
 
-    def _qualification(self, result: DealResult, row: Row) -> Iterator[str]:
-        routes = self.compiled.deal_routes
+    def _qualification(self, result: DealResult, trace: Trace, row: Row) -> Iterator[str]:
+        routes = self.compiled.routes["deal"]
         if not routes:
             return
         if result.framework is None:
@@ -350,7 +340,7 @@ class _Explainer:
             yield f"  Qualification : aucun cadre choisi ({why})"
             return
         score = self.compiled.scores[result.framework]
-        route = self._route_text(routes, score.name, row, "deal")
+        route = self._route_text(routes, trace, row, "deal")
         status = self._status_label(score, result.qualification_status)
         why = self._status_why(score, result.qualification_status, result.qualification_score, row)
         yield (
@@ -360,7 +350,7 @@ class _Explainer:
         )
         runner = ScoreRunner(score, self.stages)
         _, points, missing = runner.points(dict(row))
-        yield from self._criteria(score, row, points, missing, "deal", "    ")
+        yield from self._criteria(score, row, points, missing, trace, "deal", "    ")
 
     def _status_label(self, score: ScoreIR, status: str | None) -> str:
         if status is None:
@@ -368,17 +358,21 @@ class _Explainer:
         rule = next((s for s in score.statuses if s.name == status), None)
         return rule.label if rule is not None and rule.label else status
 
-    def _route_text(self, routes: Sequence[Any], chosen: str, row: Row, record: str) -> str:
-        for route in routes:
-            if route.score != chosen:
-                continue
-            if route.condition is None:
-                return "sinon"
-            return self._rule_and_values(route.condition, row, record)
-        return chosen
+    def _route_text(self, routes: Sequence[Any], trace: Trace, row: Row, record: str) -> str:
+        """The qualification route the evaluator took (its trace), in words."""
+        if trace.route is None:
+            return trace.score or ""
+        route = routes[trace.route]
+        if route.condition is None:
+            return "sinon"
+        return self._rule_and_values(route.condition, row, record)
 
-    def _playbook(self, result: DealResult, stage: StageIR | None, row: Row) -> Iterator[str]:
+    def _playbook(self, result: DealResult, trace: Trace, row: Row) -> Iterator[str]:
         if not self.compiled.playbooks:
+            return
+        if result.playbook_conflict:
+            names = ", ".join(result.playbook_conflict)
+            yield f"  Playbook : aucun, plusieurs s'appliquent ({names})"
             return
         playbook = next((p for p in self.compiled.playbooks if p.name == result.playbook), None)
         if playbook is None:
@@ -390,21 +384,17 @@ class _Explainer:
         yield f"  Playbook : {playbook.label or playbook.name}{why}"
         for item in playbook.requirements:
             label = item.label or item.name
-            holds = self._holds(item.condition, row)
+            # The evaluator's trace holds the items that were due, met or not.
+            holds = trace.items.get(item.name)
             if item.kind != "require":
                 done = {True: "fait", False: "pas fait", None: "inconnu"}[holds]
                 yield f"    Recommandé : {label} ({done})"
                 continue
             before = self.stages.get(item.before) if item.before else None
             when = f"requis avant {before.label or before.name}" if before else "toujours requis"
-            due = item.before_index is None or (
-                stage is not None
-                and stage.pipeline == item.pipeline
-                and stage.index >= item.before_index
-            )
-            if not due:
+            if holds is None:
                 yield f"    {_LATER} {label} ({when}, pas encore dû)"
-            elif holds is True:
+            elif holds:
                 yield f"    {_MET} {label}"
             else:
                 why = self._why_not(item.condition, row, "deal")

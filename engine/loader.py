@@ -7,24 +7,17 @@ diagnostics and the sources so a caller can render them like `koncept check` doe
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dsl.diagnostics import Diagnostic, Severity, render_all, sort_diagnostics
-from dsl.model import Model
 from dsl.parser import ruleset_files
 from dsl.source import SourceFile
 from dsl.workspace import LoadedRuleset, check_sources, load_files
-from engine.compiler import Compiled, CompileError, compile_model, today
-from engine.record import DealEvaluator, LeadEvaluator
-from engine.results import DealResult, LeadResult, Results
+from engine.compiler import compile_model
+from engine.program import Program
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-__all__ = ["Program", "RulesetError", "load", "load_text"]
+__all__ = ["RulesetError", "load", "load_text"]
 
 
 class RulesetError(Exception):
@@ -41,61 +34,6 @@ class RulesetError(Exception):
     def render(self) -> str:
         """The diagnostics as `koncept check` prints them."""
         return render_all(self.diagnostics, self.sources)
-
-
-class Program:
-    """A compiled ruleset: evaluates one lead or deal, or whole tables. Immutable, shareable."""
-
-    __slots__ = ("_deal", "_lead", "compiled", "diagnostics", "model")
-
-    def __init__(
-        self, model: Model, compiled: Compiled, diagnostics: Sequence[Diagnostic] = ()
-    ) -> None:
-        self.model = model
-        self.compiled = compiled
-        #: Warnings the checker reported (errors never make a Program).
-        self.diagnostics = tuple(diagnostics)
-        self._lead = LeadEvaluator(compiled)
-        self._deal = DealEvaluator(compiled)
-
-    def evaluate_lead(self, lead: Mapping[str, object]) -> LeadResult:
-        """Score and classify one lead (a dict of field -> value); the reference path."""
-        return self._lead(lead)
-
-    def evaluate_deal(self, deal: Mapping[str, object], as_of: dt.date | None = None) -> DealResult:
-        """Pipeline, qualification and playbook of one deal as of a date (default today)."""
-        return self._deal(deal, as_of or today())
-
-    def evaluate(
-        self,
-        *,
-        leads: pd.DataFrame | None = None,
-        deals: pd.DataFrame | None = None,
-        stage_events: pd.DataFrame | None = None,
-        reps: pd.DataFrame | None = None,
-        quotas: pd.DataFrame | None = None,
-        territories: pd.DataFrame | None = None,
-        splits: pd.DataFrame | None = None,
-        as_of: dt.date | None = None,
-        period: str | None = None,
-    ) -> Results:
-        """Evaluate whole tables (vectorized); rows failing validation are reported, not used."""
-        from engine.vector import evaluate_tables
-
-        return evaluate_tables(
-            self,
-            {
-                "leads": leads,
-                "deals": deals,
-                "stage_events": stage_events,
-                "reps": reps,
-                "quotas": quotas,
-                "territories": territories,
-                "splits": splits,
-            },
-            as_of=as_of or today(),
-            period=period,
-        )
 
 
 def load(path: str | Path, *, strict: bool = False) -> Program:
@@ -124,9 +62,8 @@ def _program(loaded: LoadedRuleset) -> Program:
             where = SourceFile(str(loaded.folder), "").span(0, 0)
             diagnostics.append(Diagnostic("E005", "no `ruleset` header", where))
         raise RulesetError(diagnostics, sources)
-    try:
-        compiled = compile_model(loaded.result.model)
-    except CompileError as error:
-        found = Diagnostic(error.code, error.message, error.span)
-        raise RulesetError([*diagnostics, found], sources) from None
-    return Program(loaded.result.model, compiled, diagnostics)
+    # A clean check always compiles: a CompileError here is a bug of the engine, not a
+    # problem of the ruleset, and is not dressed up as a diagnostic.
+    result = loaded.result
+    compiled = compile_model(result.model, result.typed)
+    return Program(result.model, result.typed, compiled, diagnostics)

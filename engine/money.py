@@ -17,23 +17,60 @@ from decimal import (
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
     ROUND_UP,
+    Context,
     Decimal,
     InvalidOperation,
     localcontext,
 )
-from difflib import get_close_matches
+from functools import cache
+
+from babel import Locale
+from babel.numbers import format_decimal
+
+from dsl.diagnostics import closest
 
 __all__ = [
     "CENT",
+    "EXACT",
     "ROUNDING_MODES",
+    "exact_div",
+    "exact_mul",
     "format_money",
     "parse_money",
     "parse_number",
     "round_money",
+    "snap",
 ]
 
 #: The default rounding step of the domain: half-up to the cent.
 CENT = Decimal("0.01")
+
+# Enough digits that no intermediate result of the payout math is ever rounded in a way that
+# matters: the only inexact step is a division (by a quota, by a period's days), good to 1e-60
+# relative, and results are snapped to 1e-30 before money rounding (a true half-cent tie is then
+# exact again).
+#: The context of all payout arithmetic (both paths): same digits, same results.
+EXACT = Context(prec=80, rounding=ROUND_HALF_EVEN)
+_SNAP = Decimal("1e-30")
+
+
+def exact_mul(*values: Decimal) -> Decimal:
+    """The product in the exact decimal context (no rounding before the final one)."""
+    result = Decimal(1)
+    for value in values:
+        result = EXACT.multiply(result, value)
+    return result
+
+
+def exact_div(a: Decimal, b: Decimal) -> Decimal:
+    """The quotient in the exact decimal context."""
+    return EXACT.divide(a, b)
+
+
+def snap(value: Decimal) -> Decimal:
+    """A result of exact arithmetic snapped to 1e-30, before money rounding."""
+    return value.quantize(_SNAP, rounding=ROUND_HALF_EVEN, context=EXACT)
+
 
 #: Rounding mode names of rulesets -> `decimal` rounding constants.
 ROUNDING_MODES: dict[str, str] = {
@@ -131,8 +168,8 @@ def _rounding(mode: str) -> str:
         return ROUNDING_MODES[mode]
     except KeyError:
         known = ", ".join(ROUNDING_MODES)
-        close = get_close_matches(mode, ROUNDING_MODES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = closest(mode, ROUNDING_MODES)
+        hint = f"; did you mean {close!r}?" if close else ""
         raise ValueError(
             f"unknown rounding mode {mode!r} (expected one of {known}){hint}"
         ) from None
@@ -224,13 +261,33 @@ def _canonical_digits(text: str, num: str, money: bool) -> str:
 
 
 def format_french(value: Decimal) -> str:
-    """A decimal as French readers write it: `1 234 567,5` (space-grouped, decimal comma)."""
-    text = f"{value:f}"
-    sign = "-" if text.startswith("-") else ""
-    whole, _, fraction = text.lstrip("-").partition(".")
-    groups: list[str] = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
-    return sign + " ".join(groups) + (f",{fraction}" if fraction else "")
+    """A decimal as French readers write it: `1 234 567,5` (space-grouped, decimal comma).
+
+    Every digit of `value` is shown, trailing zeros included (`12,50`): callers round first.
+    NaN and infinities are refused (ValueError), as `format_money` does.
+    """
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite number")
+    _, digits, exponent = value.as_tuple()
+    exponent = int(exponent)  # an int, the value being finite
+    places = max(0, -exponent)
+    # fr_FR's own pattern (#,##0.###) drops trailing zeros even unquantized (12,50 -> 12,5): this
+    # one asks for exactly the decimals the value has, and decimal_quantization=False lets Babel
+    # round none away. Babel quantizes in the current context: it must hold every digit.
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    with localcontext() as context:
+        context.prec = max(context.prec, len(digits) + max(exponent, 0) + 1)
+        text = format_decimal(value, pattern, locale=_french(), decimal_quantization=False)
+    # CLDR groups French digits with a narrow no-break space (U+202F; older data: U+00A0) and
+    # could one day write the minus sign U+2212. Our statements and explanations are plain text
+    # with the plain space and hyphen-minus (as people type numbers, as their tests expect), and
+    # must not change with the CLDR version a Babel release ships.
+    return text.translate(_PLAIN_TEXT)
+
+
+_PLAIN_TEXT = str.maketrans({"\u202f": " ", "\u00a0": " ", "\u2212": "-"})
+
+
+@cache
+def _french() -> Locale:
+    return Locale.parse("fr_FR")

@@ -13,15 +13,17 @@ raises `RecordError`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from difflib import get_close_matches
 from typing import Any
 
+from dsl import canonical
 from dsl.types import FieldType
-from engine.compiler import (
+from engine.ir import (
     AS_OF,
     AggregateIR,
     Arith,
@@ -47,7 +49,7 @@ from engine.compiler import (
     ToFloat,
 )
 from engine.money import parse_money, parse_number
-from engine.results import DealResult, FrozenDict, LeadResult, ScoreValue
+from engine.results import NO_TRACE, DealResult, FrozenDict, LeadResult, ScoreValue, Trace
 
 __all__ = [
     "AS_OF",
@@ -69,19 +71,16 @@ __all__ = [
 Row = dict[str, Any]
 Fn = Callable[[Row], Any]
 
-#: Deal values the engine computes; never read from input.
-DERIVED = frozenset(
-    {"gross_margin", "margin_rate", "days_in_stage", "stale", "exit_ready", "weighted_value"}
-)
-TRUE_WORDS = frozenset({"true", "yes", "oui", "vrai", "1"})
-FALSE_WORDS = frozenset({"false", "no", "non", "faux", "0"})
+#: Values the engine computes; never read from input.
+DERIVED = canonical.DERIVED_NAMES
+TRUE_WORDS = frozenset(canonical.TRUE_WORDS)
+FALSE_WORDS = frozenset(canonical.FALSE_WORDS)
 _PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _PLAIN_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
 _ISO_DATETIME = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$"
 )
 _SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
-_MAX_CENTS = 10**15
 
 
 class RecordError(ValueError):
@@ -228,7 +227,7 @@ def _money(value: object) -> Decimal | None:
     cents = amount * 100
     if cents != cents.to_integral_value():
         raise ValueError(f"{value!r} has more than two decimals (amounts are kept to the cent)")
-    if abs(cents) >= _MAX_CENTS:
+    if abs(cents) >= canonical.MAX_CENTS:
         raise ValueError(f"{value!r} is too large for an amount")
     # The same object the table path builds: cents, two places.
     return Decimal(int(cents)).scaleb(-2)
@@ -531,7 +530,8 @@ def _arith(node: Arith, stages: Mapping[str, StageIR]) -> Fn:
 
         def shift(row: Row) -> dt.date | None:
             x, y = a(row), b(row)
-            return None if x is None or y is None else x + dt.timedelta(days=sign * y)
+            # A duration that is not whole days moves the date by its whole days.
+            return None if x is None or y is None else x + dt.timedelta(days=sign * math.floor(y))
 
         return shift
     if op == "/":
@@ -590,42 +590,66 @@ def condition(node: Node | None, stages: Mapping[str, StageIR] | None = None) ->
 
 
 # ----------------------------------------------------------------------------- scores
-def _criterion(criterion: CriterionIR, stages: Mapping[str, StageIR]) -> Fn:
-    """A closure giving the criterion's points, or None when it cannot be decided."""
+def first_match(tests: Sequence[Fn | None]) -> Callable[[Row], int | None]:
+    """The first-match rule, once for every first-match list (criterion cases, qualification
+    routes): the index of the first test that holds (a None test is `otherwise`), -1 when none
+    does, None when a test is unknown before one holds."""
+    numbered = tuple(enumerate(tests))
+
+    def which(row: Row) -> int | None:
+        for index, test in numbered:
+            if test is None:
+                return index
+            holds = test(row)
+            if holds is True:
+                return index
+            if holds is None:
+                return None
+        return -1
+
+    return which
+
+
+class _Unlike:
+    """A value equal to no option: what a field holds when no value case matches it."""
+
+
+def _criterion(criterion: CriterionIR, stages: Mapping[str, StageIR]) -> tuple[Fn, Fn]:
+    """Closures giving the criterion's points and the index of the case that decided them
+    (-1: none matched, 0 for a field's value); both None when it cannot be decided."""
     if criterion.field is not None:
         name = criterion.field.name
-        return lambda row: row[name]
+        return (lambda row: row[name]), (lambda row: None if row[name] is None else 0)
     cases = criterion.cases
+    which = first_match([condition(c.condition, stages) for c in cases])
+    points = (*(c.points for c in cases), 0)  # index -1: no case matched, 0 points
     if criterion.table_field is not None:
-        table: dict[Any, Any] = {}
-        fallback: Any = 0
-        for case in cases:
-            if case.value is None:  # otherwise: later cases are unreachable
-                fallback = case.points
-                break
-            table.setdefault(case.value, case.points)
+        # Value cases only: the first-match rule, run once per option, becomes a lookup.
         name = criterion.table_field
-        get = table.get
+        found: dict[Any, int] = {}
+        for case in cases:
+            if case.value is not None:
+                found.setdefault(case.value, which({name: case.value}))  # type: ignore[arg-type]
+        fallback = which({name: _Unlike()})
+        table = {value: points[index] for value, index in found.items() if index is not None}
+        other = None if fallback is None else points[fallback]
+        get, get_index = table.get, found.get
 
         def lookup(row: Row) -> Any:
             v = row[name]
-            return None if v is None else get(v, fallback)
+            return None if v is None else get(v, other)
 
-        return lookup
-    compiled = tuple((condition(c.condition, stages), c.points) for c in cases)
+        def lookup_index(row: Row) -> int | None:
+            v = row[name]
+            return None if v is None else get_index(v, fallback)
 
-    def first_match(row: Row) -> Any:
-        for test, points in compiled:
-            if test is None:
-                return points
-            holds = test(row)
-            if holds is True:
-                return points
-            if holds is None:
-                return None
-        return 0
+        return lookup, lookup_index
 
-    return first_match
+    def scored(row: Row) -> Any:
+        index = which(row)
+        return None if index is None else points[index]
+
+    return scored, which
 
 
 def assemble(
@@ -649,14 +673,18 @@ def assemble(
 class ScoreRunner:
     """One score on one record: points per criterion, total, missing criteria, status."""
 
-    __slots__ = ("_criteria", "_exact", "_knockouts", "_names", "_rules", "ir", "name")
+    __slots__ = (
+        "_cases", "_criteria", "_exact", "_knockouts", "_names", "_rules", "ir", "name",
+    )  # fmt: skip
 
     def __init__(self, ir: ScoreIR, stages: Mapping[str, StageIR]) -> None:
         self.ir = ir
         self.name = ir.name
         self._names = tuple(c.name for c in ir.criteria)
         self._exact = ir.kind == "fixed"
-        self._criteria = tuple(_criterion(c, stages) for c in ir.criteria)
+        closures = [_criterion(c, stages) for c in ir.criteria]
+        self._criteria = tuple(points for points, _ in closures)
+        self._cases = tuple(index for _, index in closures)
         self._knockouts = tuple(
             (s.name, condition(s.condition, stages)) for s in ir.statuses if s.knockout
         )
@@ -667,6 +695,11 @@ class ScoreRunner:
     def criterion(self, name: str) -> Fn:
         """The closure of one criterion (the table path runs it once per distinct value)."""
         return self._criteria[self._names.index(name)]
+
+    def cases(self, row: Row) -> dict[str, int | None]:
+        """Which case decided each criterion (-1: none matched; None: undecided): the trace
+        coverage reads."""
+        return {name: which(row) for name, which in zip(self._names, self._cases, strict=True)}
 
     def points(self, row: Row) -> tuple[ScoreValue, FrozenDict, tuple[str, ...]]:
         """Total, points per criterion and undecided criteria."""
@@ -688,19 +721,6 @@ class ScoreRunner:
         return None
 
 
-def route(routes: tuple[tuple[str, Fn | None], ...], row: Row) -> str | None:
-    """The first route whose condition holds; None when none does or one is unknown first."""
-    for score, test in routes:
-        if test is None:
-            return score
-        holds = test(row)
-        if holds is True:
-            return score
-        if holds is None:
-            return None
-    return None
-
-
 def weighted(cents: int, probability_units: int, scale: int) -> Decimal:
     """amount x probability, exact: cents x probability in units of 10**-scale."""
     return weighted_units(cents * probability_units, scale)
@@ -720,18 +740,42 @@ def probability_units(probability: Decimal, scale: int) -> int:
 
 
 # ----------------------------------------------------------------------------- records
-class LeadEvaluator:
-    """Evaluates one lead dict into a `LeadResult`."""
+class _Qualifier:
+    """The score a record gets: its qualification routes (first match), then that score."""
 
-    __slots__ = ("_alerts", "_read", "_routes", "_runners", "_single")
+    __slots__ = ("_routes", "_runners", "_which")
+
+    def __init__(self, routes: tuple[RouteIR, ...], compiled: Compiled) -> None:
+        stages = compiled.stages
+        self._routes = tuple(r.score for r in routes)
+        self._runners = {name: ScoreRunner(ir, stages) for name, ir in compiled.scores.items()}
+        which = first_match([condition(r.condition, stages) for r in routes])
+        single = len(routes) == 1 and routes[0].condition is None
+        self._which: Callable[[Row], int | None] | None = None if single else which
+
+    def route(self, row: Row) -> int | None:
+        """The index of the route taken (None: no score applies)."""
+        if not self._routes:
+            return None
+        if self._which is None:
+            return 0
+        index = self._which(row)
+        return None if index is None or index < 0 else index
+
+    def runner(self, index: int | None) -> ScoreRunner | None:
+        """The score of a route."""
+        return None if index is None else self._runners[self._routes[index]]
+
+
+class LeadEvaluator:
+    """Evaluates one lead dict into a `LeadResult` (and, asked, the trace of how)."""
+
+    __slots__ = ("_alerts", "_qualify", "_read")
 
     def __init__(self, compiled: Compiled) -> None:
         stages = compiled.stages
         self._read = _row_reader(compiled.reads.get("lead", {}), frozenset({"id"}))
-        self._runners = {name: ScoreRunner(ir, stages) for name, ir in compiled.scores.items()}
-        lead = compiled.lead_score
-        self._routes = _routes(compiled.lead_routes, stages)
-        self._single = self._runners[lead.name] if lead and not compiled.lead_routes else None
+        self._qualify = _Qualifier(compiled.routes["lead"], compiled)
         self._alerts = tuple(
             (a.name, compile_node(a.condition, stages))
             for a in compiled.alerts
@@ -739,34 +783,27 @@ class LeadEvaluator:
         )
 
     def __call__(self, record: Mapping[str, object]) -> LeadResult:
+        return self.run(record)[0]
+
+    def run(self, record: Mapping[str, object], trace: bool = False) -> tuple[LeadResult, Trace]:
+        """The result, and with `trace` which route and which case of each criterion decided."""
         row = self._read(record)
-        runner = self._single
-        if runner is None and self._routes:
-            chosen = route(self._routes, row)
-            runner = self._runners[chosen] if chosen else None
+        route = self._qualify.route(row)
+        runner = self._qualify.runner(route)
+        alerts = tuple(name for name, test in self._alerts if test(row) is True)
         if runner is None:
-            total: ScoreValue | None = None
-            status = None
-            points: FrozenDict = FrozenDict()
-            missing: tuple[str, ...] = ()
-        else:
-            total, points, missing = runner.points(row)
-            status = runner.status(row, total)
-        alerts: tuple[str, ...] = ()
-        if self._alerts:
-            row["score"], row["status"] = total, status
-            alerts = tuple(name for name, test in self._alerts if test(row) is True)
-        return LeadResult(row.get("id"), total, status, points, missing, alerts)  # type: ignore[arg-type]
-
-
-def _routes(
-    routes: tuple[RouteIR, ...], stages: Mapping[str, StageIR]
-) -> tuple[tuple[str, Fn | None], ...]:
-    return tuple((r.score, condition(r.condition, stages)) for r in routes)
+            result = LeadResult(row.get("id"), None, None, FrozenDict(), (), alerts)
+            return result, NO_TRACE
+        total, points, missing = runner.points(row)
+        status = runner.status(row, total)
+        result = LeadResult(row.get("id"), total, status, points, missing, alerts)
+        if not trace:
+            return result, NO_TRACE
+        return result, Trace(runner.name, route, FrozenDict(runner.cases(row)))
 
 
 class DealEvaluator:
-    """Evaluates one deal dict, as of a date, into a `DealResult`."""
+    """Evaluates one deal dict, as of a date, into a `DealResult` (and, asked, its trace)."""
 
     __slots__ = (
         "_alerts",
@@ -774,9 +811,8 @@ class DealEvaluator:
         "_exits",
         "_pipelines",
         "_playbooks",
+        "_qualify",
         "_read",
-        "_routes",
-        "_runners",
         "_stages",
         "_weighted_scale",
     )
@@ -802,16 +838,14 @@ class DealEvaluator:
             name: tuple(s.name for s in pipeline.stages)
             for name, pipeline in compiled.pipelines.items()
         }
-        self._runners = {name: ScoreRunner(ir, stages) for name, ir in compiled.scores.items()}
-        self._routes = _routes(compiled.deal_routes, stages)
+        self._qualify = _Qualifier(compiled.routes["deal"], compiled)
         self._playbooks = tuple(
             (
                 p.name,
                 condition(p.condition, stages),
                 tuple(
-                    (r.name, compile_node(r.condition, stages), r.pipeline, r.before_index)
+                    (r.name, r.kind, compile_node(r.condition, stages), r.pipeline, r.before_index)
                     for r in p.requirements
-                    if r.kind == "require"
                 ),
             )
             for p in compiled.playbooks
@@ -826,6 +860,13 @@ class DealEvaluator:
         return [name for name, test in self._exits[stage] if test(row) is not True]
 
     def __call__(self, record: Mapping[str, object], as_of: dt.date) -> DealResult:
+        return self.run(record, as_of)[0]
+
+    def run(
+        self, record: Mapping[str, object], as_of: dt.date, trace: bool = False
+    ) -> tuple[DealResult, Trace]:
+        """The result, and with `trace` the route, the cases of the qualification score and
+        the playbook items that were due (met or not)."""
         row = self._read(record)
         row[AS_OF] = as_of
         for name, compute in self._derived:
@@ -833,12 +874,20 @@ class DealEvaluator:
         stage = self._stages.get(row.get("stage"))  # type: ignore[arg-type]
         is_open = row.get("status") == "open"
         days: int | None = row.get("days_in_stage")
+        value: Decimal | None = None
+        amount: Decimal | None = row.get("amount")
+        if stage is not None and amount is not None and stage.probability is not None:
+            scale = self._weighted_scale
+            value = weighted(
+                int(amount.scaleb(2)), probability_units(stage.probability, scale), scale
+            )
+        # The weighted value comes from the stage alone: exit criteria may read it.
+        row["weighted_value"] = value
         if stage is None:
             missing: list[str] = []
             skipped: list[str] = []
             ready: bool | None = None
             stale: bool | None = None if is_open else False
-            value: Decimal | None = None
         else:
             missing = self._unmet(stage.name, row)
             ready = not missing
@@ -848,37 +897,44 @@ class DealEvaluator:
                 stale = False
             else:
                 stale = None if days is None else days > stage.max_days
-            amount: Decimal | None = row.get("amount")
-            value = None
-            if amount is not None and stage.probability is not None:
-                scale = self._weighted_scale
-                value = weighted(
-                    int(amount.scaleb(2)), probability_units(stage.probability, scale), scale
-                )
-        row["exit_ready"], row["stale"], row["weighted_value"] = ready, stale, value
-        framework = route(self._routes, row) if self._routes else None
+        row["exit_ready"], row["stale"] = ready, stale
+        route = self._qualify.route(row)
+        runner = self._qualify.runner(route)
         score: ScoreValue | None = None
         status: str | None = None
-        if framework is not None:
-            runner = self._runners[framework]
+        if runner is not None:
             score = runner.points(row)[0]
             status = runner.status(row, score)
+        applying = [
+            (name, items)
+            for name, applies, items in self._playbooks
+            if applies is not None and applies(row) is True
+        ]
+        if not applying:
+            applying = [(n, items) for n, applies, items in self._playbooks if applies is None]
         playbook: str | None = None
         playbook_missing: list[str] = []
-        where = (stage.pipeline, stage.index) if stage else None
-        for name, applies, requirements in self._playbooks:
-            if applies is not None and applies(row) is not True:
-                continue
-            playbook = name
-            for item, test, pipeline, due_from in requirements:
-                due = due_from is None or (
+        conflict: tuple[str, ...] = ()
+        due: dict[str, bool | None] = {}
+        if len(applying) > 1:
+            conflict = tuple(name for name, _ in applying)
+        elif applying:
+            playbook, items = applying[0]
+            where = (stage.pipeline, stage.index) if stage else None
+            for item, kind, test, pipeline, due_from in items:
+                if kind == "recommend":
+                    if trace:
+                        due[item] = test(row)  # True, False, or None when unknown
+                    continue
+                if due_from is None or (
                     where is not None and where[0] == pipeline and where[1] >= due_from
-                )
-                if due and test(row) is not True:
-                    playbook_missing.append(item)
-            break
+                ):
+                    met = test(row) is True
+                    due[item] = met
+                    if not met:
+                        playbook_missing.append(item)
         alerts = tuple(name for name, test in self._alerts if test(row) is True)
-        return DealResult(
+        result = DealResult(
             row.get("id"),
             row.get("stage"),
             ready,
@@ -887,10 +943,15 @@ class DealEvaluator:
             days,
             stale,
             value,
-            framework,
+            None if runner is None else runner.name,
             score,
             status,
             playbook,
             tuple(playbook_missing),
             alerts,
+            conflict,
         )
+        if not trace:
+            return result, NO_TRACE
+        cases = FrozenDict(runner.cases(row)) if runner is not None else FrozenDict()
+        return result, Trace(None if runner is None else runner.name, route, cases, FrozenDict(due))

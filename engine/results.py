@@ -56,6 +56,7 @@ DEAL_COLUMNS = (
     "qualification_status",
     "playbook",
     "playbook_missing",
+    "playbook_conflict",
 )
 FUNNEL_COLUMNS = ("stage", "reached", "conversion_to_next", "mean_days", "median_days")
 KPI_COLUMNS = ("kpi", "role", "rep_id", "value", "target", "met")
@@ -108,7 +109,7 @@ class LeadResult:
     """One lead: its score, status, points per criterion and the criteria left undecided."""
 
     id: str | None
-    score: ScoreValue
+    score: ScoreValue | None
     status: str | None
     points: Mapping[str, ScoreValue]
     missing: tuple[str, ...]
@@ -133,6 +134,25 @@ class DealResult:
     playbook: str | None
     playbook_missing: tuple[str, ...]
     alerts: tuple[str, ...] = ()
+    #: The playbooks that all apply to the deal (it then gets none of them).
+    playbook_conflict: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """How the per-record evaluator reached a result, for coverage: the score used and the
+    route that chose it, the case that decided each criterion (-1: none matched; None:
+    undecided), and the playbook items that were due, met or not (recommendations always, None
+    when unknown)."""
+
+    score: str | None = None
+    route: int | None = None
+    cases: Mapping[str, int | None] = field(default_factory=lambda: FrozenDict())
+    items: Mapping[str, bool | None] = field(default_factory=lambda: FrozenDict())
+
+
+#: The trace of an evaluation nobody asked to trace.
+NO_TRACE = Trace()
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,14 +43,16 @@ from engine.results import (
     KPI_COLUMNS,
     LEAD_COLUMNS,
     MEASURE_FIELDS,
+    NO_TRACE,
     PAYOUT_COLUMNS,
+    Results,
+    Trace,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from engine.loader import Program
-    from engine.payouts import PayoutEngine
+    from engine.program import Program
 
 __all__ = [
     "STATUSES",
@@ -148,6 +150,9 @@ def fixture_schema() -> dict[str, Any]:
         missing=typed("array", "unmet exit criteria of the deal's stage, in any order"),
         skipped=typed("array", "earlier stages with unmet criteria, in any order"),
         playbook_missing=typed("array", "due playbook requirements not met, in any order"),
+        playbook_conflict=typed(
+            "array", "the playbooks that all apply to the deal (it then gets none), in any order"
+        ),
         alerts=typed("array", "names of the alerts the deal raises (all)"),
     )
     measure = row(MEASURE_FIELDS, ["measure"])
@@ -702,7 +707,6 @@ class Runner:
         self._programs: dict[Path, Program | str] = {
             path.resolve(): program for path, program in (programs or {}).items()
         }
-        self._payouts: dict[int, PayoutEngine] = {}
         self._tracers: dict[int, _Tracer] = {}
 
     def program(self, ruleset: Path) -> Program | str:
@@ -780,6 +784,7 @@ class Runner:
             reps=frames.get("reps"),
             quotas=frames.get("quotas"),
             territories=frames.get("territories"),
+            splits=frames.get("splits"),
             as_of=as_of,
             period=case.period,
         )
@@ -795,15 +800,13 @@ class Runner:
         got["record_errors"] = {**lead_errors, **deal_errors}
         got["funnel"] = _rows(results.funnel)
         got["kpis"] = _rows(results.kpis)
-        alerts = [a for a in _rows(results.alerts) if a["kind"] != "budget_guardrail"]
-        errors = [e for e in _rows(results.errors) if e["table"] != "payouts"]
+        got["alerts"], got["errors"] = _rows(results.alerts), _rows(results.errors)
         got["payouts"], got["budget"] = [], []
         if "reps" in frames and program.model.plans:
-            paid = self._pay(program, frames, case, tracer, hits)
-            got["payouts"], got["budget"] = paid["payouts"], paid["budget"]
-            alerts.extend(paid["alerts"])
-            errors.extend(paid["errors"])
-        got["alerts"], got["errors"] = alerts, errors
+            got["payouts"] = self._pay(program, frames, results, case, tracer, hits)
+            got["budget"] = _rows(results.budget)
+            if tracer is not None:
+                tracer.budget(got["budget"], hits)
         if "statement" in case.want:
             got["statement"] = self._statement(program, frames, case)
         if tracer is not None:
@@ -816,129 +819,60 @@ class Runner:
             found = self._tracers[id(program)] = _Tracer(program)
         return found
 
-    def _payout_engine(self, program: Program) -> PayoutEngine:
-        from engine.payouts import PayoutEngine
-
-        found = self._payouts.get(id(program))
-        if found is None:
-            found = self._payouts[id(program)] = PayoutEngine(program.model, program.compiled)
-        return found
-
     def _pay(
         self,
         program: Program,
         frames: Mapping[str, pd.DataFrame],
+        results: Results,
         case: Case,
         tracer: _Tracer | None,
         hits: set[tuple[tuple[str, ...], str]],
-    ) -> dict[str, list[dict[str, Any]]]:
-        """Payouts by the table path, checked against the per-record path rep by rep."""
-        from engine.payouts import show_amount, show_money, show_ratio
-        from engine.plans import parse_period, pay_rep, periods_overlapping
+    ) -> list[dict[str, Any]]:
+        """Payouts of the per-record path, rep by rep, checked equal to the table path's."""
+        from engine.pay.format import payout_row
+        from engine.pay.reference import pay_everyone
+        from engine.periods import parse_period
 
-        engine = self._payout_engine(program)
-        table = engine.evaluate(
-            deals=frames.get("deals"),
-            reps=frames.get("reps"),
-            quotas=frames.get("quotas"),
-            territories=frames.get("territories"),
-            splits=frames.get("splits"),
-            stage_events=frames.get("stage_events"),
-            period=case.period,
+        inputs = program.validate(
+            **{k: v for k, v in frames.items() if k not in ("leads", "splits")}
         )
-        typed, _ = engine.prepare({k: v for k, v in frames.items() if k != "splits"})
-        deals = _frame_records(typed["deals"]) if "deals" in typed else []
-        events = _frame_records(typed["stage_events"]) if "stage_events" in typed else []
-        splits = _frame_records(frames["splits"]) if "splits" in frames else []
-        quotas = _frame_records(typed["quotas"]) if "quotas" in typed else []
-        territories = (
-            {str(t["id"]): t for t in _frame_records(typed["territories"])}
-            if "territories" in typed
-            else {}
+        territories = {str(t["id"]): t for t in inputs.records("territories")}
+        found, _ = pay_everyone(
+            program.book,
+            program.compiled,
+            reps=inputs.records("reps"),
+            deals=inputs.records("deals"),
+            quotas=inputs.records("quotas"),
+            territories=territories,
+            splits=_frame_records(frames.get("splits")),
+            stage_events=inputs.records("stage_events"),
+            period=parse_period(case.period) if case.period else None,
         )
-        book = engine.book
-        asked = parse_period(case.period) if case.period else None
         reference: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for rep in _frame_records(typed.get("reps")):
-            rep_id, role = rep.get("id"), rep.get("role")
-            if rep_id is None or role is None:
+        for payment in found:
+            paid = payment.outcome.payout
+            if paid is None:
                 continue
-            for rank, name in enumerate(book.roles.get(str(role), ())):
-                plan = book.plans[name]
-                if asked is not None:
-                    periods = periods_overlapping(asked.start, asked.end, plan.unit)
-                elif plan.effective is not None:
-                    periods = periods_overlapping(*plan.effective, plan.unit)
-                else:
-                    periods = ()
-                territory = rep.get("territory")
-                link = territories.get(str(territory)) if territory is not None else None
-                for period in periods:
-                    outcome = pay_rep(
-                        book,
-                        program.compiled,
-                        name,
-                        rep,
-                        period,
-                        deals=deals,
-                        quotas=[q for q in quotas if q.get("rep_id") == rep_id],
-                        links={"territory": link},
-                        splits=splits,
-                        stage_events=events,
-                        paid=rank == 0,
-                    )
-                    if outcome.payout is None:
-                        continue
-                    paid = outcome.payout
-                    if tracer is not None:
-                        tracer.payout(name, paid, hits)
-                    reference[(str(rep_id), name, period.id)] = {
-                        "rep_id": str(rep_id),
-                        "plan": name,
-                        "period": period.id,
-                        "payout": show_money(paid.payout),
-                        "measures": [
-                            {
-                                "measure": m.measure,
-                                "credited": show_amount(m.credited),
-                                "quota": show_amount(m.quota),
-                                "attainment": show_ratio(m.attainment),
-                                "rate_or_pct": show_ratio(m.rate_or_pct),
-                                "payout": show_money(m.payout),
-                            }
-                            for m in paid.measures
-                        ],
-                        "paid": paid.paid,
-                    }
+            if tracer is not None:
+                tracer.payout(paid, hits)
+            reference[(paid.rep_id, paid.plan, paid.period)] = plain(payout_row(paid))
         vector = {
-            (str(r["rep_id"]), str(r["plan"]), str(r["period"])): {
-                **r,
-                "measures": [dict(m) for m in r["measures"]],
-            }
-            for r in _rows(table.payouts)
+            (str(r["rep_id"]), str(r["plan"]), str(r["period"])): plain(r)
+            for r in _rows(results.payouts)
         }
         for key in sorted(set(reference) | set(vector)):
             one, other = reference.get(key), vector.get(key)
-            if one is None or other is None or plain(one) != plain(other):
+            if one is None or other is None or one != other:
                 raise EngineError(
                     f"payouts of {' '.join(key)}: per-record path {_brief(one)}, "
                     f"table path {_brief(other)}"
                 )
-        budget = _rows(table.budget)
-        if tracer is not None:
-            tracer.budget(budget, hits)
-        payout_errors = [e for e in _rows(table.error_rows()) if e["table"] == "payouts"]
-        return {
-            "payouts": [reference[key] for key in sorted(reference)],
-            "budget": budget,
-            "alerts": _rows(table.alert_rows()),
-            "errors": payout_errors,
-        }
+        return [reference[key] for key in sorted(reference)]
 
     def _statement(
         self, program: Program, frames: Mapping[str, pd.DataFrame], case: Case
     ) -> dict[str, Any]:
-        from engine.cli.statement import build_statement
+        from engine.statement import build_statement
 
         wanted = case.want["statement"]
         period = str(wanted.get("period") or case.period or "")
@@ -1008,12 +942,12 @@ def _ids(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 def _per_record(
     kind: str,
     program: Program,
-    evaluate: Callable[[Mapping[str, Any]], Any],
+    evaluate: Callable[[Mapping[str, Any]], tuple[Any, Trace]],
     records: Sequence[Mapping[str, Any]],
     results: Any,
     compared: tuple[str, ...],
     compare_alerts: bool,
-) -> tuple[list[tuple[Mapping[str, Any], str, Any, dict[str, Any], Any]], dict[str, str]]:
+) -> tuple[list[tuple[Mapping[str, Any], str, Any, dict[str, Any], Any, Trace]], dict[str, str]]:
     """Run each record through the per-record path and check it against the table path.
 
     Returns (record, id, result, wanted-shaped fields, table row) for every record the
@@ -1027,12 +961,12 @@ def _per_record(
     rejected = _rejected(results, f"{kind}s", records)
     alerts = _alerts_by_id(results)
     counts = _ids(records)
-    accepted: list[tuple[Mapping[str, Any], str, Any, dict[str, Any], Any]] = []
+    accepted: list[tuple[Mapping[str, Any], str, Any, dict[str, Any], Any, Trace]] = []
     errors: dict[str, str] = {}
     for record in records:
         key = (_text(record.get("id")) or "").strip()
         try:
-            one = evaluate(record)
+            one, trace = evaluate(record)
         except RecordError as error:
             errors[key] = str(error)
             if counts.get(key) == 1 and key not in rejected:
@@ -1054,7 +988,7 @@ def _per_record(
             _same_row(kind, key, got, row, compared)
             if compare_alerts:
                 _same_alerts(kind, key, one.alerts, alerts.get(key, ()), program)
-        accepted.append((record, key, one, got, row))
+        accepted.append((record, key, one, got, row, trace))
     return accepted, errors
 
 
@@ -1066,15 +1000,20 @@ def _leads(
     hits: set[tuple[tuple[str, ...], str]],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Lead results of the per-record path by id, checked against the table path."""
-    accepted, errors = _per_record(
-        "lead", program, program.evaluate_lead, records, results, LEAD_COLUMNS, True
-    )
+    evaluate = program.trace_lead if tracer is not None else _untraced(program.evaluate_lead)
+    accepted, errors = _per_record("lead", program, evaluate, records, results, LEAD_COLUMNS, True)
     found: dict[str, dict[str, Any]] = {}
-    for record, key, one, got, _ in accepted:
+    for _, key, one, got, _, trace in accepted:
         found[key] = got
         if tracer is not None:
-            tracer.lead(record, one, hits)
+            tracer.lead(one, trace, hits)
     return found, errors
+
+
+def _untraced(
+    evaluate: Callable[[Mapping[str, Any]], Any],
+) -> Callable[[Mapping[str, Any]], tuple[Any, Trace]]:
+    return lambda record: (evaluate(record), NO_TRACE)
 
 
 def _deals(
@@ -1090,23 +1029,21 @@ def _deals(
     reads stage events: with events, fields the history changes are not compared)."""
     history_fields = ("days_in_stage", "stale")
     fields = tuple(f for f in DEAL_COLUMNS if not (has_history and f in history_fields))
+    if tracer is not None:
+        evaluate = lambda record: program.trace_deal(record, as_of)  # noqa: E731
+    else:
+        evaluate = _untraced(lambda record: program.evaluate_deal(record, as_of))
     accepted, errors = _per_record(
-        "deal",
-        program,
-        lambda record: program.evaluate_deal(record, as_of),
-        records,
-        results,
-        fields,
-        not has_history,
+        "deal", program, evaluate, records, results, fields, not has_history
     )
     found: dict[str, dict[str, Any]] = {}
-    for record, key, one, got, row in accepted:
+    for record, key, one, got, row, trace in accepted:
         if has_history and row is not None:
             # The table path knows the history: its days in stage are the reference then.
             got.update({name: row[name] for name in history_fields})
         found[key] = got
         if tracer is not None:
-            tracer.deal(record, one, as_of, hits)
+            tracer.deal(record, one, trace, hits)
     return found, errors
 
 
@@ -1492,252 +1429,87 @@ def coverage(
 
 
 class _Tracer:
-    """Records which concepts one evaluation exercised (the per-record path's view)."""
+    """Records which concepts one evaluation exercised, from what the evaluators report: the
+    per-record path's traces (route, case of each criterion, playbook items due), results
+    (status, exits, staleness) and the payout parts (band, curve point, threshold...)."""
 
     def __init__(self, program: Program) -> None:
-        from engine.record import DERIVED, coercer, compile_node
-
-        compiled = program.compiled
-        self.compiled = compiled
-        self.program = program
-        stages = compiled.stages
-        self._readers = {
-            subject: tuple(
-                (name, coercer(kind)) for name, kind in fields.items() if name not in DERIVED
-            )
-            for subject, fields in compiled.reads.items()
-        }
-        self._derived = tuple(
-            (name, compile_node(node, stages)) for name, node in compiled.derived.items()
-        )
-        self._cases = {
-            score: [
-                [
-                    (None if c.condition is None else compile_node(c.condition, stages))
-                    for c in cr.cases
-                ]
-                for cr in ir.criteria
-            ]
-            for score, ir in compiled.scores.items()
-        }
-        self._recommends = {
-            p.name: [
-                (r.name, compile_node(r.condition, stages))
-                for r in p.requirements
-                if r.kind == "recommend"
-            ]
-            for p in compiled.playbooks
-        }
-        self._requirements = {p.name: p.requirements for p in compiled.playbooks}
-        self._route_index = {
-            subject: {score: i for i, score in reversed(list(enumerate(r.score for r in routes)))}
-            for subject, routes in (
-                ("lead", compiled.lead_routes),
-                ("deal", compiled.deal_routes),
-            )
-        }
-
-    def _row(self, subject: str, record: Mapping[str, Any]) -> dict[str, Any]:
-        row: dict[str, Any] = {}
-        for name, coerce in self._readers.get(subject, ()):
-            try:
-                row[name] = coerce(record.get(name))
-            except (ValueError, ArithmeticError):
-                row[name] = None
-        return row
+        self.compiled = program.compiled
+        self.qualified = frozenset(program.model.qualifications)
 
     def _score(
         self,
-        score: str,
-        row: dict[str, Any],
+        subject: str,
+        trace: Trace,
         status: str | None,
         hits: set[tuple[tuple[str, ...], str]],
     ) -> None:
-        ir = self.compiled.scores[score]
-        for criterion, tests in zip(ir.criteria, self._cases[score], strict=True):
-            if criterion.field is not None:
-                if row.get(criterion.field.name) is not None:
-                    hits.add((("field", score, criterion.name), "scored"))
+        score = trace.score
+        if score is None:
+            return
+        if trace.route is not None and subject in self.qualified:
+            hits.add((("route", subject, str(trace.route)), "chosen"))
+        for criterion in self.compiled.scores[score].criteria:
+            case = trace.cases.get(criterion.name)
+            if case is None or case < 0:
                 continue
-            for j, test in enumerate(tests):
-                holds = True if test is None else test(row)
-                if holds is True:
-                    hits.add((("case", score, criterion.name, str(j)), "matched"))
-                    break
-                if holds is None:
-                    break
+            if criterion.field is not None:
+                hits.add((("field", score, criterion.name), "scored"))
+            else:
+                hits.add((("case", score, criterion.name, str(case)), "matched"))
         if status is not None:
             hits.add((("status", score, status), "given"))
 
-    def lead(
-        self, record: Mapping[str, Any], one: Any, hits: set[tuple[tuple[str, ...], str]]
-    ) -> None:
-        """Criteria cases and status of one lead."""
-        compiled = self.compiled
-        row = self._row("lead", record)
-        score = (
-            compiled.lead_score.name if compiled.lead_score and not compiled.lead_routes else None
-        )
-        if compiled.lead_routes:
-            score = self._routed(one, "lead")
-        if score is not None:
-            self._score(score, row, one.status, hits)
-
-    def _routed(self, one: Any, subject: str) -> str | None:
-        return getattr(one, "framework", None)
+    def lead(self, one: Any, trace: Trace, hits: set[tuple[tuple[str, ...], str]]) -> None:
+        """Route, criteria cases and status of one lead."""
+        self._score("lead", trace, one.status, hits)
 
     def deal(
         self,
         record: Mapping[str, Any],
         one: Any,
-        as_of: dt.date,
+        trace: Trace,
         hits: set[tuple[tuple[str, ...], str]],
     ) -> None:
         """Route, qualification cases and status, exits, stale, playbook of one deal."""
-        from engine.compiler import AS_OF
-
-        row = self._row("deal", record)
-        row[AS_OF] = as_of
-        for name, compute in self._derived:
-            row[name] = compute(row)
-        row["exit_ready"], row["stale"], row["weighted_value"] = (
-            one.exit_ready,
-            one.stale,
-            one.weighted_value,
-        )
-        if one.framework is not None:
-            index = self._route_index["deal"].get(one.framework)
-            if index is not None:
-                hits.add((("route", "deal", str(index)), "chosen"))
-            self._score(one.framework, row, one.qualification_status, hits)
+        self._score("deal", trace, one.qualification_status, hits)
         stage = self.compiled.stages.get(one.stage) if one.stage else None
         if stage is not None:
             for exit_ in stage.exits:
                 met = "unmet" if exit_.name in one.missing else "met"
                 hits.add((("exit", stage.name, exit_.name), met))
-            if stage.max_days is not None and one.stale is not None and row.get("status") == "open":
+            is_open = (_text(record.get("status")) or "").strip() == "open"
+            if stage.max_days is not None and one.stale is not None and is_open:
                 hits.add((("max_days", stage.name), "stale" if one.stale else "not stale"))
         if one.playbook is not None:
             hits.add((("playbook", one.playbook), "applied"))
-            for req in self._requirements.get(one.playbook, ()):
-                if req.kind != "require":
-                    continue
-                due = req.before_index is None or (
-                    stage is not None
-                    and stage.pipeline == req.pipeline
-                    and stage.index >= req.before_index
-                )
-                if due:
-                    met = "unmet" if req.name in one.playbook_missing else "met"
-                    hits.add((("require", one.playbook, req.name), met))
-            for name, test in self._recommends.get(one.playbook, ()):
-                met = "met" if test(row) is True else "unmet"
-                hits.add((("require", one.playbook, name), met))
+            for item, done in trace.items.items():
+                hits.add((("require", one.playbook, item), "met" if done else "unmet"))
 
-    def payout(self, plan: str, paid: Any, hits: set[tuple[tuple[str, ...], str]]) -> None:
-        """Bands, steps, curve pieces, thresholds, accelerators, bonuses and caps of a payout."""
-        book_plan = self.program.model.plans[plan]
-        specs = {m.name.name: m for m in book_plan.measures}
+    def payout(self, paid: Any, hits: set[tuple[tuple[str, ...], str]]) -> None:
+        """Bands, steps, curve points, thresholds, accelerators, bonuses and caps of a payout,
+        as its parts name them."""
+        plan = paid.plan
         if paid.plan_cap is not None:
             hits.add((("plan_cap", plan), "reached" if paid.cap_adjustment else "not reached"))
         for line in paid.measures:
             key = (plan, line.measure)
-            measure = specs.get(line.measure)
             for part in line.parts:
-                self._part(key, measure, part, hits)
-            gated = any(p.kind == "gate" and not p.reached for p in line.parts)
-            if gated and measure is not None:
-                # The gate pays nothing, but the credited value still lies in a band: that band
-                # (usually the 0% one under the gate) is what the case exercised.
-                self._band_under_gate(key, measure, line.credited, line.quota, hits)
-
-    def _band_under_gate(
-        self,
-        key: tuple[str, str],
-        measure: Any,
-        credited: Decimal,
-        quota: Decimal | None,
-        hits: set[tuple[tuple[str, ...], str]],
-    ) -> None:
-        from dsl import nodes as n
-
-        for item in measure.items:
-            if not isinstance(item, (n.Rates, n.Steps)):
-                continue
-            for i, band in enumerate(item.bands):
-                scale = quota if isinstance(band.low, n.Percent) and quota else Decimal(1)
-                low = band.low.value * scale
-                high = None if band.high is None else band.high.value * scale
-                above = credited > low or (band.low_inclusive and credited == low)
-                below = (
-                    high is None or credited < high or (band.high_inclusive and credited == high)
-                )
-                if above and below:
-                    hits.add((("band", *key, str(i)), "reached"))
-                    return
-
-    def _part(
-        self,
-        key: tuple[str, str],
-        measure: Any,
-        part: Any,
-        hits: set[tuple[tuple[str, ...], str]],
-    ) -> None:
-        from dsl import nodes as n
-
-        kind = part.kind
-        reached = "reached" if part.reached else "not reached"
-        if kind in ("commission", "per_unit") and part.base:
-            hits.add(((kind, *key), "paid"))
-        elif kind in ("rates", "steps") and part.band is not None and measure is not None:
-            for item in measure.items:
-                if isinstance(item, (n.Rates, n.Steps)):
-                    for i, band in enumerate(item.bands):
-                        lo = "[" if band.low_inclusive else "("
-                        hi = "]" if band.high_inclusive else ")"
-                        high = "..." if band.high is None else band.high.raw
-                        if part.band.text == f"{lo}{band.low.raw}, {high}{hi}":
-                            hits.add((("band", *key, str(i)), "reached"))
-        elif kind == "curve" and measure is not None:
-            self._curve(key, measure, part, hits)
-        elif kind in ("gate", "floor"):
-            hits.add((("threshold", *key), reached))
-        elif kind == "accelerator":
-            hits.add((("accelerator", *key), reached))
-        elif kind == "cap":
-            hits.add((("cap", *key), reached))
-        elif kind == "bonus":
-            hits.add((("bonus", *key), "won" if part.reached else "not won"))
-
-    def _curve(
-        self,
-        key: tuple[str, str],
-        measure: Any,
-        part: Any,
-        hits: set[tuple[tuple[str, ...], str]],
-    ) -> None:
-        from dsl import nodes as n
-
-        curve = next((i for i in measure.items if isinstance(i, n.Curve)), None)
-        if curve is None:
-            return
-        piece, where = part.piece, part.note
-        slope_start: Decimal | None = None
-        for i, point in enumerate(curve.points):
-            hit = False
-            if isinstance(point, n.CurveBelow):
-                hit = where == "below"
-            elif isinstance(point, n.CurveAt):
-                level = point.level.value
-                hit = (where == "between" and piece[0] == level) or (
-                    where == "at" and piece[0] == level
-                )
-                slope_start = level
-            else:
-                hit = where == "slope" and slope_start is not None and piece[0] == slope_start
-                slope_start = point.until.value if point.until is not None else None
-            if hit:
-                hits.add((("curve", *key, str(i)), "reached"))
+                kind = part.kind
+                reached = "reached" if part.reached else "not reached"
+                if part.band is not None:
+                    # The band that applied (under a closed gate: the one the value lies in).
+                    hits.add((("band", *key, str(part.band.index)), "reached"))
+                if kind in ("commission", "per_unit") and part.base:
+                    hits.add(((kind, *key), "paid"))
+                elif kind == "curve" and part.point is not None:
+                    hits.add((("curve", *key, str(part.point)), "reached"))
+                elif kind in ("gate", "floor"):
+                    hits.add((("threshold", *key), reached))
+                elif kind in ("accelerator", "cap"):
+                    hits.add(((kind, *key), reached))
+                elif kind == "bonus":
+                    hits.add((("bonus", *key), "won" if part.reached else "not won"))
 
     def budget(
         self, rows: Sequence[Mapping[str, Any]], hits: set[tuple[tuple[str, ...], str]]

@@ -32,7 +32,9 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 from dsl.canonical import Column
 from dsl.model import Model
 from dsl.types import FieldType
-from engine.compiler import (
+from engine.compiler import representation
+from engine.data import RowError, validate_table
+from engine.ir import (
     AS_OF,
     AggregateIR,
     Arith,
@@ -57,8 +59,9 @@ from engine.compiler import (
     ScoreIR,
     StageIR,
     ToFloat,
+    walk,
 )
-from engine.data import RowError, validate_table
+from engine.periods import PayPeriod
 from engine.record import (
     DERIVED,
     Fn,
@@ -72,20 +75,16 @@ from engine.record import (
 from engine.results import (
     ALERT_COLUMNS,
     DEAL_COLUMNS,
-    ERROR_COLUMNS,
     FUNNEL_COLUMNS,
     KPI_COLUMNS,
     LEAD_COLUMNS,
     FrozenDict,
-    Results,
     TableCounts,
-    frozen_counts,
 )
 from engine.schemas import FILE_NAMES, merge_columns
 
 if TYPE_CHECKING:
-    from engine.loader import Program
-    from engine.payouts import PayoutResults
+    from engine.program import Inputs
 
 __all__ = [
     "Alerts",
@@ -94,7 +93,6 @@ __all__ = [
     "History",
     "V",
     "evaluate_tables",
-    "period_bounds",
     "table_columns",
 ]
 
@@ -516,31 +514,14 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 
 def free_fields(node: Node) -> tuple[set[str], bool]:
     """The fields a node reads, and whether it needs more than fields (stages, aggregates)."""
-    if isinstance(node, FieldRef):
-        return {node.name}, False
-    if isinstance(node, Const):
-        return set(), False
-    if isinstance(node, Reached | AggregateIR | EnteredAt | Attainment):
-        return set(), True
     names: set[str] = set()
     other = False
-    for child in _children(node):
-        found, more = free_fields(child)
-        names |= found
-        other |= more
+    for item in walk(node):
+        if isinstance(item, FieldRef):
+            names.add(item.name)
+        elif isinstance(item, Reached | AggregateIR | EnteredAt | Attainment):
+            other = True
     return names, other
-
-
-def _children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, Compare | Logic | Arith):
-        return (node.left, node.right)
-    if isinstance(node, ToFloat | Not | IsMissing | Neg):
-        return (node.operand,)
-    if isinstance(node, Member | Between):
-        return (node.value,)
-    if isinstance(node, Func):
-        return node.args
-    return ()
 
 
 class Compiler:
@@ -741,6 +722,15 @@ class Compiler:
         if op == "days" or node.kind == "date":
             a, b = self.compile(node.left), self.compile(node.right)
             sign = -1 if op in ("days", "-") else 1
+            right = node.right
+            if op != "days" and (right.kind == "float" or right.scale):
+                # A duration that is not whole days moves the date by its whole days.
+                divisor = 10**right.scale if right.kind == "fixed" else 1
+
+                def shift(x: Any, y: Any) -> Any:
+                    return x + sign * np.floor_divide(y, divisor).astype(np.int64)
+
+                return lambda frame: _combine(a(frame), b(frame), shift)
             return lambda frame: _combine(a(frame), b(frame), lambda x, y: x + sign * y)
         if node.kind == "fixed":
             scale = node.scale if op in "+-" else None
@@ -807,13 +797,7 @@ class Groups(Frame):
 
 
 def _find_ref(node: Node, name: str) -> FieldRef | None:
-    if isinstance(node, FieldRef):
-        return node if node.name == name else None
-    for child in _children(node):
-        found = _find_ref(child, name)
-        if found is not None:
-            return found
-    return None
+    return next((n for n in walk(node) if isinstance(n, FieldRef) and n.name == name), None)
 
 
 def _combine(x: V, y: V, function: Callable[[Any, Any], Any]) -> V:
@@ -889,28 +873,80 @@ def _objects(values: Sequence[Any]) -> Array:
     return array
 
 
+class Bits:
+    """Per row, a set of small numbers (exits, stages, requirements, playbooks) as int64 words
+    of 62 bits each: any number of members, never an overflow."""
+
+    WIDTH = 62
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.words: list[Array] = [np.zeros(n, dtype=np.int64)]
+
+    def add(self, number: int, rows: Bools) -> None:
+        """Put `number` in the sets of the rows where `rows` holds."""
+        word, bit = divmod(number, self.WIDTH)
+        while len(self.words) <= word:
+            self.words.append(np.zeros(self.n, dtype=np.int64))
+        self.words[word] |= rows.astype(np.int64) << bit
+
+    def empty(self) -> Bools:
+        """Rows whose set is empty."""
+        found: Bools = self.words[0] == 0
+        for word in self.words[1:]:
+            found &= word == 0
+        return found
+
+    def count(self) -> Array:
+        """How many members each row's set has."""
+        total = np.zeros(self.n, dtype=np.int64)
+        for word in self.words:
+            rest = word.copy()
+            while rest.any():
+                total += rest & 1
+                rest >>= 1
+        return total
+
+    @staticmethod
+    def members(mask: int) -> list[int]:
+        """The numbers of a set given as one Python int (bit i: number i)."""
+        return [i for i in range(mask.bit_length()) if mask >> i & 1]
+
+
 def _names_by_bits(
-    group: Array, bits: Array, names_of: Callable[[int, int], tuple[str, ...]], n: int
+    group: Array, bits: Bits, names_of: Callable[[int, int], tuple[str, ...]], n: int
 ) -> Array:
-    """A tuple of names per row from (group, bit mask) codes, built once per combination."""
+    """A tuple of names per row from (group, set of numbers) codes, built once per combination;
+    `names_of` gets the group and the set as one Python int (bit i: number i)."""
     if n == 0:
         return np.empty(0, dtype=object)
-    low, high, top = int(group.min()), int(group.max()), int(bits.max())
-    if low >= -1 and high < 1 << 20 and int(bits.min()) >= 0 and top < 1 << 20:
-        # Small codes stand for themselves: no hashing.
-        inverse, (groups_of, masks_of) = _combine_codes([(group, high + 2, -1), (bits, top + 1)], n)
-        pairs = zip(groups_of, masks_of, strict=True)
-        return _objects([names_of(g, b) for g, b in pairs])[inverse]
+    words = bits.words
+    low, high = int(group.min()), int(group.max())
+    if len(words) == 1 and low >= -1 and high < 1 << 20:
+        first = words[0]
+        top = int(first.max())
+        if int(first.min()) >= 0 and top < 1 << 20:
+            # Small codes stand for themselves: no hashing.
+            inverse, (groups_of, masks_of) = _combine_codes(
+                [(group, high + 2, -1), (first, top + 1)], n
+            )
+            pairs = zip(groups_of, masks_of, strict=True)
+            return _objects([names_of(g, b) for g, b in pairs])[inverse]
     group_codes, group_values = pd.factorize(group)
-    bit_codes, bit_values = pd.factorize(bits)
-    parts = [
-        (np.asarray(group_codes, dtype=np.int64), len(group_values)),
-        (np.asarray(bit_codes, dtype=np.int64), len(bit_values)),
-    ]
-    inverse, (group_of, bits_of) = _combine_codes(parts, n)
-    groups, masks = group_values.tolist(), bit_values.tolist()
-    pairs = zip(group_of, bits_of, strict=True)
-    names = [names_of(int(groups[g]), int(masks[b])) for g, b in pairs]
+    parts = [(np.asarray(group_codes, dtype=np.int64), len(group_values))]
+    word_values = []
+    for word in words:
+        codes, values = pd.factorize(word)
+        parts.append((np.asarray(codes, dtype=np.int64), len(values)))
+        word_values.append(values.tolist())
+    inverse, digits = _combine_codes(parts, n)
+    groups = group_values.tolist()
+    names = []
+    for g, *ws in zip(*digits, strict=True):
+        mask = 0
+        for k, w in enumerate(ws):
+            mask |= int(word_values[k][w]) << (Bits.WIDTH * k)
+        names.append(names_of(int(groups[g]), mask))
     return _objects(names)[inverse]
 
 
@@ -1111,75 +1147,70 @@ def table_columns(model: Model, record: str) -> tuple[Column, ...]:
     return merge_columns(record, extra)
 
 
-def period_bounds(period: str) -> tuple[dt.date, dt.date]:
-    """First and last day of `2026-Q1`, `2026-H2`, `2026-03` or `2026`."""
-    text = period.strip().upper()
-    try:
-        year = int(text[:4])
-        rest = text[4:].lstrip("-")
-        if not rest:
-            return dt.date(year, 1, 1), dt.date(year, 12, 31)
-        if rest[0] in "QH" and rest[1:].isdigit():
-            months = 3 if rest[0] == "Q" else 6
-            number = int(rest[1:])
-            if not 1 <= number <= 12 // months:
-                raise ValueError
-            start = dt.date(year, (number - 1) * months + 1, 1)
-        else:
-            start = dt.date(year, int(rest), 1)
-            months = 1
-        end_month = start.month + months
-        end = dt.date(year + (end_month > 12), (end_month - 1) % 12 + 1, 1)
-        return start, end - dt.timedelta(days=1)
-    except (ValueError, IndexError):
-        raise ValueError(
-            f"{period!r} is not a period (expected e.g. 2026-Q1, 2026-H1, 2026-03 or 2026)"
-        ) from None
-
-
 # ----------------------------------------------------------------------------- evaluation
-def evaluate_tables(
-    program: Program,
-    frames: Mapping[str, pd.DataFrame | None],
-    *,
-    as_of: dt.date,
-    period: str | None,
-) -> Results:
-    """Validate the input tables and evaluate everything the ruleset declares on them."""
-    compiled = program.compiled
-    if period:
-        period_bounds(period)  # a bad period fails before any work
+Validation = tuple[
+    dict[str, pd.DataFrame], dict[str, dict[str, Codes]], list[RowError], dict[str, TableCounts]
+]
+
+
+def validate_inputs(
+    model: Model, compiled: Compiled, frames: Mapping[str, pd.DataFrame | None]
+) -> Validation:
+    """Validate the given input tables against the ruleset's records: the valid rows typed,
+    their factorized text columns, every rejected row, and `in = out + rejected` per table."""
     stage_ids = tuple(compiled.stages)
     known_values = {"stage": stage_ids} if stage_ids else {}
     errors: list[RowError] = []
-    counts: list[TableCounts] = []
+    counts: dict[str, TableCounts] = {}
     valid: dict[str, pd.DataFrame] = {}
     codes: dict[str, dict[str, Codes]] = {}
+    records = {table: record for record, table in FILE_NAMES.items()}
     for table, frame in frames.items():
-        if frame is None or table == "splits":  # splits are the payouts' to validate
+        if frame is None:
             continue
-        record = {v: k for k, v in FILE_NAMES.items()}[table]
+        record = records[table]
         checked = validate_table(
             table,
             frame,
-            table_columns(program.model, record),
+            table_columns(model, record),
             known_values if record in ("deal", "stage_event") else None,
             # Amounts of the big tables are read as cents only (here and by the payouts); the
             # small ones feed the payouts' reference functions, which take Decimals.
             decimals=record not in ("lead", "deal", "stage_event"),
         )
-        kept, outside, inside = _in_ranges(
-            table, frame, checked.valid, program.model.records[record]
-        )
+        kept, outside, inside = _in_ranges(table, frame, checked.valid, model.records[record])
         errors.extend(sorted([*checked.errors, *outside], key=_error_order))
-        counts.append(TableCounts(table, checked.rows_in, len(kept), checked.rows_in - len(kept)))
+        counts[table] = TableCounts(table, checked.rows_in, len(kept), checked.rows_in - len(kept))
         valid[table] = kept.reset_index(drop=True)
         codes[table] = {
             name: (found if inside is None else found[inside], list(distinct))
             for name, (found, distinct) in checked.codes.items()
         }
-    paid = _payouts(program, valid, frames.get("splits"), period)
-    evaluator = _Evaluator(program, as_of, period, _attainments(paid.payouts, period), codes)
+    return valid, codes, errors, counts
+
+
+@dataclass(frozen=True, eq=False)
+class TableResults:
+    """What the table path computes from validated inputs (pay apart)."""
+
+    leads: pd.DataFrame
+    deals: pd.DataFrame
+    funnel: pd.DataFrame
+    kpis: pd.DataFrame
+    alerts: pd.DataFrame
+
+
+def evaluate_tables(
+    compiled: Compiled,
+    inputs: Inputs,
+    as_of: dt.date,
+    period: PayPeriod | None,
+    attainments: Mapping[str, Mapping[str, float]],
+) -> TableResults:
+    """Everything the ruleset declares on validated tables: scores, pipeline, funnel, KPIs,
+    alerts. `attainments` (per measure, per rep) come from pay, for `attainment()`."""
+    valid, codes = inputs.valid, inputs.codes
+    evaluator = _Evaluator(compiled, as_of, period, attainments, codes, valid)
     alerts = Alerts()
     leads = evaluator.leads(valid.get("leads"), alerts)
     history = History(
@@ -1190,83 +1221,7 @@ def evaluate_tables(
     evaluator.win_rates(deal_frame, playbooks, alerts)
     kpis = evaluator.kpis(valid, deal_frame, alerts)
     evaluator.other_alerts(valid, alerts)
-    return Results(
-        leads=leads,
-        deals=deals,
-        funnel=funnel,
-        kpis=kpis,
-        alerts=_concat([alerts.frame(), paid.alert_rows()], ALERT_COLUMNS),
-        errors=_concat(
-            [
-                pd.DataFrame(
-                    [(e.table, e.row, e.column, e.value, e.message) for e in errors],
-                    columns=list(ERROR_COLUMNS),
-                ),
-                paid.error_rows(),
-            ],
-            ERROR_COLUMNS,
-        ),
-        payouts=paid.payouts,
-        budget=paid.budget,
-        counts=frozen_counts(counts),
-        as_of=as_of,
-        period=period,
-    )
-
-
-def _payouts(
-    program: Program,
-    valid: Mapping[str, pd.DataFrame],
-    splits: pd.DataFrame | None,
-    period: str | None,
-) -> PayoutResults:
-    """Variable pay on the validated tables (validated once, here).
-
-    Pay needs each rep's role: without a reps table nothing is paid and nothing is reported,
-    since the caller asked for pipeline or lead results only.
-    """
-    from engine.payouts import PayoutResults, compute_payouts  # payouts builds on this module
-
-    if valid.get("reps") is None:
-        return PayoutResults.nothing()
-    return compute_payouts(
-        program,
-        deals=valid.get("deals"),
-        reps=valid.get("reps"),
-        quotas=valid.get("quotas"),
-        territories=valid.get("territories"),
-        stage_events=valid.get("stage_events"),
-        splits=splits,
-        period=period,
-    )
-
-
-def _attainments(payouts: pd.DataFrame, period: str | None) -> dict[str, dict[str, float]]:
-    """`attainment(measure)` per rep for the evaluated period, from the paid plans' payouts.
-
-    Only a single evaluated period gives one attainment per rep and measure; without a period
-    the value stays unknown, so an alert on it does not fire.
-    """
-    found: dict[str, dict[str, float]] = {}
-    if period is None or payouts.empty:
-        return found
-    paid = payouts[payouts["paid"].astype(bool) & (payouts["period"] == period)]
-    for rep, measures in zip(paid["rep_id"], paid["measures"], strict=True):
-        for measure in measures:
-            credited, quota = measure.get("credited"), measure.get("quota")
-            if credited is not None and quota is not None and Decimal(quota) > 0:
-                # From the exact amounts, not the shown attainment (rounded to 6 places):
-                # 99,999.99 on 250,000 is under 40%.
-                exact = Decimal(credited) / Decimal(quota)
-                found.setdefault(measure["measure"], {})[rep] = float(exact)
-    return found
-
-
-def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
-    parts = [f for f in frames if not f.empty]
-    if not parts:
-        return frames[0] if frames else pd.DataFrame(columns=list(columns))
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return TableResults(leads, deals, funnel, kpis, alerts.frame())
 
 
 def _in_ranges(
@@ -1334,19 +1289,21 @@ class _Evaluator:
 
     def __init__(
         self,
-        program: Program,
+        compiled: Compiled,
         as_of: dt.date,
-        period: str | None,
+        period: PayPeriod | None,
         attainments: Mapping[str, Mapping[str, float]],
         codes: Mapping[str, Mapping[str, Codes]] | None = None,
+        valid: Mapping[str, pd.DataFrame] | None = None,
     ) -> None:
-        self.program = program
         self.period = period
         self.attainments = attainments
         #: Per table, the text columns validation already factorized.
         self.codes = codes or {}
-        bounds = period_bounds(period) if period else None
-        self.compiled = program.compiled
+        #: The validated tables, for linked records (`territory.potential`).
+        self.valid = valid or {}
+        bounds = (period.start, period.end) if period else None
+        self.compiled = compiled
         self.as_of = as_of
         self.bounds = bounds
         stages = self.compiled.stages
@@ -1356,23 +1313,23 @@ class _Evaluator:
         self.runners = {n: ScoreRunner(s, stages) for n, s in self.compiled.scores.items()}
 
     def _score(self, name: str, subject: str) -> ScoreVector:
-        compiler = self.lead_compiler if subject == "lead" else self.deal_compiler
-        return ScoreVector(self.compiled.scores[name], compiler, self.runners[name])
+        return ScoreVector(self.compiled.scores[name], self._compiler(subject), self.runners[name])
 
     # ------------------------------------------------------------------------- qualification
     def _routed(
-        self, routes: tuple[RouteIR, ...], default: ScoreIR | None, frame: Frame, subject: str
+        self, routes: tuple[RouteIR, ...], frame: Frame, subject: str
     ) -> tuple[Array, ScoreColumns]:
         """Which score applies to each row (None when undecided) and its columns."""
         n = frame.n
-        chosen = _filled(n, default.name if default is not None and not routes else None)
+        chosen = _filled(n, None)
         if not routes:
-            if default is None:
-                return chosen, ScoreColumns.empty(n)
-            return chosen, self._score(default.name, subject).run(
-                frame, objects=not self._whole(subject)
-            )
-        compiler = self.lead_compiler if subject == "lead" else self.deal_compiler
+            return chosen, ScoreColumns.empty(n)
+        objects = not self._whole(subject)
+        if len(routes) == 1 and routes[0].condition is None:
+            # A record's only score: every row, without taking a sub-frame.
+            chosen.fill(routes[0].score)
+            return chosen, self._score(routes[0].score, subject).run(frame, objects=objects)
+        compiler = self._compiler(subject)
         code = np.full(n, -1, dtype=np.int64)
         decided = np.zeros(n, dtype=bool)
         for index, item in enumerate(routes):
@@ -1388,9 +1345,7 @@ class _Evaluator:
             rows = np.flatnonzero(code == index)
             if not rows.size:
                 continue
-            columns = self._score(item.score, subject).run(
-                frame.take(rows), objects=not self._whole(subject)
-            )
+            columns = self._score(item.score, subject).run(frame.take(rows), objects=objects)
             chosen[rows] = item.score
             result.score[rows] = columns.score
             result.status[rows] = columns.status
@@ -1405,9 +1360,9 @@ class _Evaluator:
         """One row per valid lead: id, score, status, points, missing."""
         if data is None:
             return pd.DataFrame(columns=list(LEAD_COLUMNS))
-        frame = Frame(data, codes=self.codes.get("leads"))
+        frame = Frame(data, self._linked("lead", data), codes=self.codes.get("leads"))
         compiled = self.compiled
-        _, columns = self._routed(compiled.lead_routes, compiled.lead_score, frame, "lead")
+        _, columns = self._routed(compiled.routes["lead"], frame, "lead")
         result = _table(
             {
                 "id": data["id"],
@@ -1444,9 +1399,8 @@ class _Evaluator:
         compiled = self.compiled
         compiler = self.deal_compiler
         n = len(data)
-        frame = Frame(
-            data, {AS_OF: V(np.asarray(_date_days(self.as_of)))}, codes=self.codes.get("deals")
-        )
+        extras = {AS_OF: V(np.asarray(_date_days(self.as_of))), **self._linked("deal", data)}
+        frame = Frame(data, extras, codes=self.codes.get("deals"))
         frame.history = history
         frame.stage_reach = {name: history.reach(name) for name in compiled.pipelines}
         if len(history.event_deal):
@@ -1467,22 +1421,36 @@ class _Evaluator:
         known_stage = np.asarray([s is not None for s in stage_irs])[where]
         pipe = np.asarray([pipelines.index(s.pipeline) if s else -1 for s in stage_irs])[where]
         index = np.asarray([s.index if s else -1 for s in stage_irs])[where]
-        # Exit criteria: unmet per criterion, per stage, and the bits of the current stage's.
+        # Weighted value: cents x probability, exact. It comes from the stage alone, so exit
+        # criteria may read it.
+        scale = compiled.weighted_scale
+        units = np.asarray(
+            [
+                probability_units(s.probability, scale) if s and s.probability is not None else -1
+                for s in stage_irs
+            ],
+            dtype=np.int64,
+        )[where]
+        amount = frame.field(FieldRef("amount", "fixed", 2))
+        weighted_known = _full_known(amount, n) & (units >= 0)
+        weighted_values = np.where(weighted_known, amount.values * units, 0)
+        frame.extras["weighted_value"] = V(weighted_values, weighted_known)
+        # Exit criteria: unmet per criterion, per stage, and those of the current stage.
         unmet_stage: dict[str, Bools] = {}
-        exit_bits = np.zeros(n, dtype=np.int64)
+        exit_bits = Bits(n)
         for stage in compiled.stages.values():
             at_stage = (pipe == pipelines.index(stage.pipeline)) & (index == stage.index)
             any_unmet = np.zeros(n, dtype=bool)
             for bit, exit_ in enumerate(stage.exits):
                 unmet = ~_truth(compiler.compile(exit_.condition)(frame), n)
                 any_unmet |= unmet
-                exit_bits |= (at_stage & unmet).astype(np.int64) << bit
+                exit_bits.add(bit, at_stage & unmet)
             unmet_stage[stage.name] = any_unmet
-        skipped_bits = np.zeros(n, dtype=np.int64)
+        skipped_bits = Bits(n)
         for stage in compiled.stages.values():
             later = (pipe == pipelines.index(stage.pipeline)) & (index > stage.index)
-            skipped_bits |= (later & unmet_stage[stage.name]).astype(np.int64) << stage.index
-        exit_ready = known_stage & (exit_bits == 0)
+            skipped_bits.add(stage.index, later & unmet_stage[stage.name])
+        exit_ready = known_stage & exit_bits.empty()
         stage_list = list(compiled.stages.values())
         stage_number = np.asarray([stage_list.index(s) if s else -1 for s in stage_irs])[where]
 
@@ -1512,24 +1480,13 @@ class _Evaluator:
         stale_value = is_open & has_max & days_known & (days_values > max_days)
         # Closed deals and stages without a maximum are never stale; unknown otherwise.
         stale_known = ~is_open | (known_stage & (~has_max | days_known))
-        # Weighted value: cents x probability, exact.
-        scale = compiled.weighted_scale
-        units = np.asarray(
-            [
-                probability_units(s.probability, scale) if s and s.probability is not None else -1
-                for s in stage_irs
-            ],
-            dtype=np.int64,
-        )[where]
-        amount = frame.field(FieldRef("amount", "fixed", 2))
-        weighted_known = _full_known(amount, n) & (units >= 0)
-        weighted_values = np.where(weighted_known, amount.values * units, 0)
         frame.extras["exit_ready"] = _bool(exit_ready, known_stage)
         frame.extras["stale"] = _bool(stale_value, stale_known)
-        frame.extras["weighted_value"] = V(weighted_values, weighted_known)
         # Qualification and playbooks.
-        framework, qualification = self._routed(compiled.deal_routes, None, frame, "deal")
-        playbook_number, playbook_missing = self._playbooks(frame, pipe, index, pipelines)
+        framework, qualification = self._routed(compiled.routes["deal"], frame, "deal")
+        playbook_number, playbook_missing, conflict = self._playbooks(
+            frame, pipe, index, pipelines, alerts
+        )
         labels = _objects([*(p.name for p in compiled.playbooks), None])
         result = _table(
             {
@@ -1548,6 +1505,7 @@ class _Evaluator:
                 "qualification_status": qualification.status,
                 "playbook": labels[playbook_number],
                 "playbook_missing": playbook_missing,
+                "playbook_conflict": conflict,
             }
         )
         for alert in (a for a in compiled.alerts if a.subject == "deal"):
@@ -1556,20 +1514,30 @@ class _Evaluator:
         return result, frame, playbook_number
 
     def _playbooks(
-        self, frame: Frame, pipe: Array, index: Array, pipelines: list[str]
-    ) -> tuple[Array, Array]:
+        self, frame: Frame, pipe: Array, index: Array, pipelines: list[str], alerts: Alerts
+    ) -> tuple[Array, Array, Array]:
+        """Each deal's playbook by number (-1: none), its due requirements not met, and the
+        playbooks that all apply when more than one does (the deal then gets none)."""
         compiled = self.compiled
+        playbooks = compiled.playbooks
         n = frame.n
-        chosen = np.full(n, -1, dtype=np.int64)
-        for number, playbook in enumerate(compiled.playbooks):
-            free = chosen < 0
+        applying = Bits(n)
+        default = -1
+        for number, playbook in enumerate(playbooks):
             if playbook.condition is None:
-                chosen[free] = number
-                break
+                default = number
+                continue
             holds = _truth(self.deal_compiler.compile(playbook.condition)(frame), n)
-            chosen[free & holds] = number
-        bits = np.zeros(n, dtype=np.int64)
-        for number, playbook in enumerate(compiled.playbooks):
+            applying.add(number, holds)
+        count = applying.count()
+        chosen = np.full(n, default, dtype=np.int64)
+        for number, playbook in enumerate(playbooks):
+            if playbook.condition is not None:
+                holds = _truth(self.deal_compiler.compile(playbook.condition)(frame), n)
+                chosen[holds & (count == 1)] = number
+        chosen[count > 1] = -1
+        bits = Bits(n)
+        for number, playbook in enumerate(playbooks):
             here = chosen == number
             if not here.any():
                 continue
@@ -1582,15 +1550,33 @@ class _Evaluator:
                     same = pipe == pipelines.index(item.pipeline)
                     due = here & same & (index >= item.before_index)
                 unmet = ~_truth(self.deal_compiler.compile(item.condition)(frame), n)
-                bits |= (due & unmet).astype(np.int64) << bit
+                bits.add(bit, due & unmet)
 
         def names(playbook: int, mask: int) -> tuple[str, ...]:
             if playbook < 0:
                 return ()
-            required = [r for r in compiled.playbooks[playbook].requirements if r.kind == "require"]
+            required = [r for r in playbooks[playbook].requirements if r.kind == "require"]
             return tuple(r.name for i, r in enumerate(required) if mask >> i & 1)
 
-        return chosen, _names_by_bits(chosen, bits, names, n)
+        def conflict(_: int, mask: int) -> tuple[str, ...]:
+            return tuple(playbooks[i].name for i in Bits.members(mask)) if mask & (mask - 1) else ()
+
+        several = np.where(count > 1, 0, -1)
+        conflicts = _names_by_bits(several, applying, conflict, n)
+        ids = frame.data["id"].to_numpy(dtype=object)
+        for row in np.flatnonzero(count > 1).tolist():
+            both = conflicts[row]
+            alerts.append(
+                {
+                    "kind": "playbook_conflict",
+                    "subject": ", ".join(both),
+                    "id": ids[row],
+                    "message": f"deal {ids[row]} matches playbooks {_and(both)}: it gets none; "
+                    "make their `when` conditions exclusive",
+                    "severity": "warning",
+                }
+            )
+        return chosen, _names_by_bits(chosen, bits, names, n), conflicts
 
     # ------------------------------------------------------------------------- funnel
     def funnel(self, history: History, alerts: Alerts) -> pd.DataFrame:
@@ -1822,16 +1808,41 @@ class _Evaluator:
             alerts.records(alert.name, alert.label, alert.severity, ids)
 
     def _table_frame(self, record: str, data: pd.DataFrame) -> Frame:
-        """A frame of another table; reps see the evaluated `period`."""
+        """A frame of another table; reps see the evaluated `period` and their attainment."""
         codes = self.codes.get(FILE_NAMES[record])
-        if record != "rep":
-            return Frame(data, codes=codes)
-        period = _filled(len(data), self.period)
-        extras = {"period": V(period, np.full(len(data), self.period is not None))}
-        for measure, by_rep in self.attainments.items():
-            values = data["id"].map(by_rep).to_numpy(dtype=np.float64, na_value=np.nan)
-            extras[f"attainment({measure})"] = V(np.nan_to_num(values), ~np.isnan(values))
+        extras = self._linked(record, data)
+        if record == "rep":
+            period = _filled(len(data), None if self.period is None else self.period.id)
+            extras["period"] = V(period, np.full(len(data), self.period is not None))
+            for measure, by_rep in self.attainments.items():
+                values = data["id"].map(by_rep).to_numpy(dtype=np.float64, na_value=np.nan)
+                extras[f"attainment({measure})"] = V(np.nan_to_num(values), ~np.isnan(values))
         return Frame(data, extras, codes=codes)
+
+    def _linked(self, record: str, data: pd.DataFrame) -> dict[str, V]:
+        """The linked fields a record's expressions read (`territory.potential`), looked up in
+        the linked table by id; unknown where the link is empty or names no row."""
+        found: dict[str, V] = {}
+        n = len(data)
+        for key in self.compiled.links.get(record, ()):
+            link, _, name = key.partition(".")
+            kind, scale = representation(self.compiled.reads[record][key])
+            table = self.valid.get(FILE_NAMES[link])
+            if table is None or link not in data.columns or "id" not in table.columns:
+                found[key] = V(np.zeros(n, dtype=_DTYPES[kind]), np.zeros(n, dtype=bool))
+                continue
+            ids = pd.Index(table["id"].astype(object).where(table["id"].notna(), None))
+            keys = data[link].astype(object).where(data[link].notna(), None)
+            at = np.asarray(ids.get_indexer(pd.Index(keys)), dtype=np.int64)
+            v = _column(table, FieldRef(name, kind, scale), len(table))
+            values = np.broadcast_to(v.values, (len(table),))
+            linked = at >= 0
+            if not len(table):
+                found[key] = V(np.zeros(n, dtype=values.dtype), linked)
+                continue
+            row = np.where(linked, at, 0)
+            found[key] = V(values[row], linked & _full_known(v, len(table))[row])
+        return found
 
     def _compiler(self, record: str) -> Compiler:
         found = self.compilers.get(record)
@@ -1947,6 +1958,10 @@ def _weighted_decimals(units: Array, scale: int) -> Array:
         array = pa.Array.from_buffers(kind, len(words), [None, pa.py_buffer(pairs)])
         result[here] = array.to_numpy(zero_copy_only=False)
     return result
+
+
+def _and(names: Sequence[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
 
 def _percent(value: Fraction) -> str:

@@ -295,6 +295,27 @@ def _curve_table(curve: n.Curve) -> list[Diagnostic]:
 def _plan_table(plan: n.Plan) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     measures = plan.measures
+    name = plan.name.name
+    if not any(isinstance(i, n.Period) for i in plan.items):
+        found.append(
+            Diagnostic(
+                "E408",
+                f"plan `{name}` has no `period`",
+                plan.name.span,
+                help="say how often it measures and pays: `period month`, `period quarter` or "
+                "`period year`",
+            )
+        )
+    if not measures:
+        found.append(
+            Diagnostic(
+                "E408",
+                f"plan `{name}` has no measure",
+                plan.name.span,
+                help="add what it pays on, e.g. `measure bookings { credit amount of deals "
+                "where status == won  commission 5% }`",
+            )
+        )
     weighted = [m for m in measures if m.weight is not None]
     if weighted and len(weighted) < len(measures):
         for measure in measures:
@@ -321,6 +342,18 @@ def _plan_table(plan: n.Plan) -> list[Diagnostic]:
                 )
             )
     has_target = any(isinstance(i, n.TargetVariable) for i in plan.items)
+    for item in plan.items:
+        if isinstance(item, n.Cap) and isinstance(item.limit, n.Percent) and not has_target:
+            found.append(
+                Diagnostic(
+                    "E408",
+                    f"`cap {item.limit.raw}` is a share of the target variable, but plan "
+                    f"`{name}` has none",
+                    item.span,
+                    help="add `target_variable <amount> per <period>` to the plan, "
+                    "or cap at an amount, e.g. `cap 50K`",
+                )
+            )
     for item in plan.items:
         if isinstance(item, n.Effective) and item.start.value > item.end.value:
             found.append(

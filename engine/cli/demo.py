@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from engine.loader import Program
+    from engine.program import Program
 
 __all__ = ["DEFAULT_ROWS", "demo_tables", "register", "row_count", "run"]
 
@@ -51,11 +51,10 @@ def demo_tables(
     plan year), and the year they cover."""
     from dsl.canonical import TABLES
     from engine.demo import DEFAULT_MEASURES, DEFAULT_STAGES, generate
-    from engine.plans import compile_plans
     from engine.vector import table_columns
 
     model = program.model
-    book = compile_plans(model, program.compiled)
+    book = program.book
     years = sorted(p.effective[0].year for p in book.plans.values() if p.effective is not None)
     year = years[0] if years else 2026
     ranges = {

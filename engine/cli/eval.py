@@ -27,7 +27,7 @@ from engine.schemas import FILE_NAMES
 if TYPE_CHECKING:
     import pandas as pd
 
-    from engine.loader import Program
+    from engine.program import Program
     from engine.results import Results
 
 __all__ = [
@@ -131,10 +131,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format != "json" and args.out is None:
         return _usage(f"--format {args.format} writes several tables: give --out DIR")
     if args.period is not None:
-        from engine.vector import period_bounds
+        from engine.periods import parse_period
 
         try:
-            period_bounds(args.period)
+            parse_period(args.period)
         except ValueError as error:
             return _usage(str(error))
     program = load_program(args.ruleset)

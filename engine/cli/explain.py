@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from engine.cli.eval import Inputs
-    from engine.loader import Program
+    from engine.program import Program
 
 __all__ = ["register", "run"]
 

@@ -12,9 +12,9 @@ from dsl import check as checker
 from dsl import nodes as n
 from dsl.check import PASSES, Scope, check, scope_for, type_of_expr
 from dsl.diagnostics import CODES
-from dsl.types import FieldType
 from dsl.parser import parse
 from dsl.source import SourceFile
+from dsl.types import FieldType
 
 HEADER = 'ruleset t "T" { currency EUR }\n'
 
@@ -174,7 +174,7 @@ def test_currency_and_rounding() -> None:
             "pipeline b on deal { stage s { exit e: true } }\n",
             "s",
         ),
-        ("plan p for AE { measure m { credit amount of deals commission 5% }\n"
+        ("plan p for AE { period quarter measure m { credit amount of deals commission 5% }\n"
          "  measure m { credit amount of deals commission 5% } }\nrole AE { }\n", "m"),
         ("score s on lead { c { otherwise -> 1 }\n c { otherwise -> 1 } }\n", "c"),
         ("pipeline a on deal { stage s { exit e: true\n exit e: true } }\n", "e"),
@@ -197,7 +197,8 @@ def test_unknown_record_did_you_mean() -> None:
 
 def test_credit_names_records_in_plural() -> None:
     assert findings(
-        "role AE { }\nplan p for AE { measure m { credit amount of deal commission 5% } }\n"
+        "role AE { }\nplan p for AE { period quarter\n"
+        "  measure m { credit amount of deal commission 5% } }\n"
     ) == [error("E208", "unknown records `deal`", "deal", "did you mean `deals`?")]
 
 
@@ -243,7 +244,7 @@ def test_text_field_compared_with_a_bare_name() -> None:
 
 def test_dotted_field_from_rep_context() -> None:
     body = (
-        "role AE { }\nplan p for AE { target_variable 1K per year measure m {\n"
+        "role AE { }\nplan p for AE { period quarter target_variable 1K per year measure m {\n"
         "  credit amount of deals quota formula 250K * territory.potentiel\n"
         "  steps { [0%, ...) 10% } } }\n"
     )
@@ -300,7 +301,8 @@ def test_misspelt_plan_role_and_kpi_did_you_mean() -> None:
     body = (
         "kpi win_rate on deal = count(status == won)\n"
         "role AE { kpis win_rat plan ae_2026 }\n"
-        "plan ae_2025 for SDR { measure m { credit amount of deals commission 5% } }\n"
+        "plan ae_2025 for SDR { period quarter\n"
+        "  measure m { credit amount of deals commission 5% } }\n"
     )
     assert findings(body) == [
         error("E206", "unknown KPI `win_rat`", "win_rat", "did you mean `win_rate`?"),
@@ -338,18 +340,27 @@ def test_misspelt_enum_value_did_you_mean() -> None:
     ]  # fmt: skip
 
 
+#: A plan measure that is fine, for the plans of the keyword tests.
+M = "measure m { credit amount of deals commission 5% }"
+
+
 @pytest.mark.parametrize(
     ("body", "bad", "what", "allowed"),
     [
-        ("plan p for AE { period fortnight }", "fortnight", "period", "month, quarter or year"),
-        ("plan p for AE { target_variable 1K per decade }", "decade", "period",
+        (f"plan p for AE {{ period fortnight {M} }}", "fortnight", "period",
          "month, quarter or year"),
-        ("plan p for AE { proration weekly }", "weekly", "proration", "daily or none"),
-        ("plan p for AE { measure m { credit amount of deals quota q threshold 80% hard } }",
+        (f"plan p for AE {{ period quarter target_variable 1K per decade {M} }}", "decade",
+         "period", "month, quarter or year"),
+        (f"plan p for AE {{ period quarter proration weekly {M} }}", "weekly", "proration",
+         "daily or none"),
+        ("plan p for AE { period quarter\n"
+         "  measure m { credit amount of deals quota q threshold 80% hard } }",
          "hard", "threshold mode", "gate or floor"),
-        ("plan p for AE { measure m { credit amount of deals rates method flat { [0, ...) 5% } } }",
+        ("plan p for AE { period quarter\n"
+         "  measure m { credit amount of deals rates method flat { [0, ...) 5% } } }",
          "flat", "rate method", "retroactive or marginal"),
-        ("plan p for AE { measure m { credit amount of deals rates on revenue method marginal"
+        ("plan p for AE { period quarter\n"
+         "  measure m { credit amount of deals rates on revenue method marginal"
          " { [0, ...) 5% } } }", "revenue", "rate basis", "attainment or amount"),
         ("ritual r every day { show kpis }", "day", "ritual frequency", "week, month or quarter"),
         ("alert a on deal when true severity high", "high", "severity",
@@ -365,7 +376,7 @@ def test_keyword_values(body: str, bad: str, what: str, allowed: str) -> None:
 
 
 def test_keyword_value_did_you_mean() -> None:
-    assert findings("role AE { }\nplan p for AE { period quater }\n") == [
+    assert findings(f"role AE {{ }}\nplan p for AE {{ period quater {M} }}\n") == [
         error("E210", "unknown period `quater`", "quater", "did you mean `quarter`?")
     ]
 
@@ -378,7 +389,8 @@ def test_misspelt_function_did_you_mean() -> None:
 
 def test_misspelt_measure_in_attainment() -> None:
     body = (
-        "role AE { }\nplan p for AE { measure bookings { credit amount of deals commission 5% } }\n"
+        "role AE { }\nplan p for AE { period quarter\n"
+        "  measure bookings { credit amount of deals commission 5% } }\n"
         "alert low on rep when attainment(booking) < 40%\n"
     )
     assert findings(body) == [
@@ -413,7 +425,8 @@ def test_dotted_names_need_a_linked_record() -> None:
 
 def test_functions_that_take_ids() -> None:
     body = (
-        "role AE { }\nplan p for AE { measure bookings { credit amount of deals commission 5% } }\n"
+        "role AE { }\nplan p for AE { period quarter\n"
+        "  measure bookings { credit amount of deals commission 5% } }\n"
         "kpi k on rep = attainment(bookings) + count(attainment(bookings) >= 100%)\n"
         "alert a on lead when reached(demo)\n"
         "alert b on rep when attainment(1 + 1) > 1\n"
@@ -526,7 +539,7 @@ def test_wrong_number_of_arguments() -> None:
 
 def test_credit_expectations() -> None:
     body = (
-        "role AE { }\nplan p for AE { measure m {\n"
+        "role AE { }\nplan p for AE { period quarter measure m {\n"
         "  credit close_date of deals to contacts dated amount commission 5% } }\n"
     )
     assert findings(body) == [
@@ -612,7 +625,7 @@ def test_empty_ranges() -> None:
 # ----------------------------------------------------------------------------- tables
 def _steps(bands: str) -> str:
     return (
-        "role AE { }\nplan p for AE { target_variable 1K per year measure m {\n"
+        "role AE { }\nplan p for AE { period quarter target_variable 1K per year measure m {\n"
         f"  credit amount of deals quota q steps {{ {bands} }} }} }}\n"
     )
 
@@ -646,7 +659,7 @@ def test_contiguous_bands_with_inclusivity_are_fine() -> None:
 
 def test_rates_on_amount_take_amounts() -> None:
     body = (
-        "role AE { }\nplan p for AE { measure m {\n"
+        "role AE { }\nplan p for AE { period quarter measure m {\n"
         "  credit amount of deals rates on amount method marginal {\n"
         "    [0, 80%) 5% [80%, ...) 8% } } }\n"
     )
@@ -658,10 +671,11 @@ def test_rates_on_amount_take_amounts() -> None:
 
 def test_measure_weights_sum_to_100() -> None:
     body = (
-        "role AE { plan p, q }\nplan p for AE {\n"
+        "role AE { plan p, q }\nplan p for AE { period quarter\n"
         "  measure a weight 60% { credit amount of deals commission 5% }\n"
         "  measure b weight 30% { credit amount of deals commission 5% } }\n"
-        "plan q for AE { measure a weight 100% { credit amount of deals commission 5% }\n"
+        "plan q for AE { period quarter\n"
+        "  measure a weight 100% { credit amount of deals commission 5% }\n"
         "  measure b { credit amount of deals commission 5% } }\n"
     )
     assert findings(body) == [
@@ -733,7 +747,7 @@ def test_stage_without_exit_criterion() -> None:
 
 def test_plan_structure() -> None:
     body = (
-        "role AE { }\nplan p for AE {\n"
+        "role AE { }\nplan p for AE { period quarter\n"
         "  measure a { commission 5% }\n"
         "  measure b { credit amount of deals credit cost of deals commission 5% per_unit 10 }\n"
         "  measure c { credit amount of deals curve { at 100% pay 100% }\n"
@@ -764,7 +778,7 @@ def test_plan_structure() -> None:
 
 def test_bounds() -> None:
     body = (
-        "role AE { }\nplan p for AE { effective 2026-12-31 to 2026-01-01\n"
+        "role AE { }\nplan p for AE { period quarter effective 2026-12-31 to 2026-01-01\n"
         "  target_variable 1K per year measure m { credit amount of deals quota q\n"
         "    curve { at 100% pay 100% at 90% pay 100% } } }\n"
         "playbook x on deal { expect win_rate 40%..30% }\n"
@@ -781,7 +795,7 @@ def test_bounds() -> None:
 
 def test_curve_point_order() -> None:
     body = (
-        "role AE { }\nplan p for AE { target_variable 1K per year measure m {\n"
+        "role AE { }\nplan p for AE { period quarter target_variable 1K per year measure m {\n"
         "  credit amount of deals quota q\n"
         "  curve { at 80% pay 50% below 70% pay 60% slope 1 at 120% pay 200% } } }\n"
     )
@@ -795,7 +809,7 @@ def test_curve_point_order() -> None:
 
 def test_quota_and_target_variable_bookkeeping() -> None:
     body = (
-        "role AE { }\nplan p for AE {\n"
+        "role AE { }\nplan p for AE { period quarter\n"
         "  measure m { credit amount of deals quota q quota formula 1 commission 5% cap 200% } }\n"
     )
     assert findings(body) == [
@@ -842,7 +856,8 @@ def test_activity_kpi() -> None:
 
 def test_objectives_communicated_late() -> None:
     body = (
-        "role AE { }\nplan p for AE { effective 2026-01-01 to 2026-12-31 communicated 2026-01-15\n"
+        "role AE { }\nplan p for AE { period quarter\n"
+        "  effective 2026-01-01 to 2026-12-31 communicated 2026-01-15\n"
         "  measure m { credit amount of deals commission 5% } }\n"
     )
     assert findings(body) == [
@@ -858,7 +873,7 @@ def test_objectives_communicated_late() -> None:
 
 def test_payout_that_can_decrease() -> None:
     body = (
-        "role AE { }\nplan p for AE { target_variable 1K per year\n"
+        "role AE { }\nplan p for AE { period quarter target_variable 1K per year\n"
         "  measure a { credit amount of deals quota q\n"
         "    curve { at 80% pay 50% at 100% pay 40% slope -1 to 120% } }\n"
         "  measure b { credit amount of deals quota q steps { [0%, 100%) 50% [100%, ...) 25% }\n"
@@ -885,7 +900,7 @@ def test_payout_that_can_decrease() -> None:
 
 def test_curve_after_a_slope_is_compared_with_the_sloped_pay() -> None:
     body = (
-        "role AE { }\nplan p for AE { target_variable 1K per year measure a {\n"
+        "role AE { }\nplan p for AE { period quarter target_variable 1K per year measure a {\n"
         "  credit amount of deals quota q\n"
         "  curve { at 100% pay 100% slope 2 to 120% at 130% pay 130% } } }\n"
     )

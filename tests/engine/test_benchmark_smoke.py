@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.loader import Program
+from engine.program import Program
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -213,7 +213,7 @@ def test_main_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
         "2. One lead at a time",
         "3. Deals and funnel",
         "5. Where the time goes",
-        "engine/data.py",
+        "data/validate.py",
     ):
         assert text in out, text
     assert "4. Peak memory" not in out

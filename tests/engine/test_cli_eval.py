@@ -407,8 +407,8 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str], export: Path) -> None:
         2, "", "error: --format csv writes several tables: give --out DIR\n",
     )  # fmt: skip
     assert run(capsys, "eval", CONTECH, *data, "--period", "2026-Q5") == (
-        2, "", "error: '2026-Q5' is not a period (expected e.g. 2026-Q1, 2026-H1, 2026-03 or "
-        "2026)\n",
+        2, "", "error: '2026-Q5' is not a period (expected a quarter like 2026-Q1, a month like "
+        "2026-03, a half year like 2026-H1 or a year like 2026)\n",
     )  # fmt: skip
     assert run(capsys, "eval", CONTECH) == (
         2, "", "error: give --data DIR (a folder of input tables), table files, or --demo\n",

@@ -133,6 +133,70 @@ def test_cp1252_file_is_read_when_not_utf8(tmp_path: Path) -> None:
     assert _cells(frame) == [["R1", "Hélène Léger", "Île-de-France"]]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id;name;territory\nR1;Hélène Léger;Île-de-France\n",
+        # Few cells, symbols or capitals: a detector's guess is unsure, cp1252 still reads them.
+        "id;note\nD1;ÇA ÇÀ À È Ù Ò\n",
+        "id;note\nD1;prix: 10€ 20€ 30€ 40€\n",
+        "id;temp\nD1;5°C 10° n°12 N°\n",
+        "id;mark\nD1;©2024 Société™ ®\n",
+        "id;name\nR1;Müller Straße ß ä ö ü Ä Ö Ü\n",
+        "id;note\n" + "".join(f"D{i};l’équipe « très » motivée — 1 234,56 €\n" for i in range(300)),
+    ],
+)
+def test_windows_1252_exports_are_read_as_such(tmp_path: Path, text: str) -> None:
+    path = _write(tmp_path / "deals.csv", text, "cp1252")
+    frame = read_table(path)
+    body = [line.split(";") for line in text.splitlines()[1:]]
+    assert _cells(frame) == body
+
+
+def test_utf8_is_read_as_utf8_though_cp1252_decodes_it_too(tmp_path: Path) -> None:
+    # "é" in UTF-8 is two bytes cp1252 would read as "Ã©".
+    path = _write(tmp_path / "reps.csv", "id;name\nR1;Hélène Léger\n")
+    assert _cells(read_table(path)) == [["R1", "Hélène Léger"]]
+
+
+def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
+    path = _write(tmp_path / "reps.csv", "id;name\r\nR1;Hélène Léger\r\n", "utf-16")
+    assert _cells(read_table(path)) == [["R1", "Hélène Léger"]]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_the_encoding_is_judged_on_the_whole_file_not_its_head(
+    tmp_path: Path, encoding: str
+) -> None:
+    # 150 KB of ASCII first: the accented line lies beyond the 64 KB sniffed for the separator.
+    rows = [f"D{i};Dupont" for i in range(15000)] + ["D15000;Hélène Léger"]
+    path = _write(tmp_path / "deals.csv", "id;name\n" + "\n".join(rows) + "\n", encoding)
+    frame = read_table(path)
+    assert len(frame) == 15001
+    assert frame.loc[15002, "name"] == "Hélène Léger"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "lines", "named"),
+    [
+        ("cp1251", ["Иван Петров;Москва", "Ольга Смирнова;Санкт-Петербург", "сделка закрыта"],
+         "cp1251"),
+        ("cp1253", ["Γιάννης Παπαδόπουλος;Αθήνα", "Μαρία Οικονόμου;Θεσσαλονίκη"], "cp1253"),
+    ],
+)  # fmt: skip
+def test_text_that_cp1252_only_reads_as_nonsense_is_refused(
+    tmp_path: Path, encoding: str, lines: list[str], named: str
+) -> None:
+    # cp1252 decodes these bytes (into `Èâàí Ïåòðîâ`...): decoding alone would read nonsense.
+    text = "id;name;city\n" + "".join(f"R{i};{lines[i % len(lines)]}\n" for i in range(20))
+    path = _write(tmp_path / "reps.csv", text, encoding)
+    with pytest.raises(DataError) as info:
+        read_table(path)
+    reason = info.value.reason
+    assert reason.startswith("not UTF-8 or Windows-1252 text (it reads as "), reason
+    assert reason.endswith(f"{named}): save it as CSV UTF-8"), reason
+
+
 def test_comma_csv_with_quotes_and_blank_lines_keeps_line_numbers(tmp_path: Path) -> None:
     path = _write(
         tmp_path / "deals.csv",
@@ -452,6 +516,13 @@ def test_missing_required_column_is_one_table_error_and_rejects_every_row() -> N
     assert list(result.valid.columns)[:3] == ["id", "rep_id", "account"]
 
 
+def test_missing_column_suggests_a_short_name_written_in_another_case() -> None:
+    # Too short for a close spelling (`id`/`ID` share no letter): the helper matches the case.
+    frame = pd.DataFrame({"ID": ["D1"], "status": ["won"]})
+    (error,) = validate_table("deals", frame, DEAL).errors
+    assert error.message == "required column 'id' is missing; did you mean 'ID'?"
+
+
 def test_duplicate_ids_reject_every_copy() -> None:
     frame = _deals([{"id": "D1", "status": "won"}, {"id": "D2", "status": "won"},
                     {"id": "D1", "status": "lost"}, {"id": "D1", "status": "open"}])  # fmt: skip
@@ -567,7 +638,7 @@ def test_few_distinct_values_give_the_results_of_every_cell(
     frame.index = pd.RangeIndex(2, len(ids) + 2)
     results = []
     for coded in (False, True):
-        with patch("engine.data._few_distinct", lambda array, coded=coded: coded):
+        with patch("engine.data.read._few_distinct", lambda array, coded=coded: coded):
             results.append(validate_table("deals", frame, columns, {"id": ("D1", "D2")}))
     cell_by_cell, by_value = results
     assert by_value.errors == cell_by_cell.errors
@@ -619,7 +690,7 @@ def test_columns_checked_on_threads_give_the_results_of_one_thread() -> None:
         dtype="str",
     )  # fmt: skip
     one = validate_table("deals", frame, DEAL)
-    with patch("engine.data._THREADED_CELLS", 0):
+    with patch("engine.data.validate._THREADED_CELLS", 0):
         threads = validate_table("deals", frame, DEAL)
     assert len(one.errors) > n and threads.errors == one.errors
     assert threads.rejected == one.rejected

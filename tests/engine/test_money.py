@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from engine.money import format_money, parse_money, parse_number, round_money
+from engine.money import format_french, format_money, parse_money, parse_number, round_money
 
 
 @pytest.mark.parametrize(
@@ -153,3 +155,46 @@ def test_round_money_rejects_unknown_mode_and_bad_step() -> None:
 )
 def test_format_money_has_two_places(value: str, expected: str) -> None:
     assert format_money(Decimal(value)) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1234567.5", "1 234 567,5"),  # plain spaces, never CLDR's narrow no-break space
+        ("12.50", "12,50"),  # the decimals the value has, trailing zeros included
+        ("-999.10", "-999,10"),
+        ("-0.00", "-0,00"),
+        ("999", "999"),
+        ("1000", "1 000"),
+        ("1E+3", "1 000"),
+        ("1e-7", "0,0000001"),
+        ("0.001", "0,001"),
+        # More digits than the default decimal context holds: none is rounded away.
+        ("123456789012345678901234567890.123456789",
+         "123 456 789 012 345 678 901 234 567 890,123456789"),
+    ],
+)  # fmt: skip
+def test_format_french(value: str, expected: str) -> None:
+    assert format_french(Decimal(value)) == expected
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False)
+    | st.builds(
+        lambda digits, exponent: Decimal(f"{digits}E{exponent}"),
+        st.integers(-(10**40), 10**40),
+        st.integers(-40, 40),
+    )
+)
+def test_format_french_groups_every_digit_of_the_plain_form(value: Decimal) -> None:
+    text = format_french(value)
+    plain = f"{value:f}"
+    assert text.replace(" ", "").replace(",", ".") == plain
+    whole = text.lstrip("-").partition(",")[0].split(" ")
+    assert 1 <= len(whole[0]) <= 3 and all(len(group) == 3 for group in whole[1:])
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_format_french_refuses_what_is_not_a_number(value: str) -> None:
+    with pytest.raises(ValueError, match="is not a finite number"):
+        format_french(Decimal(value))

@@ -13,23 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.cli.main import main
-from engine.cli.statement import build_statement
-from engine.loader import Program, load, load_text
-from engine.plans import (
-    EXACT,
-    MeasureInput,
-    PayoutIssue,
-    PlanBook,
-    PlanPayout,
-    PlanSpec,
-    compile_plans,
-    parse_period,
-    pay_plan,
-    pay_rep,
-    period_of,
-    periods_overlapping,
-    proration_factor,
-)
+from engine.loader import load, load_text
+from engine.money import EXACT
+from engine.pay.math import MeasureInput, PayoutIssue, PlanPayout, pay_plan
+from engine.pay.reference import pay_rep
+from engine.pay.spec import PlanBook, PlanSpec
+from engine.periods import parse_period, period_of, periods_overlapping, proration_factor
+from engine.program import Program
+from engine.statement import build_statement
 
 RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
 Q1 = parse_period("2026-Q1")
@@ -46,13 +37,13 @@ PLAN_HEAD = """
 def ruleset(name: str) -> tuple[Program, PlanBook]:
     """A client ruleset of rulesets/ and its compiled plans."""
     program = load(RULESETS / name)
-    return program, compile_plans(program.model, program.compiled)
+    return program, program.book
 
 
 def plans(text: str) -> tuple[Program, PlanBook]:
     """A ruleset written in the test, and its compiled plans."""
     program = load_text(HEADER + text)
-    return program, compile_plans(program.model, program.compiled)
+    return program, program.book
 
 
 def single(measure: str, *, head: str = "", role: str = "AE") -> PlanSpec:
@@ -316,7 +307,7 @@ def test_rounding_is_the_ruleset_s_once_per_measure() -> None:
     program = load_text(
         'ruleset t "T" { currency EUR  rounding half_even 0.01 }\n' + body + measures + "}"
     )
-    even = compile_plans(program.model, program.compiled)
+    even = program.book
     # 0.5% of 25.00 = 0.125 in each measure: half-up 0.13 + 0.13, half-even 0.12 + 0.12 (never
     # 0.25 rounded once from the sum).
     assert pay(up.plans["p"], m0=("25", None), m1=("25", None)).payout == D("0.26")

@@ -1,15 +1,17 @@
-"""Payouts over whole tables: crediting with numpy, exact sums per rep and period, then the payout
-math of `engine.plans` applied to all reps of a plan at once.
+"""Pay over whole tables: crediting with numpy, exact sums per rep and period, then the payout
+math applied to all reps of a plan at once.
 
-The per-record path (`engine.plans.pay_rep`) is the reference; this path must give the same
+The per-record path (`engine.pay.reference`) is the reference; this path must give the same
 payouts and the same issues to the cent. What makes it fast and still exact:
-  * credit rules (`where`, the credited value, `dated`) run through the engine's vectorized
-    evaluator (`engine.vector`) on the deals table once per distinct rule;
+  * credit rules (`where`, the credited value, `dated`) run through the vectorized evaluator
+    (`engine.vector`) on the deals table once per distinct rule;
   * credited values are int64 in units of 10**-scale (cents, times the split shares' decimals),
     summed per (rep, period) with integer arithmetic, and only then turned into Decimals;
   * the payout math runs on numpy object arrays of Decimals (one element per rep), with the same
-    formulas, in the same order and the same decimal context as the reference path.
+    formulas, in the same order and the same decimal context as the reference path, and the
+    same band test (`BandSpec.holds`).
 
+Who is paid on which plan and period comes from `engine.pay.schedule`, as for every other path.
 Outputs: `payouts` (one row per rep, plan and period: rep_id, plan, period, payout, measures,
 paid), `budget` (per plan and period: what was paid against the target variables, and the
 guardrail alert) and `errors` (rep, plan, period, measure, deal, reason): every rep that is not
@@ -23,58 +25,35 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
-from difflib import get_close_matches
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from dsl.model import Model
-from engine.compiler import Compiled, FieldRef, Node
-from engine.data import RowError, validate_table
-from engine.money import format_money
-from engine.plans import (
-    EXACT,
-    PERIODS_PER_YEAR,
-    CreditRule,
-    MeasureSpec,
-    PayoutIssue,
-    PayPeriod,
-    PlanBook,
-    PlanSpec,
-    compile_plans,
-    exact_div,
-    exact_mul,
-    exact_value,
-    measure_quota,
-    parse_period,
-    periods_overlapping,
-    proration_factor,
-    split_shares,
-)
+from dsl.diagnostics import closest
+from engine.ir import Compiled, FieldRef, Node
+from engine.money import EXACT, exact_div, exact_mul
+from engine.pay.format import measure_entry, show_money, show_ratio
+from engine.pay.inputs import as_date, exact_value, measure_quota, split_shares
+from engine.pay.math import PayoutIssue
+from engine.pay.schedule import schedule
+from engine.pay.spec import CreditRule, MeasureSpec, PlanBook, PlanSpec
+from engine.periods import PayPeriod, proration_factor
 from engine.results import (
     ALERT_COLUMNS,
     BUDGET_COLUMNS,
     ERROR_COLUMNS,
     PAYOUT_COLUMNS,
-    FrozenDict,
+    is_missing,
 )
-from engine.vector import Compiler, Frame, V, table_columns
-
-if TYPE_CHECKING:
-    from engine.loader import Program
+from engine.vector import Compiler, Frame, V
 
 __all__ = [
-    "BUDGET_COLUMNS",
     "PAYOUT_ERROR_COLUMNS",
     "PAYOUT_TABLE_COLUMNS",
     "PayoutEngine",
     "PayoutResults",
-    "compute_payouts",
-    "show_amount",
-    "show_money",
-    "show_ratio",
 ]
 
 #: The payouts table: the output contract's columns, plus whether the plan is the one paid.
@@ -88,39 +67,9 @@ Bools = npt.NDArray[np.bool_]
 Obj = Any
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
-_CENT = Decimal("0.01")
-_MICRO = Decimal("0.000001")
 _EPOCH = dt.date(1970, 1, 1)
 _MAX_SHARE_PLACES = 8
 _INT_LIMIT = 2**62
-
-
-def show_money(value: Decimal) -> str:
-    """A payout as a decimal string with two places (`5625.00`)."""
-    text = f"{value:f}"
-    whole, _, fraction = text.partition(".")
-    if len(fraction) > 2:
-        return format_money(value)  # a ruleset rounding finer than the cent
-    text = f"{whole}.{fraction.ljust(2, '0')}"
-    return "0.00" if text == "-0.00" else text
-
-
-def show_amount(value: Decimal | None) -> str | None:
-    """A credited value or quota as text: two places when exact to the cent, else as needed."""
-    if value is None:
-        return None
-    whole, _, fraction = f"{value:f}".partition(".")
-    fraction = fraction.rstrip("0") if len(fraction) > 2 else fraction
-    text = f"{whole}.{fraction.ljust(2, '0')}"
-    return "0.00" if text == "-0.00" else text
-
-
-def show_ratio(value: Decimal | None) -> str | None:
-    """An attainment, rate or % as a fraction (`0.95`), at most 6 decimals, no trailing zeros."""
-    if value is None:
-        return None
-    rounded = value.quantize(_MICRO, context=EXACT).normalize(EXACT)
-    return "0" if not rounded else f"{rounded:f}"
 
 
 # ============================================================================ results
@@ -131,8 +80,6 @@ class PayoutResults:
     payouts: pd.DataFrame
     budget: pd.DataFrame
     errors: pd.DataFrame
-    #: Rows of the input tables that failed validation (when raw tables were given).
-    row_errors: tuple[RowError, ...] = ()
 
     @classmethod
     def nothing(cls) -> PayoutResults:
@@ -149,8 +96,28 @@ class PayoutResults:
             ("payouts", None, "rep_id", rep, _message(rep, plan, period, measure, deal, reason))
             for rep, plan, period, measure, deal, reason in self.errors.itertuples(index=False)
         ]
-        rows.extend((e.table, e.row, e.column, e.value, e.message) for e in self.row_errors)
         return pd.DataFrame(rows, columns=list(ERROR_COLUMNS), dtype=object)
+
+    def attainments(self, period: PayPeriod | None) -> dict[str, dict[str, float]]:
+        """`attainment(measure)` per rep for the evaluated period, from the paid plans.
+
+        Only a single evaluated period gives one attainment per rep and measure; without a
+        period the value stays unknown, so an alert on it does not fire.
+        """
+        found: dict[str, dict[str, float]] = {}
+        payouts = self.payouts
+        if period is None or payouts.empty:
+            return found
+        paid = payouts[payouts["paid"].astype(bool) & (payouts["period"] == period.id)]
+        for rep, measures in zip(paid["rep_id"], paid["measures"], strict=True):
+            for measure in measures:
+                credited, quota = measure.get("credited"), measure.get("quota")
+                if credited is not None and quota is not None and Decimal(quota) > 0:
+                    # From the exact amounts, not the shown attainment (rounded to 6 places):
+                    # 99,999.99 on 250,000 is under 40%.
+                    exact = Decimal(credited) / Decimal(quota)
+                    found.setdefault(measure["measure"], {})[rep] = float(exact)
+        return found
 
     def alert_rows(self) -> pd.DataFrame:
         """Budget guardrail alerts in the shape of `Results.alerts`."""
@@ -215,9 +182,14 @@ def _texts(frame: pd.DataFrame, name: str) -> Array:
     return np.asarray(stripped, dtype=object)
 
 
-def _looks_typed(frame: pd.DataFrame, money: Sequence[str]) -> bool:
-    """Whether a table came out of `validate_table` (money columns have their `__cents`)."""
-    return all(f"{name}__cents" in frame.columns for name in money if name in frame.columns)
+def close_dates(deals: pd.DataFrame | None) -> tuple[dt.date, dt.date] | None:
+    """The first and last close dates of a typed deals table (None: no deal is dated)."""
+    if deals is None or "close_date" not in deals.columns or not len(deals):
+        return None
+    dates = pd.to_datetime(deals["close_date"]).dropna()
+    if dates.empty:
+        return None
+    return dates.min().date(), dates.max().date()
 
 
 # ============================================================================ crediting
@@ -241,17 +213,15 @@ class _Credits:
 
 
 class PayoutEngine:
-    """Variable pay for a compiled ruleset: compile once, evaluate tables many times."""
+    """Variable pay of a compiled ruleset over validated tables (see `engine.program`)."""
 
-    def __init__(self, model: Model, compiled: Compiled) -> None:
-        self.model = model
+    def __init__(self, book: PlanBook, compiled: Compiled) -> None:
+        self.book = book
         self.compiled = compiled
-        self.book: PlanBook = compile_plans(model, compiled)
         fields = compiled.records.get("deal", {})
         text = {name for name, kind in fields.items() if kind.kind in ("text", "one_of")}
         self._vector = Compiler(text, compiled.stages)
 
-    # ------------------------------------------------------------------ entry point
     def evaluate(
         self,
         *,
@@ -261,151 +231,48 @@ class PayoutEngine:
         territories: pd.DataFrame | None = None,
         splits: pd.DataFrame | None = None,
         stage_events: pd.DataFrame | None = None,
-        period: str | None = None,
+        period: PayPeriod | None = None,
     ) -> PayoutResults:
         """Pay every rep on every plan of their role, for one period (or every plan period).
 
-        Tables are typed as `engine.data.validate_table` returns them; raw text tables are
-        validated first (their invalid rows are reported in `row_errors`). `period` may be a
-        plan period (`2026-Q1`) or a longer one (`2026`: every quarter of a quarterly plan).
+        Tables are typed as `engine.data.validate_table` returns them (splits may be raw).
+        `period` may be a plan period (`2026-Q1`) or a longer one (`2026`: every quarter of a
+        quarterly plan).
         """
         issues: list[PayoutIssue] = []
-        row_errors: list[RowError] = []
+        asked = period.id if period is not None else None
         if not self.book.plans:
-            return self._results([], [], [])  # a ruleset without plans pays nobody: no error
-        tables = {
-            "deals": deals,
-            "reps": reps,
-            "quotas": quotas,
-            "territories": territories,
-            "stage_events": stage_events,
-        }
-        typed, found = self.prepare(tables)
-        row_errors.extend(found)
-        requested: PayPeriod | None = None
-        if period is not None:
-            try:
-                requested = parse_period(period)
-            except ValueError as error:
-                return self._results([], [PayoutIssue(None, None, period, str(error))], row_errors)
-        rep_frame = typed.get("reps")
-        if rep_frame is None:
+            return self._results([], [])  # a ruleset without plans pays nobody: no error
+        if reps is None:
             issues.append(
-                PayoutIssue(None, None, period, "no reps table: payouts need each rep's role")
+                PayoutIssue(None, None, asked, "no reps table: payouts need each rep's role")
             )
-            return self._results([], issues, row_errors)
-        team = _Reps.build(rep_frame)
-        deal_frame = typed.get("deals")
-        work = self._assign(team, requested, period, deal_frame, issues)
-        quota_rows = _Quotas(typed.get("quotas"), team, self.book, issues)
-        links = self._territories(typed.get("territories"))
+            return self._results([], issues)
+        team = _Reps.build(reps.reset_index(drop=True))
+        if deals is not None:
+            deals = deals.reset_index(drop=True)
+        work, found = schedule(
+            self.book,
+            list(zip(team.ids.tolist(), team.roles.tolist(), strict=True)),
+            period,
+            close_dates(deals),
+        )
+        issues.extend(found)
+        quota_rows = _Quotas(quotas, team, self.book, issues)
+        links = self._territories(territories)
         known = frozenset(r for r in team.ids.tolist() if r is not None)
-        credits = _Crediting(self, deal_frame, splits, typed.get("stage_events"), known)
+        credits = _Crediting(self, deals, splits, stage_events, known)
         rows: list[dict[str, Any]] = []
-        for plan, paid, members, periods in work:
-            for pay_period in periods:
-                rows.extend(
-                    self._pay(
-                        plan, paid, members, pay_period, team, quota_rows, links, credits, issues
-                    )
-                )
+        for assignment in work:
+            members = np.asarray(assignment.reps, dtype=np.int64)
+            for pay_period in assignment.periods:
+                found_rows = self._pay(
+                    assignment.plan, assignment.paid, members, pay_period, team,
+                    quota_rows, links, credits, issues,
+                )  # fmt: skip
+                rows.extend(found_rows)
         issues.extend(credits.unknown_owners())
-        return self._results(rows, issues, row_errors)
-
-    # ------------------------------------------------------------------ tables
-    def prepare(
-        self, tables: Mapping[str, pd.DataFrame | None]
-    ) -> tuple[dict[str, pd.DataFrame], list[RowError]]:
-        """Tables typed as the payouts need them: validated tables as they are, raw text tables
-        validated (with the ruleset's record declarations) and their invalid rows reported."""
-        row_errors: list[RowError] = []
-        records = {
-            "deals": "deal",
-            "reps": "rep",
-            "quotas": "quota",
-            "territories": "territory",
-            "stage_events": "stage_event",
-        }
-        money = {"deals": ("amount", "cost"), "quotas": ("quota",)}
-        typed: dict[str, pd.DataFrame] = {}
-        for name, frame in tables.items():
-            if frame is None:
-                continue
-            columns = table_columns(self.model, records[name])
-            raw = all(
-                isinstance(frame[c].dtype, pd.StringDtype) or frame[c].dtype == object
-                for c in frame.columns
-            ) and not _looks_typed(frame, money.get(name, ()))
-            needs = name in money and not _looks_typed(frame, money[name])
-            if raw or needs:
-                known = {"stage": tuple(self.compiled.stages)} if self.compiled.stages else None
-                checked = validate_table(
-                    name, frame, columns, known if name in ("deals", "stage_events") else None
-                )
-                row_errors.extend(checked.errors)
-                frame = checked.valid
-            typed[name] = frame.reset_index(drop=True)
-        return typed, row_errors
-
-    def _assign(
-        self,
-        team: _Reps,
-        requested: PayPeriod | None,
-        asked: str | None,
-        deals: pd.DataFrame | None,
-        issues: list[PayoutIssue],
-    ) -> list[tuple[PlanSpec, bool, Array, tuple[PayPeriod, ...]]]:
-        """(plan, paid, rep positions, periods) for every plan some rep is on."""
-        book = self.book
-        by_plan: dict[tuple[str, bool], list[int]] = {}
-        for position, (rep_id, role) in enumerate(zip(team.ids, team.roles, strict=True)):
-            if rep_id is None:
-                continue
-            if role is None:
-                issues.append(PayoutIssue(rep_id, None, asked, "the rep has no role"))
-            elif role not in book.declared_roles and role not in book.roles:
-                known = sorted(book.declared_roles)
-                close = get_close_matches(role, known, n=1)
-                hint = f"; did you mean {close[0]}?" if close else ""
-                issues.append(
-                    PayoutIssue(rep_id, None, asked, f"role {role} is not in the ruleset{hint}")
-                )
-            elif not book.roles.get(role):
-                issues.append(PayoutIssue(rep_id, None, asked, f"role {role} has no plan"))
-            else:
-                for rank, name in enumerate(book.roles[role]):
-                    by_plan.setdefault((name, rank == 0), []).append(position)
-        work = []
-        for (name, paid), members in by_plan.items():
-            plan = book.plans[name]
-            periods = self._periods(plan, requested, deals)
-            positions = np.asarray(members, dtype=np.int64)
-            if isinstance(periods, str):
-                issues.extend(PayoutIssue(team.ids[p], name, asked, periods) for p in positions)
-                continue
-            work.append((plan, paid, positions, periods))
-        return work
-
-    def _periods(
-        self, plan: PlanSpec, requested: PayPeriod | None, deals: pd.DataFrame | None
-    ) -> tuple[PayPeriod, ...] | str:
-        """The plan periods to pay, or why none can be."""
-        unit = plan.unit
-        if requested is not None:
-            if PERIODS_PER_YEAR[requested.unit] > PERIODS_PER_YEAR[unit]:
-                return (
-                    f"plan {plan.name} pays per {unit}: ask for a {unit} or a longer period, "
-                    f"not {requested.id}"
-                )
-            return periods_overlapping(requested.start, requested.end, unit)
-        if plan.effective is not None:
-            return periods_overlapping(plan.effective[0], plan.effective[1], unit)
-        dates = None
-        if deals is not None and "close_date" in deals.columns and len(deals):
-            dates = pd.to_datetime(deals["close_date"]).dropna()
-        if dates is None or dates.empty:
-            return f"plan {plan.name} has no effective dates and no deal is dated: give a period"
-        return periods_overlapping(dates.min().date(), dates.max().date(), unit)
+        return self._results(rows, issues)
 
     def _territories(self, territories: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
         if territories is None or not len(territories):
@@ -428,19 +295,6 @@ class PayoutEngine:
         issues: list[PayoutIssue],
     ) -> list[dict[str, Any]]:
         """Rows for one plan and period; issues for the reps that cannot be paid."""
-        blocked = [f"plan {plan.name} cannot be paid: {p}" for p in plan.problems]
-        if plan.effective is not None and not (
-            period.start <= plan.effective[1] and period.end >= plan.effective[0]
-        ):
-            start, end = plan.effective
-            blocked.append(f"{period.id} is outside the plan's effective dates ({start} to {end})")
-        if blocked:
-            for position in members.tolist():
-                issues.extend(
-                    PayoutIssue(team.ids[position], plan.name, period.id, reason)
-                    for reason in blocked
-                )
-            return []
         # Employment first (a rep hired after the period is not paid on it), then crediting,
         # then quotas: the order of the reference path, so the same issues come out.
         factors = np.full(len(members), _ONE, dtype=object)
@@ -449,12 +303,12 @@ class PayoutEngine:
             for i, position in enumerate(members.tolist()):
                 record = team.records[position]
                 days, factor = proration_factor(
-                    period, _date(record.get("hire_date")), _date(record.get("end_date"))
+                    period, as_date(record.get("hire_date")), as_date(record.get("end_date"))
                 )
                 factors[i] = factor
                 if days == 0:
                     keep[i] = False
-                    hired = _shown_date(record.get("hire_date"))
+                    hired = as_date(record.get("hire_date"))
                     issues.append(
                         PayoutIssue(
                             team.ids[position],
@@ -468,7 +322,6 @@ class PayoutEngine:
         keep = np.ones(len(members), dtype=bool)
         credited: dict[str, Array] = {}
         for spec in plan.measures:
-            assert spec.credit is not None
             credited[spec.name] = credits.credited(spec, plan, period, rep_ids, issues)
         employed = keep.copy()  # every missing quota of an employed rep is reported
         quotas: dict[str, Array] = {}
@@ -486,7 +339,7 @@ class PayoutEngine:
                         # reasons are word for word those of the per-record path.
                         record = team.records[position]
                         territory = record.get("territory")
-                        link = links.get(str(territory)) if _present(territory) else None
+                        link = links.get(str(territory)) if not is_missing(territory) else None
                         value, reason = measure_quota(
                             spec,
                             record,
@@ -519,12 +372,7 @@ class PayoutEngine:
         )
 
     # ------------------------------------------------------------------ results
-    def _results(
-        self,
-        rows: list[dict[str, Any]],
-        issues: Sequence[PayoutIssue],
-        row_errors: Sequence[RowError],
-    ) -> PayoutResults:
+    def _results(self, rows: list[dict[str, Any]], issues: Sequence[PayoutIssue]) -> PayoutResults:
         payouts = pd.DataFrame(rows, columns=[*PAYOUT_TABLE_COLUMNS, "_target"])
         budget = self._budget(payouts)
         # A deal without a date belongs to no period: it is reported once, not per period.
@@ -533,7 +381,7 @@ class PayoutEngine:
         )
         errors = pd.DataFrame(list(unique), columns=list(PAYOUT_ERROR_COLUMNS), dtype=object)
         payouts = payouts.drop(columns="_target")
-        return PayoutResults(payouts, budget, errors, tuple(row_errors))
+        return PayoutResults(payouts, budget, errors)
 
     def _budget(self, payouts: pd.DataFrame) -> pd.DataFrame:
         rows = []
@@ -573,29 +421,6 @@ class PayoutEngine:
         return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS), dtype=object)
 
 
-def compute_payouts(
-    program: Program,
-    *,
-    deals: pd.DataFrame | None,
-    reps: pd.DataFrame | None,
-    quotas: pd.DataFrame | None = None,
-    territories: pd.DataFrame | None = None,
-    splits: pd.DataFrame | None = None,
-    stage_events: pd.DataFrame | None = None,
-    period: str | None = None,
-) -> PayoutResults:
-    """Payouts of a loaded program on its tables (see `PayoutEngine.evaluate`)."""
-    return PayoutEngine(program.model, program.compiled).evaluate(
-        deals=deals,
-        reps=reps,
-        quotas=quotas,
-        territories=territories,
-        splits=splits,
-        stage_events=stage_events,
-        period=period,
-    )
-
-
 # ============================================================================ crediting tables
 class _Quotas:
     """The quotas table: a vectorized lookup per measure and period, rows per rep on demand."""
@@ -631,8 +456,8 @@ class _Quotas:
         odd = self.usable & ~_isin(self.measures, np.asarray(known, dtype=object))
         for row in np.flatnonzero(odd if known else np.zeros(n, dtype=bool)).tolist():
             measure = str(self.measures[row])
-            close = get_close_matches(measure, known, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            close = closest(measure, known)
+            hint = f"; did you mean {close}?" if close else ""
             issues.append(
                 PayoutIssue(
                     self.reps[row],
@@ -1055,32 +880,6 @@ def _days(day: dt.date) -> int:
     return (day - _EPOCH).days
 
 
-def _date(value: Any) -> dt.date | None:
-    if not _present(value):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        return None
-
-
-def _shown_date(value: Any) -> str:
-    day = _date(value)
-    return day.isoformat() if day else str(value)
-
-
-def _present(value: Any) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, float) and value != value:
-        return False
-    return type(value).__name__ not in ("NAType", "NaTType")
-
-
 def _cents(cents: int) -> str:
     return f"{Decimal(cents).scaleb(-2):f}"
 
@@ -1158,23 +957,13 @@ def _curve_vector(spec: MeasureSpec, c: Obj, q: Obj) -> Obj:
 
 
 def _band_rate(spec: MeasureSpec, amount: Obj, q: Obj | None) -> tuple[Obj, Bools]:
-    """The value of the band holding each amount (first band that holds it), and whether any."""
+    """The value of the band holding each amount (first band that holds it), and whether any:
+    `BandSpec.holds` on arrays."""
     n = len(amount)
     value = np.full(n, None, dtype=object)
     found = np.zeros(n, dtype=bool)
     for band in spec.bands:
-        if band.on_attainment:
-            assert q is not None
-            low = band.low * q
-            high = None if band.high is None else band.high * q
-        else:
-            low, high = band.low, band.high
-        above = (amount > low) | ((amount == low) if band.low_inclusive else False)
-        if high is None:
-            below: Any = True
-        else:
-            below = (amount < high) | ((amount == high) if band.high_inclusive else False)
-        hit = ~found & np.asarray(above & below, dtype=bool)
+        hit = ~found & np.broadcast_to(np.asarray(band.holds(amount, q), dtype=bool), (n,))
         value = _where(hit, band.value, value)
         found |= hit
     return value, found
@@ -1328,15 +1117,13 @@ def _pay_vector(
         rows = []
         for i in range(n):
             measures = tuple(
-                FrozenDict(
-                    measure=name,
-                    credited=show_amount(c[i]),
-                    quota=None if q is None or q[i] is None else show_amount(q[i]),
-                    attainment=None
-                    if q is None or q[i] is None
-                    else show_ratio(exact_div(c[i], q[i])),
-                    rate_or_pct=show_ratio(rate[i]),
-                    payout=show_money(payout[i]),
+                measure_entry(
+                    name,
+                    c[i],
+                    None if q is None else q[i],
+                    None if q is None or q[i] is None else exact_div(c[i], q[i]),
+                    rate[i],
+                    payout[i],
                 )
                 for name, c, q, rate, payout in lines
             )

@@ -1,0 +1,308 @@
+"""Typed columns from text: numbers, amounts in cents, dates, yes/no and one_of values.
+
+Each parser takes a column of text (stripped, empty = missing) and returns its typed columns,
+the rows whose cell could not be read, and one message per bad value. Plain cells go through a
+vectorized path (Arrow regular expressions, casts); the others are parsed once per distinct value
+by the exact parsers of `engine.money`, which report what is ambiguous (`1,234`: 1234 or 1.234?)
+instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+
+from dsl.canonical import FALSE_WORDS, MAX_CENTS, TRUE_WORDS, Column
+from dsl.diagnostics import closest
+from engine.data.read import Bools, as_arrow
+from engine.money import parse_money, parse_number
+
+__all__ = ["Parsed", "close_hint", "parse_column"]
+
+_BOOL_HELP = "expected true/false, yes/no, oui/non, vrai/faux or 1/0"
+_DATE_HELP = "expected YYYY-MM-DD or DD/MM/YYYY"
+_FIRST_DATE = pd.Timestamp("1900-01-01")
+_LAST_DATE = pd.Timestamp("2199-12-31")
+
+
+def close_hint(value: str, choices: Sequence[str]) -> str:
+    """`; did you mean 'x'?` for the choice closest to a cell's value, case ignored, or ""."""
+    close = closest(value, choices, fold_case=True)
+    return f"; did you mean {close!r}?" if close else ""
+
+
+Parsed = tuple[dict[str, Any], Bools, dict[str | None, str]]
+
+
+def parse_column(column: Column, text: pd.Series[Any], decimals: bool = True) -> Parsed:
+    parsers: dict[str, Callable[[Column, pd.Series[Any]], Parsed]] = {
+        "text": _parse_text,
+        "one_of": _parse_one_of,
+        "boolean": _parse_boolean,
+        "integer": _parse_integer,
+        "number": _parse_float,
+        "percent": _parse_float,
+        "money": _parse_money,
+        "date": _parse_date,
+    }
+    parser = parsers.get(column.type)
+    if parser is None:
+        raise ValueError(f"column {column.name!r} has unknown type {column.type!r}")
+    if column.type == "money":
+        return _parse_money(column, text, decimals)
+    return parser(column, text)
+
+
+def _parse_text(column: Column, text: pd.Series[Any]) -> Parsed:
+    return {column.name: text}, np.zeros(len(text), dtype=bool), {}
+
+
+def _parse_one_of(column: Column, text: pd.Series[Any]) -> Parsed:
+    options = column.options
+    bad = (text.notna() & ~text.isin(list(options))).to_numpy()
+    messages: dict[str | None, str] = {
+        str(value): f"{value!r} is not one of {', '.join(options)}{close_hint(str(value), options)}"
+        for value in pd.unique(text[bad])
+    }
+    return {column.name: text}, bad, messages
+
+
+def _parse_boolean(column: Column, text: pd.Series[Any]) -> Parsed:
+    lowered = text.str.lower()
+    yes = lowered.isin(TRUE_WORDS).to_numpy()
+    no = lowered.isin(FALSE_WORDS).to_numpy()
+    present = text.notna().to_numpy()
+    bad = present & ~(yes | no)
+    values = pd.arrays.BooleanArray(yes, ~(yes | no))
+    messages: dict[str | None, str] = {
+        str(value): f"{value!r} is not a yes/no value ({_BOOL_HELP})"
+        for value in pd.unique(text[bad])
+    }
+    return {column.name: pd.Series(values, index=text.index)}, bad, messages
+
+
+def _fast(array: pa.Array, pattern: str) -> Bools:
+    matched = pc.match_substring_regex(array, pattern)
+    return np.asarray(matched.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _slow(
+    text: pd.Series[Any], mask: Bools, parse: Callable[[str], Any], target: npt.NDArray[Any]
+) -> tuple[Bools, dict[str | None, str]]:
+    """Parse the cells the vectorized path did not take, once per distinct value, into `target`.
+
+    Returns where parsing failed and the message of each value that failed.
+    """
+    failed = np.zeros(len(text), dtype=bool)
+    messages: dict[str | None, str] = {}
+    positions = np.flatnonzero(mask)
+    if not positions.size:
+        return failed, messages
+    codes, distinct = pd.factorize(text.iloc[positions])
+    results = np.empty(len(distinct), dtype=object)
+    parsed = np.zeros(len(distinct), dtype=bool)
+    for number, value in enumerate(distinct.tolist()):
+        try:
+            results[number] = parse(str(value))
+            parsed[number] = True
+        except ValueError as error:
+            messages[str(value)] = str(error)
+    ok = parsed[codes]
+    if ok.any():
+        target[positions[ok]] = list(results[codes[ok]])
+    failed[positions[~ok]] = True
+    return failed, messages
+
+
+# Grouped or decimal-comma numbers that mean one thing only; the rest goes to the exact parser.
+_PLAIN = r"^[+-]?\d+(\.\d+)?$"
+_SPACED = "^[+-]?\\d{1,3}([ \u00a0\u202f']\\d{3})+([.,]\\d+)?$"
+_COMMA_DECIMAL = r"^[+-]?\d+,\d+$"
+_ENGLISH = (r"^[+-]?\d{1,3}(,\d{3})+\.\d+$", r"^[+-]?\d{1,3}(,\d{3}){2,}$")
+_GERMAN = (r"^[+-]?\d{1,3}(\.\d{3})+,\d+$", r"^[+-]?\d{1,3}(\.\d{3}){2,}$")
+
+
+def _ambiguous(array: pa.Array, marks: str) -> Bools:
+    """A lone separator before three digits: `1,234` is 1234 in English and 1.234 in French."""
+    return _fast(array, rf"^[+-]?[1-9]\d{{0,2}}[{marks}]\d{{3}}$")
+
+
+def _canonical(array: pa.Array) -> pa.Array:
+    """Rewrite `1 234,5`, `1,234.5`, `1.234,5`, `12,5` as `1234.5`, vectorized (Arrow RE2)."""
+    missing = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if (_fast(array, _PLAIN) | missing).all():
+        return array
+    spaced = _fast(array, _SPACED)
+    comma = _fast(array, _COMMA_DECIMAL) & ~_ambiguous(array, ",")
+    english = _fast(array, _ENGLISH[0]) | _fast(array, _ENGLISH[1])
+    german = _fast(array, _GERMAN[0]) | _fast(array, _GERMAN[1])
+    point = pc.replace_substring(array, ",", ".")
+    rewritten = {
+        "spaced": pc.replace_substring_regex(point, "[ \u00a0\u202f']", ""),
+        "comma": point,
+        "english": pc.replace_substring(array, ",", ""),
+        "german": pc.replace_substring(pc.replace_substring(array, ".", ""), ",", "."),
+    }
+    masks = {"spaced": spaced, "comma": comma, "english": english, "german": german}
+    result = array
+    for name, mask in masks.items():
+        if mask.any():
+            result = pc.if_else(pa.array(mask), rewritten[name], result)
+    return result
+
+
+def _plain(array: pa.Array, pattern: str) -> tuple[pa.Array, Bools]:
+    """The cells matching `pattern`, a plain number; when some do not, after `_canonical`."""
+    fast = _fast(array, pattern)
+    if int(np.count_nonzero(fast)) == len(array) - array.null_count:
+        return array, fast  # plain numbers are never rewritten: no need to try
+    canonical = _canonical(array)
+    return canonical, _fast(canonical, pattern)
+
+
+def _cast(array: pa.Array, fast: Bools, kind: pa.DataType) -> npt.NDArray[Any]:
+    """Convert the plain cells (`fast`) to numbers; the others become 0 and are overwritten."""
+    if int(np.count_nonzero(fast)) < len(array) - array.null_count:
+        array = pc.if_else(pa.array(fast), array, "0")
+    if pa.types.is_integer(kind) and pc.any(pc.starts_with(array, "+")).as_py():
+        array = pc.replace_substring_regex(array, r"^\+", "")  # Arrow's integer cast refuses "+5"
+    return np.asarray(pc.cast(array, kind).fill_null(0).to_numpy(zero_copy_only=False))
+
+
+def _parse_float(column: Column, text: pd.Series[Any]) -> Parsed:
+    array, fast = _plain(as_arrow(text), _PLAIN)
+    present = text.notna().to_numpy()
+    numbers = np.full(len(text), np.nan)
+    if fast.any():
+        numbers[fast] = _cast(array, fast, pa.float64())[fast]
+    slow = present & ~fast
+    bad, messages = _slow(text, slow, _percent if column.type == "percent" else _number, numbers)
+    return {column.name: pd.Series(numbers, index=text.index)}, bad, messages
+
+
+def _number(value: str) -> float:
+    number = float(parse_number(value))
+    if not np.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+def _percent(value: str) -> float:
+    if value.endswith("%"):
+        return _number(value[:-1].strip()) / 100
+    return _number(value)
+
+
+def _parse_integer(column: Column, text: pd.Series[Any]) -> Parsed:
+    array, fast = _plain(as_arrow(text), r"^[+-]?\d{1,18}$")
+    present = text.notna().to_numpy()
+    integers = np.zeros(len(text), dtype=np.int64)
+    if fast.any():
+        integers[fast] = _cast(array, fast, pa.int64())[fast]
+    bad, messages = _slow(text, present & ~fast, _whole, integers)
+    values = pd.arrays.IntegerArray(integers, ~present | bad)
+    return {column.name: pd.Series(values, index=text.index)}, bad, messages
+
+
+def _whole(value: str) -> int:
+    number = parse_number(value)
+    if number != number.to_integral_value():
+        raise ValueError(f"{value!r} is not a whole number")
+    if abs(number) >= 2**63:
+        raise ValueError(f"{value!r} is too large")
+    return int(number)
+
+
+#: Plain amounts with at most two significant decimals and 13 digits: they convert exactly through
+#: float64 (the error stays far below half a cent). Left out: a 1-3 digit whole part and three
+#: decimals (`1.230`), ambiguous as an amount (a thousands separator?); the Decimal path explains.
+_PLAIN_AMOUNT = r"^[+-]?(\d{1,13}(\.\d{1,2}|\.\d\d00+)?|(0\d{0,12}|\d{4,13})\.\d\d0)$"
+
+
+def _parse_money(column: Column, text: pd.Series[Any], decimals: bool = True) -> Parsed:
+    array, fast = _plain(as_arrow(text), _PLAIN_AMOUNT)
+    present = text.notna().to_numpy()
+    cents = np.zeros(len(text), dtype=np.int64)
+    if fast.any():
+        cents[fast] = np.rint(_cast(array, fast, pa.float64())[fast] * 100).astype(np.int64)
+    bad, messages = _slow(text, present & ~fast, _cents, cents)
+    ok = present & ~bad
+    integers = pd.arrays.IntegerArray(cents, ~ok)
+    typed = {f"{column.name}__cents": pd.Series(integers, index=text.index)}
+    if not decimals:
+        return typed, bad, messages
+    objects = np.full(len(text), None, dtype=object)
+    if ok.any():
+        codes, distinct = pd.factorize(cents[ok])  # one Decimal per distinct amount
+        made = np.empty(len(distinct), dtype=object)
+        made[:] = [Decimal(int(c)).scaleb(-2) for c in distinct.tolist()]
+        objects[ok] = made[codes]
+    return {column.name: pd.Series(objects, index=text.index, dtype=object), **typed}, bad, messages
+
+
+def _cents(value: str) -> int:
+    amount = parse_money(value)
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"{value!r} has more than two decimals (amounts are kept to the cent)")
+    if abs(cents) >= MAX_CENTS:
+        raise ValueError(f"{value!r} is too large for an amount")
+    return int(cents)
+
+
+# ISO dates, with a time and zone that are dropped (the day is the one written), and French
+# day-first dates. Month-first dates (03/13/2026) fail as dates and are reported.
+_ISO_DAY = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?$"
+_SLASHED_TIME = r"^(\d{1,2}/\d{1,2}/\d{4})[ T]\d{1,2}:\d{2}(:\d{2})?$"
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{1,2})/(\d{1,2})/(\d{4})")
+
+
+def _parse_date(column: Column, text: pd.Series[Any]) -> Parsed:
+    present = text.notna().to_numpy()
+    array = as_arrow(text)
+    # Cut every cell to its day, then parse each distinct day once: a column holds few days.
+    iso = _fast(array, _ISO_DAY)
+    day = pc.utf8_slice_codeunits(array, 0, 10)
+    if (present & ~iso).any():
+        slashed = pc.replace_substring_regex(array, _SLASHED_TIME, r"\1")
+        day = pc.if_else(pa.array(iso), day, slashed)
+    codes, distinct = pd.factorize(day.to_pandas())
+    # Microseconds hold any year, so a typo like 0202 is caught below rather than overflowing.
+    parsed = np.array([_day(str(value)) for value in distinct], dtype="datetime64[us]")
+    # NaT last, so an all-empty column (no distinct day) indexes something.
+    parsed = np.append(parsed, np.datetime64("NaT", "us"))
+    values = parsed[np.where(codes >= 0, codes, len(parsed) - 1)]
+    failed = present & np.isnat(values)
+    messages: dict[str | None, str] = {
+        str(value): f"{value!r} is not a date ({_DATE_HELP})" for value in pd.unique(text[failed])
+    }
+    plausible = (values >= _FIRST_DATE.to_datetime64()) & (values <= _LAST_DATE.to_datetime64())
+    implausible = present & ~failed & ~plausible
+    for value in pd.unique(text[implausible]):
+        messages[str(value)] = f"{value!r} is not a plausible date (expected between 1900 and 2199)"
+    values[implausible] = np.datetime64("NaT")
+    typed = pd.Series(values.astype("datetime64[ns]"), index=text.index)
+    return {column.name: typed}, failed | implausible, messages
+
+
+def _day(value: str) -> np.datetime64:
+    """The day of `YYYY-MM-DD` or `DD/MM/YYYY` (French order), NaT when there is none."""
+    match = _DAY.fullmatch(value)
+    if match is None:
+        return np.datetime64("NaT", "us")
+    year, month, day, d, m, y = match.groups()
+    try:
+        if year is not None:
+            return np.datetime64(date(int(year), int(month), int(day)), "us")
+        return np.datetime64(date(int(y), int(m), int(d)), "us")
+    except ValueError:
+        return np.datetime64("NaT", "us")

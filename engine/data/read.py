@@ -1,0 +1,543 @@
+"""Reading input files into tables of text.
+
+Reading (`read_table`) gives a DataFrame of text: every cell is a string with surrounding spaces
+removed, an empty cell is missing (NaN of pandas' string dtype). Its index is the row number a
+user sees: for CSV and XLSX the header is row 1, so the first data row is row 2 (the number a
+spreadsheet shows in its margin); for JSON and Parquet the first record is row 1. Blank lines are
+dropped without renumbering the others, so a row number always points at the right line.
+
+The text helpers the later stages share live here too: `as_text` (a column stripped, empty cells
+missing), `as_arrow` and `Cells`/`column_cells` (a column coded by distinct value).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+
+__all__ = [
+    "EXTENSIONS",
+    "Bools",
+    "Cells",
+    "DataError",
+    "as_arrow",
+    "as_text",
+    "column_cells",
+    "read_table",
+]
+
+#: File extensions `read_table` understands, in the order `load_inputs` looks for them.
+EXTENSIONS = (".csv", ".xlsx", ".json", ".parquet")
+
+#: A flag per row (invalid, present...).
+Bools = npt.NDArray[np.bool_]
+
+
+class DataError(Exception):
+    """An input file that cannot be read or used, with the path and the reason."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading files
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, XLSX, JSON (records list) or Parquet file as text cells indexed by row number."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    readers: dict[str, Callable[[Path], pd.DataFrame]] = {
+        ".csv": _read_csv,
+        ".tsv": _read_csv,
+        ".txt": _read_csv,
+        ".xlsx": _read_xlsx,
+        ".xlsm": _read_xlsx,
+        ".json": _read_json,
+        ".parquet": _read_parquet,
+        ".pq": _read_parquet,
+    }
+    reader = readers.get(suffix)
+    if reader is None:
+        raise DataError(
+            path,
+            f"unsupported file type {suffix or '(none)'!r} (expected .csv, .xlsx, .json or "
+            ".parquet)",
+        )
+    if not path.is_file():
+        raise DataError(path, "file not found" if not path.exists() else "not a file")
+    try:
+        frame = reader(path)
+    except DataError:
+        raise
+    except Exception as error:
+        # pandas, openpyxl and pyarrow raise many kinds of errors; users get a reason, no trace.
+        raise DataError(path, _reason(error)) from error
+    return _normalise(frame, path)
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if fields:
+        expected, line, saw = fields.groups()
+        return f"line {line} has {saw} cells but the header has {expected}"
+    return text.splitlines()[0]
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    with path.open("rb") as stream:
+        head = stream.read(65536)
+    encoding = _encoding(path, head)
+    lines = head.decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[:2]
+    # Excel writes and honours a first line `sep=;` naming the separator; it is not the header.
+    hint = re.fullmatch(r"sep=(.)", lines[0].strip()) if lines else None
+    skip = 1 if hint else 0
+    separator = hint.group(1) if hint else _separator(lines[0] if lines else "")
+    # header=None: the header is read as data so duplicate or empty names are seen as written,
+    # and skip_blank_lines=False keeps the frame's positions equal to the file's lines.
+    try:
+        raw = pd.read_csv(
+            path,
+            sep=separator,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            encoding=encoding,
+            engine="c",
+            skiprows=skip,
+        )
+    except pd.errors.EmptyDataError:
+        raw = pd.DataFrame()
+    if raw.empty:
+        raise DataError(path, "the file is empty (expected a header line)")
+    header = [str(name) for name in raw.iloc[0].tolist()]
+    body = raw.iloc[1:]
+    body.columns = pd.Index(header)
+    body.index = pd.RangeIndex(2 + skip, len(raw) + 1 + skip)
+    return body
+
+
+def _encoding(path: Path, head: bytes) -> str:
+    """The encoding of a CSV file: UTF-8 (with or without BOM), UTF-16 by its BOM, or cp1252.
+
+    Each answer rests on an exact check, never on a detector's guess: a byte-order mark is the
+    writer's own word, and a file that decodes as UTF-8 from end to end is UTF-8 (text in other
+    encodings almost never does). Else Excel on French Windows is the likely writer: it saves
+    "CSV (séparateur: point-virgule)" in cp1252. cp1252 maps all but five bytes, though, so that
+    the file decodes proves little; `_not_cp1252` refuses the text that only reads as nonsense.
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if _decodes(path, "utf-8"):
+        return "utf-8"
+    if not _decodes(path, "cp1252"):
+        raise DataError(path, "not UTF-8 or Windows-1252 text")
+    foreign = _not_cp1252(_non_ascii_lines(path))
+    if foreign is not None:
+        raise DataError(
+            path, f"not UTF-8 or Windows-1252 text (it reads as {foreign}): save it as CSV UTF-8"
+        )
+    return "cp1252"
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+#: Scripts whose text, read as cp1252, comes out as accented nonsense (`Èâàí` for `Иван`).
+_OTHER_SCRIPTS = (
+    "Arabic",
+    "CJK",
+    "Cyrillic",
+    "Greek",
+    "Hangul",
+    "Hebrew",
+    "Hiragana",
+    "Katakana",
+    "Thai",
+)
+
+
+def _not_cp1252(sample: bytes) -> str | None:
+    """What a cp1252-decodable sample reads as when it is surely not cp1252 text, else None.
+
+    charset-normalizer judges whether the cp1252 reading looks like text; when it does not, and
+    another encoding reads the bytes as coherent text in another script (a Russian export in
+    cp1251, a Greek one in cp1253), the file is refused rather than read as nonsense. Its best
+    guess never chooses the encoding: on a few French cells it often prefers cp1250 (`è` read as
+    `č`) or a Japanese code page, so any doubt leaves the file to cp1252, as Excel writes it.
+    """
+    import charset_normalizer
+
+    if charset_normalizer.from_bytes(sample, cp_isolation=["cp1252"]).best() is not None:
+        return None
+    other = charset_normalizer.from_bytes(sample).best()
+    if other is None or other.coherence < 0.3 or "cp1252" in other.could_be_from_charset:
+        return None
+    if not any(script in alphabet for alphabet in other.alphabets for script in _OTHER_SCRIPTS):
+        return None
+    return (
+        other.encoding if other.language == "Unknown" else f"{other.language} in {other.encoding}"
+    )
+
+
+def _non_ascii_lines(path: Path, limit: int = 1 << 16) -> bytes:
+    """The lines holding a byte outside ASCII (those an encoding changes), up to about `limit`."""
+    kept: list[bytes] = []
+    size = 0
+    with path.open("rb") as stream:
+        while size < limit and (chunk := stream.read(1 << 20)):
+            if chunk.isascii():
+                continue
+            for line in chunk.split(b"\n"):
+                if not line.isascii():
+                    kept.append(line)
+                    size += len(line) + 1
+                    if size >= limit:
+                        break
+    return b"\n".join(kept)
+
+
+def _separator(header_line: str) -> str:
+    counts = {sep: _count_unquoted(header_line, sep) for sep in (";", ",", "\t", "|")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def _count_unquoted(line: str, separator: str) -> int:
+    # A quoted header may contain the other separator ("Montant, HT";...): count outside quotes.
+    return sum(part.count(separator) for part in line.split('"')[::2])
+
+
+def _read_xlsx(path: Path) -> pd.DataFrame:
+    import openpyxl  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:
+        raise DataError(path, f"not a readable Excel file ({_reason(error)})") from error
+    try:
+        sheet = workbook.worksheets[0]
+        rows = [[_cell_text(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+    if not rows:
+        raise DataError(path, "the first sheet is empty (expected a header row)")
+    width = max(len(row) for row in rows)
+    rows = [row + [""] * (width - len(row)) for row in rows]
+    frame = pd.DataFrame(rows[1:], columns=pd.Index(rows[0]), index=pd.RangeIndex(2, len(rows) + 1))
+    return frame
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        # Excel stores every number as a double: 3.0 is the integer 3; repr keeps 0.1 as 0.1.
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_json(path: Path) -> pd.DataFrame:
+    text = path.read_text(encoding="utf-8-sig")
+    # Numbers are kept as written so 1234.10 stays exact text for the money parser.
+    try:
+        records = json.loads(text, parse_float=str, parse_int=str)
+    except json.JSONDecodeError as error:
+        raise DataError(path, f"not valid JSON: {error}") from None
+    if not isinstance(records, list):
+        raise DataError(path, "expected a JSON list of records ([{...}, ...])")
+    rows: list[dict[str, str]] = []
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise DataError(path, f"record {number} is not an object")
+        row: dict[str, str] = {}
+        for key, value in record.items():
+            if isinstance(value, dict | list):
+                raise DataError(
+                    path, f"record {number}, field {key!r}: nested values are not supported"
+                )
+            row[key] = _json_text(value)
+        rows.append(row)
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    data = {name: [row.get(name, "") for row in rows] for name in columns}
+    return pd.DataFrame(data, index=pd.RangeIndex(1, len(rows) + 1), dtype="str")
+
+
+def _json_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as error:
+        # pyarrow repeats the path in front of the reason; keep only the reason.
+        detail = _reason(error).split(": ", 1)[-1]
+        raise DataError(path, f"not a readable Parquet file ({detail})") from error
+    index = pd.RangeIndex(1, table.num_rows + 1)
+    data: dict[str, pd.Series[Any]] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        data[name] = pd.Series(_arrow_text(path, name, column).to_pandas(), dtype="str").set_axis(
+            index
+        )
+    return pd.DataFrame(data, index=index)
+
+
+def _arrow_text(path: Path, name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        column = column.cast(kind.value_type)
+        kind = column.type
+    if pa.types.is_timestamp(kind):
+        # A timestamp column holding only midnights is a date column written by pandas.
+        day = pc.floor_temporal(column, unit="day")
+        midnight = pc.all(pc.or_kleene(pc.equal(column, day), pc.is_null(column))).as_py()
+        return pc.strftime(column, format="%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S")
+    if pa.types.is_nested(kind):
+        raise DataError(path, f"column {name!r}: nested values are not supported")
+    return column.cast(pa.large_string())
+
+
+def _normalise(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    names = [str(name).strip().lstrip("\ufeff").strip() for name in frame.columns]
+    data: dict[str, pd.Series[Any]] = {}
+    for position, name in enumerate(names):
+        column = as_text(frame.iloc[:, position])
+        if not name:
+            if column.notna().any():
+                raise DataError(path, f"column {position + 1} has values but no name in the header")
+            continue  # trailing separators in spreadsheet exports make empty, unnamed columns
+        if name in data:
+            raise DataError(path, f"column {name!r} appears twice in the header")
+        data[name] = column
+    result = pd.DataFrame(data, index=frame.index, copy=False)
+    if len(result.columns):
+        filled = result.notna().any(axis=1).to_numpy()
+        if not filled.all():
+            result = result[filled]  # blank lines, ";;;" lines
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Text cells, as the later stages take them
+
+
+def as_text(column: pd.Series[Any]) -> pd.Series[Any]:
+    """Text cells without surrounding spaces; empty cells and NaN become missing."""
+    return _stripped(_unstripped(column))
+
+
+def _unstripped(column: pd.Series[Any]) -> pd.Series[Any]:
+    if isinstance(column.dtype, pd.StringDtype):
+        return column
+    text: pd.Series[Any] = (
+        column.dt.strftime("%Y-%m-%d").astype("str")
+        if pd.api.types.is_datetime64_any_dtype(column.dtype)
+        else column.astype("str")
+    )
+    return text
+
+
+def _stripped(text: pd.Series[Any]) -> pd.Series[Any]:
+    if not isinstance(text.array, pd.arrays.ArrowStringArray):
+        text = text.str.strip()
+        return text.mask(text == "")
+    # Arrow all along; a column read in chunks (CSV) comes back in one, so that later steps
+    # do not join its chunks again.
+    array = pa.array(text.array, type=pa.large_string())
+    changed = isinstance(array, pa.ChunkedArray) and array.num_chunks > 1
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not _trimmed(array):
+        array = pc.utf8_trim_whitespace(array)  # what pandas' str.strip does on Arrow text
+        changed = True
+    empty = pc.equal(pc.binary_length(array), 0)
+    if pc.any(empty).as_py():
+        array = pc.if_else(empty, pa.scalar(None, array.type), array)
+        changed = True
+    if not changed:
+        return text  # nothing to strip and no empty cell: the column as it is, not a copy
+    return pd.Series(pd.array(array, dtype=text.dtype), index=text.index)
+
+
+def as_arrow(text: pd.Series[Any]) -> pa.Array:
+    """A text column as one Arrow array of large strings (chunks joined)."""
+    array = pa.array(text.array, type=pa.large_string())
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _storage(text: pd.Series[Any]) -> pa.Array | None:
+    """The Arrow array of a pyarrow-backed text column (None for other storage)."""
+    return as_arrow(text) if isinstance(text.array, pd.arrays.ArrowStringArray) else None
+
+
+def _trimmed(array: pa.Array) -> bool:
+    """Whether no cell begins or ends with a byte that may be part of a space.
+
+    Reads only the first and last byte of each cell; any byte outside printable ASCII sends the
+    column to the real strip, which knows every Unicode space.
+    """
+    _, offsets_buffer, data_buffer = array.buffers()
+    if data_buffer is None or len(array) == array.null_count:
+        return True  # no characters at all
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=width).astype(np.int64, copy=False)
+    starts = offsets[array.offset : array.offset + len(array)]
+    stops = offsets[array.offset + 1 : array.offset + len(array) + 1]
+    # Empty cells have no edges, and a missing cell's bytes (if any) are not text.
+    cells = stops > starts
+    if array.null_count:
+        cells &= ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if not cells.all():
+        starts, stops = starts[cells], stops[cells]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    ends = np.concatenate((data[starts], data[stops - 1]))
+    return bool(((ends > 0x20) & (ends < 0x7F)).all())
+
+
+@dataclass(slots=True)
+class Cells:
+    """A column's cells as text, stripped, empty = missing.
+
+    A column of few distinct values (a picklist, yes/no, small numbers, days) is held as Arrow's
+    dictionary of its cells (`values`, stripped: some may be missing or repeated) and each row's
+    code into it, so that checking and parsing run once per value and the engine can reuse the
+    codes.
+    """
+
+    index: pd.Index[Any]
+    full: pd.Series[Any] | None
+    codes: npt.NDArray[np.integer[Any]] | None = None
+    values: pd.Series[Any] | None = None
+
+    def unit(self) -> pd.Series[Any]:
+        """What per-value work runs on: the dictionary, or every cell."""
+        return self.values if self.values is not None else self.text()
+
+    def text(self) -> pd.Series[Any]:
+        """Every row's text."""
+        if self.full is None:
+            assert self.codes is not None and self.values is not None
+            self.full = pd.Series(self.values.array.take(self.codes), index=self.index)
+        return self.full
+
+    def present(self) -> Bools:
+        """Rows whose cell is not missing."""
+        if self.codes is not None and self.values is not None:
+            return np.asarray(self.values.notna().to_numpy()[self.codes], dtype=bool)
+        return self.text().notna().to_numpy()
+
+    def spread(self, unit: pd.Series[Any]) -> pd.Series[Any]:
+        """A column computed per dictionary value (`unit`), taken to every row."""
+        assert self.codes is not None
+        if isinstance(unit.dtype, np.dtype):
+            return pd.Series(unit.to_numpy()[self.codes], index=self.index)
+        return pd.Series(unit.array.take(self.codes), index=self.index)
+
+    def at(self, positions: npt.NDArray[np.intp]) -> list[str | None]:
+        """The cells of some rows, None where missing."""
+        cells = (
+            self.values.iloc[self.codes[positions]]
+            if self.codes is not None and self.values is not None
+            else self.text().iloc[positions]
+        )
+        return [None if pd.isna(cell) else str(cell) for cell in cells.tolist()]
+
+    def by_value(self) -> tuple[npt.NDArray[np.integer[Any]], list[str]]:
+        """For a coded column: a code per row (-1: missing) and the distinct values."""
+        assert self.codes is not None and self.values is not None
+        remap, distinct = pd.factorize(self.values, use_na_sentinel=True)
+        names = [str(value) for value in distinct]
+        if len(names) == len(self.values):  # the dictionary as it is: no missing, no repeat
+            return self.codes, names
+        return np.asarray(remap, dtype=np.int64)[self.codes], names
+
+    def factorized(self) -> tuple[npt.NDArray[np.integer[Any]], int]:
+        """A code per row (-1: missing) and the number of distinct values."""
+        if self.codes is not None:
+            codes, names = self.by_value()
+            return codes, len(names)
+        text = self.text()
+        array = _storage(text)
+        if array is not None and not array.null_count and len(array) > 1:
+            # Sorted cells (exports often are, by id) are numbered by their runs: no hashing.
+            head, tail = array.slice(0, len(array) - 1), array.slice(1)
+            if pc.all(pc.less_equal(head, tail)).as_py():
+                changes = np.asarray(pc.not_equal(head, tail).to_numpy(zero_copy_only=False))
+                codes = np.concatenate(([0], np.cumsum(changes, dtype=np.int64)))
+                return codes, int(codes[-1]) + 1
+        codes, distinct = pd.factorize(text, use_na_sentinel=True)
+        return np.asarray(codes, dtype=np.int64), len(distinct)
+
+
+#: Cells looked at to judge whether a column has few distinct values.
+_SAMPLE = 8192
+
+
+def column_cells(column: pd.Series[Any]) -> Cells:
+    """A column's text cells, coded by distinct value when a sample shows few of them."""
+    text = _unstripped(column)
+    array = _storage(text)
+    if array is None or not _few_distinct(array):
+        return Cells(column.index, _stripped(text))
+    encoded = array.dictionary_encode(null_encoding="encode")
+    raw = pd.Series(encoded.dictionary.to_pandas(), dtype=text.dtype)
+    values = _stripped(raw)
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
+    # When stripping changed nothing, every row's text is the column as given.
+    same = values is raw or bool(
+        (values.isna() == raw.isna()).all() and (values.fillna("") == raw.fillna("")).all()
+    )
+    return Cells(column.index, text if same else None, codes, values)
+
+
+def _few_distinct(array: pa.Array) -> bool:
+    """Whether an evenly spread sample of the cells holds at most half as many distinct values."""
+    if not len(array):
+        return False
+    step = max(1, len(array) // _SAMPLE)
+    sample = array.take(pa.array(np.arange(0, len(array), step, dtype=np.int64)))
+    return bool(2 * pc.count_distinct(sample, mode="all").as_py() <= len(sample))

@@ -1,0 +1,78 @@
+"""How pay is written in results: amounts with two places, ratios as fractions, and the one
+shape of a payout row (both pay paths and the fixtures build it here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from engine.money import EXACT, format_money
+from engine.pay.math import PlanPayout
+from engine.results import FrozenDict
+
+__all__ = ["measure_entry", "payout_row", "show_amount", "show_money", "show_ratio"]
+
+_MICRO = Decimal("0.000001")
+
+
+def show_money(value: Decimal) -> str:
+    """A payout as a decimal string with two places (`5625.00`)."""
+    text = f"{value:f}"
+    whole, _, fraction = text.partition(".")
+    if len(fraction) > 2:
+        return format_money(value)  # a ruleset rounding finer than the cent
+    text = f"{whole}.{fraction.ljust(2, '0')}"
+    return "0.00" if text == "-0.00" else text
+
+
+def show_amount(value: Decimal | None) -> str | None:
+    """A credited value or quota as text: two places when exact to the cent, else as needed."""
+    if value is None:
+        return None
+    whole, _, fraction = f"{value:f}".partition(".")
+    fraction = fraction.rstrip("0") if len(fraction) > 2 else fraction
+    text = f"{whole}.{fraction.ljust(2, '0')}"
+    return "0.00" if text == "-0.00" else text
+
+
+def show_ratio(value: Decimal | None) -> str | None:
+    """An attainment, rate or % as a fraction (`0.95`), at most 6 decimals, no trailing zeros."""
+    if value is None:
+        return None
+    rounded = value.quantize(_MICRO, context=EXACT).normalize(EXACT)
+    return "0" if not rounded else f"{rounded:f}"
+
+
+def measure_entry(
+    name: str,
+    credited: Decimal,
+    quota: Decimal | None,
+    attainment: Decimal | None,
+    rate: Decimal | None,
+    payout: Decimal,
+) -> FrozenDict:
+    """One entry of a payout row's `measures` (see `engine.results.MEASURE_FIELDS`)."""
+    return FrozenDict(
+        measure=name,
+        credited=show_amount(credited),
+        quota=show_amount(quota),
+        attainment=show_ratio(attainment),
+        rate_or_pct=show_ratio(rate),
+        payout=show_money(payout),
+    )
+
+
+def payout_row(payout: PlanPayout) -> Mapping[str, Any]:
+    """A payout of the reference path as a row of the payouts table."""
+    return {
+        "rep_id": payout.rep_id,
+        "plan": payout.plan,
+        "period": payout.period,
+        "payout": show_money(payout.payout),
+        "measures": tuple(
+            measure_entry(m.measure, m.credited, m.quota, m.attainment, m.rate_or_pct, m.payout)
+            for m in payout.measures
+        ),
+        "paid": payout.paid,
+    }

@@ -1,0 +1,330 @@
+"""The per-record reference of pay: one rep, one plan, one period, computed deal by deal.
+
+`engine.pay.vector` computes the same payouts and issues for whole tables and must agree to the
+cent; the fixtures run both. Crediting (decisions where the briefs are silent):
+
+  * A deal is credited when the measure's `where` is true (no implicit `status == won`: the SDR
+    credit counts open deals), to the period holding its `dated` date (default `close_date`)
+    within the plan's effective dates, to the rep in its `to` field (default `rep_id`).
+  * A `splits` table (deal_id, rep_id, share as `60%` or `0.6`) replaces the owner of the deals
+    it lists, for measures credited to `rep_id`; shares must sum to exactly 100%, else the deal
+    is credited to nobody and reported to each rep of the split.
+  * Reported, never dropped in silence: a `where` that cannot be decided (a field it reads is
+    empty), a deal without a date (reported with no period), a negative amount, a credited
+    value that is missing. A negative credited value with a valid amount (a loss-making margin)
+    is credited as it is.
+  * `reached(stage)` reads the deal's `stage` field, as `engine.record` does; `dated
+    entered_at(stage)` is the first day the deal's stage events show it in the stage.
+
+Quotas and proration
+  * A quota is per rep, measure and period: one row of the quotas table (none, several, empty
+    or not positive: reported, the plan is not paid for that rep and period), or the formula
+    with the rep's fields and linked records (`territory.potential`).
+  * proration daily: quota and target variable are multiplied by days employed in the period
+    (from `hire_date`, to `end_date` when the reps table has one) / days in the period; a
+    missing hire date counts as employed; a rep not employed at all in the period is reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from engine.ir import Compiled
+from engine.money import exact_mul
+from engine.pay.inputs import as_date, exact_value, first_entries, measure_quota, split_shares
+from engine.pay.math import CreditedDeal, MeasureInput, PayoutIssue, PlanPayout, pay_plan
+from engine.pay.schedule import schedule
+from engine.pay.spec import CreditRule, MeasureSpec, PlanBook, PlanSpec
+from engine.periods import PayPeriod, proration_factor
+from engine.record import coercer, compile_node
+from engine.results import is_missing, text_or_none
+
+__all__ = ["Payment", "RepOutcome", "pay_everyone", "pay_rep"]
+
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class RepOutcome:
+    """The per-record path's answer for one rep, one plan, one period."""
+
+    payout: PlanPayout | None
+    issues: tuple[PayoutIssue, ...]
+
+
+class _CreditRunner:
+    """A credit rule as closures over one coerced deal row (the reference semantics)."""
+
+    def __init__(self, rule: CreditRule, compiled: Compiled) -> None:
+        stages = compiled.stages
+        self.rule = rule
+        self.readers = tuple((name, coercer(kind)) for name, kind in rule.reads.items())
+        self.derived = tuple(
+            (name, compile_node(node, stages)) for name, node in rule.derived.items()
+        )
+        self.where: Callable[[dict[str, Any]], Any] | None = (
+            None if rule.where is None else compile_node(rule.where, stages)
+        )
+        self.value: Callable[[dict[str, Any]], Any] | None = (
+            None if rule.value is None else compile_node(rule.value, stages)
+        )
+        self.dated: Callable[[dict[str, Any]], Any] | None = (
+            None if rule.dated is None else compile_node(rule.dated, stages)
+        )
+
+    def row(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for name, coerce in self.readers:
+            raw = record.get(name)
+            # Typed tables hold NaT / NA / NaN for missing cells; the coercers expect None.
+            row[name] = None if is_missing(raw) else coerce(raw)
+        for name, compute in self.derived:
+            row[name] = compute(row)
+        return row
+
+
+def pay_rep(
+    book: PlanBook,
+    compiled: Compiled,
+    plan_name: str,
+    rep: Mapping[str, Any],
+    period: PayPeriod,
+    *,
+    deals: Iterable[Mapping[str, Any]] = (),
+    quotas: Sequence[Mapping[str, Any]] = (),
+    links: Mapping[str, Mapping[str, Any] | None] | None = None,
+    splits: Sequence[Mapping[str, Any]] = (),
+    stage_events: Sequence[Mapping[str, Any]] = (),
+    paid: bool = True,
+) -> RepOutcome:
+    """The reference path: pay one rep on one plan for one period, deal by deal.
+
+    `deals` may hold any deals (those of other reps are not credited); `quotas` are the rep's
+    quota rows; `splits` the split rows of the deals involved; `stage_events` the events of the
+    deals involved. Issues found on this rep's deals (missing or negative amounts, splits not
+    summing to 100%) are returned with the payout; a missing quota prevents the payout.
+    """
+    plan = book.plans[plan_name]
+    rep_id = text_or_none(rep.get("id")) or ""
+    issues: list[PayoutIssue] = []
+
+    def issue(reason: str, measure: str | None = None, deal: str | None = None) -> None:
+        issues.append(PayoutIssue(rep_id, plan.name, period.id, reason, measure, deal))
+
+    if not plan.covers(period.start, period.end):
+        assert plan.effective is not None
+        start, end = plan.effective
+        issue(f"{period.id} is outside the plan's effective dates ({start} to {end})")
+    if plan.unit != period.unit:
+        issue(f"plan {plan.name} pays per {plan.unit}, not per {period.unit}")
+    if issues:
+        return RepOutcome(None, tuple(issues))
+    days: int | None = None
+    factor = _ONE
+    if plan.proration:
+        days, factor = proration_factor(
+            period, as_date(rep.get("hire_date")), as_date(rep.get("end_date"))
+        )
+        if days == 0:
+            issue(f"not employed during {period.id} (hired {as_date(rep.get('hire_date'))})")
+            return RepOutcome(None, tuple(issues))
+
+    shares, split_problems = split_shares(
+        (row.get("deal_id"), row.get("rep_id"), row.get("share")) for row in splits
+    )
+    split_reps = {
+        deal: {
+            text_or_none(row.get("rep_id"))
+            for row in splits
+            if text_or_none(row.get("deal_id")) == deal
+        }
+        for deal in split_problems
+    }
+    entered = first_entries(stage_events)
+    inputs: dict[str, MeasureInput] = {}
+    quota_problem = False
+    for spec in plan.measures:
+        credited, credited_deals = _credit(
+            _CreditRunner(spec.credit, compiled),
+            spec,
+            rep_id,
+            period,
+            plan,
+            deals,
+            shares,
+            split_problems,
+            split_reps,
+            entered,
+            issue,
+            issues,
+        )
+        quota, reason = measure_quota(spec, rep, period, quotas, links or {}, plan)
+        if reason is not None:
+            issue(reason, spec.name)
+            quota_problem = True
+        elif quota is not None and factor != _ONE:
+            quota = plan.round(exact_mul(quota, factor))
+        inputs[spec.name] = MeasureInput(credited, quota, credited_deals)
+    if quota_problem:
+        return RepOutcome(None, tuple(issues))
+    payout = pay_plan(plan, rep_id, period, inputs, proration=factor, days=days, paid=paid)
+    return RepOutcome(payout, tuple(issues))
+
+
+def _credit(
+    runner: _CreditRunner,
+    spec: MeasureSpec,
+    rep_id: str,
+    period: PayPeriod,
+    plan: PlanSpec,
+    deals: Iterable[Mapping[str, Any]],
+    shares: Mapping[str, dict[str, Decimal]],
+    split_problems: Mapping[str, str],
+    split_reps: Mapping[str, set[str | None]],
+    entered: Mapping[tuple[str, str], dt.date],
+    issue: Callable[..., None],
+    issues: list[PayoutIssue],
+) -> tuple[Decimal, tuple[CreditedDeal, ...]]:
+    rule = runner.rule
+    total = _ZERO
+    credited: list[CreditedDeal] = []
+    for record in deals:
+        deal_id = text_or_none(record.get("id")) or "?"
+        # Splits share a deal between owners; a `to` field names one rep (an SDR...) instead.
+        split = shares.get(deal_id) if rule.to == "rep_id" else None
+        broken = split_problems.get(deal_id) if rule.to == "rep_id" else None
+        if split is not None:
+            if rep_id not in split:
+                continue
+            share = split[rep_id]
+        elif broken is not None:
+            if rep_id not in split_reps.get(deal_id, ()):
+                continue
+            share = _ZERO
+        elif text_or_none(record.get(rule.to)) == rep_id:
+            share = _ONE
+        else:
+            continue
+        try:
+            row = runner.row(record)
+        except (ValueError, ArithmeticError) as error:
+            issue(f"deal {deal_id} is not credited: {error}", spec.name, deal_id)
+            continue
+        counts = True if runner.where is None else runner.where(row)
+        if counts is False:
+            continue
+        if rule.dated_stage is not None:
+            day = entered.get((deal_id, rule.dated_stage))
+        elif runner.dated is not None:
+            day = runner.dated(row)
+        else:
+            day = row.get(rule.date_field)
+        if day is None:
+            issues.append(
+                PayoutIssue(
+                    rep_id,
+                    plan.name,
+                    None,
+                    f"deal {deal_id} is not credited: {rule.no_date_text}",
+                    spec.name,
+                    deal_id,
+                )
+            )
+            continue
+        if not period.holds(day) or (
+            plan.effective is not None and not plan.effective[0] <= day <= plan.effective[1]
+        ):
+            continue
+        if counts is not True:
+            # Unknown is not false: a won deal with an empty field must not vanish silently.
+            missing = [ref.name for ref in rule.where_fields if row.get(ref.name) is None]
+            issue(
+                f"deal {deal_id} is not credited: {rule.missing_text(missing)}", spec.name, deal_id
+            )
+            continue
+        if broken is not None:
+            issue(f"deal {deal_id} is not credited: {broken}", spec.name, deal_id)
+            continue
+        value = _ONE
+        if runner.value is not None:
+            amount = row.get("amount")
+            if amount is not None and amount < 0:
+                issue(
+                    f"deal {deal_id} is not credited: negative amount ({amount:f})",
+                    spec.name,
+                    deal_id,
+                )
+                continue
+            found = exact_value(runner.value(row))
+            if found is None:
+                issue(f"deal {deal_id} is not credited: no {rule.value_text}", spec.name, deal_id)
+                continue
+            value = found
+        part = exact_mul(value, share)
+        total += part
+        credited.append(CreditedDeal(deal_id, day, value, share, part))
+    return total, tuple(credited)
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """One rep paid (or not) on one plan for one period by the reference path."""
+
+    rep: Mapping[str, Any]
+    plan: str
+    period: PayPeriod
+    outcome: RepOutcome
+
+
+def pay_everyone(
+    book: PlanBook,
+    compiled: Compiled,
+    *,
+    reps: Sequence[Mapping[str, Any]],
+    deals: Sequence[Mapping[str, Any]] = (),
+    quotas: Sequence[Mapping[str, Any]] = (),
+    territories: Mapping[str, Mapping[str, Any]] | None = None,
+    splits: Sequence[Mapping[str, Any]] = (),
+    stage_events: Sequence[Mapping[str, Any]] = (),
+    period: PayPeriod | None = None,
+) -> tuple[list[Payment], list[PayoutIssue]]:
+    """The reference path on whole tables (as records): every rep x plan x period of the pay
+    schedule paid by `pay_rep`, and the schedule's issues (reps not paid at all).
+
+    `territories` maps a territory id to its record (for quota formulas).
+    """
+    ids = [text_or_none(rep.get("id")) for rep in reps]
+    roles = [text_or_none(rep.get("role")) for rep in reps]
+    days = [d for d in (as_date(deal.get("close_date")) for deal in deals) if d is not None]
+    dated = (min(days), max(days)) if days else None
+    work, issues = schedule(book, list(zip(ids, roles, strict=True)), period, dated)
+    quota_rows: dict[str, list[Mapping[str, Any]]] = {}
+    for row in quotas:
+        quota_rows.setdefault(text_or_none(row.get("rep_id")) or "", []).append(row)
+    found: list[Payment] = []
+    for assignment in work:
+        for position in assignment.reps:
+            rep = reps[position]
+            territory = text_or_none(rep.get("territory"))
+            link = (territories or {}).get(territory) if territory is not None else None
+            for pay_period in assignment.periods:
+                outcome = pay_rep(
+                    book,
+                    compiled,
+                    assignment.plan.name,
+                    rep,
+                    pay_period,
+                    deals=deals,
+                    quotas=quota_rows.get(ids[position] or "", []),
+                    links={"territory": link},
+                    splits=splits,
+                    stage_events=stage_events,
+                    paid=assignment.paid,
+                )
+                found.append(Payment(rep, assignment.plan.name, pay_period, outcome))
+    return found, issues

@@ -1,0 +1,241 @@
+"""`Program`: a compiled ruleset, and the only orchestrator of an evaluation.
+
+validate (every input row, once) -> evaluate (leads, deals, funnel, KPIs, alerts: the table
+path) -> pay (the reps x plans x periods of `engine.pay.schedule`). The per-record path
+(`evaluate_lead`, `evaluate_deal`) is the reference the table path is tested against.
+
+Importing this module does not import pandas: `koncept check`, `fmt` and `schema` stay light.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dsl.diagnostics import Diagnostic
+from dsl.model import Model
+from dsl.typed import TypedModel
+from engine.compiler import today
+from engine.ir import Compiled
+from engine.pay.spec import PlanBook, compile_plans
+from engine.periods import PayPeriod, parse_period
+from engine.record import DealEvaluator, LeadEvaluator
+from engine.results import DealResult, LeadResult, Results, TableCounts, Trace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from engine.data import RowError
+    from engine.pay.vector import PayoutResults
+
+__all__ = ["TABLES", "Inputs", "Program"]
+
+#: The input tables an evaluation takes, in the order they are validated.
+TABLES = ("leads", "deals", "stage_events", "reps", "quotas", "territories")
+
+
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """Input tables after validation: the valid rows typed, every rejected row reported.
+
+    `valid` holds one typed table per given input (`in = out + rejected` in `counts`);
+    `codes` the text columns validation already factorized; `splits` is read by pay as it is.
+    """
+
+    valid: Mapping[str, pd.DataFrame]
+    codes: Mapping[str, Mapping[str, tuple[Any, list[Any]]]]
+    errors: tuple[RowError, ...]
+    counts: Mapping[str, TableCounts]
+    splits: pd.DataFrame | None = None
+    given: frozenset[str] = field(default_factory=frozenset)
+
+    def records(self, table: str, where: Any = None) -> list[dict[str, Any]]:
+        """The valid rows of a table (those `where` holds, a boolean mask, when given) as the
+        per-record path reads them: one dict per row, amounts as exact Decimals (from their
+        cents), missing cells as None."""
+        frame = self.valid.get(table)
+        if frame is None:
+            return []
+        if where is not None:
+            frame = frame[where]
+        from decimal import Decimal
+
+        from engine.results import is_missing
+
+        names = [str(c) for c in frame.columns]
+        cents = {n[: -len("__cents")] for n in names if n.endswith("__cents")}
+        rows: list[dict[str, Any]] = []
+        for values in frame.itertuples(index=False):
+            row: dict[str, Any] = {}
+            for name, value in zip(names, values, strict=True):
+                missing = is_missing(value)
+                if name.endswith("__cents"):
+                    base = name[: -len("__cents")]
+                    row[base] = None if missing else Decimal(int(value)).scaleb(-2)
+                elif name not in cents:
+                    row[name] = None if missing else _native(value)
+            rows.append(row)
+        return rows
+
+
+class Program:
+    """A compiled ruleset: evaluates one lead or deal, or whole tables. Immutable, shareable."""
+
+    __slots__ = ("_deal", "_lead", "book", "compiled", "diagnostics", "model", "typed")
+
+    def __init__(
+        self,
+        model: Model,
+        typed: TypedModel,
+        compiled: Compiled,
+        diagnostics: Sequence[Diagnostic] = (),
+    ) -> None:
+        self.model = model
+        self.typed = typed
+        self.compiled = compiled
+        #: The plans, lowered for pay.
+        self.book: PlanBook = compile_plans(model, typed, compiled)
+        #: Warnings the checker reported (errors never make a Program).
+        self.diagnostics = tuple(diagnostics)
+        self._lead = LeadEvaluator(compiled)
+        self._deal = DealEvaluator(compiled)
+
+    # ------------------------------------------------------------------ one record
+    def evaluate_lead(self, lead: Mapping[str, object]) -> LeadResult:
+        """Score and classify one lead (a dict of field -> value); the reference path."""
+        return self._lead(lead)
+
+    def evaluate_deal(self, deal: Mapping[str, object], as_of: dt.date | None = None) -> DealResult:
+        """Pipeline, qualification and playbook of one deal as of a date (default today)."""
+        return self._deal(deal, as_of or today())
+
+    def trace_lead(self, lead: Mapping[str, object]) -> tuple[LeadResult, Trace]:
+        """`evaluate_lead`, and how: the route and the case of each criterion that decided."""
+        return self._lead.run(lead, trace=True)
+
+    def trace_deal(
+        self, deal: Mapping[str, object], as_of: dt.date | None = None
+    ) -> tuple[DealResult, Trace]:
+        """`evaluate_deal`, and how: route, qualification cases, playbook items due."""
+        return self._deal.run(deal, as_of or today(), trace=True)
+
+    # ------------------------------------------------------------------ tables
+    def validate(
+        self,
+        *,
+        leads: pd.DataFrame | None = None,
+        deals: pd.DataFrame | None = None,
+        stage_events: pd.DataFrame | None = None,
+        reps: pd.DataFrame | None = None,
+        quotas: pd.DataFrame | None = None,
+        territories: pd.DataFrame | None = None,
+        splits: pd.DataFrame | None = None,
+    ) -> Inputs:
+        """Validate every row of the given tables against the ruleset's records."""
+        from engine.vector import validate_inputs
+
+        given = {
+            "leads": leads,
+            "deals": deals,
+            "stage_events": stage_events,
+            "reps": reps,
+            "quotas": quotas,
+            "territories": territories,
+        }
+        valid, codes, errors, counts = validate_inputs(self.model, self.compiled, given)
+        present = frozenset(name for name, frame in given.items() if frame is not None)
+        return Inputs(valid, codes, tuple(errors), counts, splits, present)
+
+    def pay(self, inputs: Inputs, period: PayPeriod | None = None) -> PayoutResults:
+        """Variable pay on validated inputs: every rep on the plans of its role, for the
+        period (or every period of the plans). Without a reps table nothing is paid and
+        nothing is reported: the caller asked for pipeline or lead results only."""
+        from engine.pay.vector import PayoutEngine, PayoutResults
+
+        valid = inputs.valid
+        if valid.get("reps") is None:
+            return PayoutResults.nothing()
+        return PayoutEngine(self.book, self.compiled).evaluate(
+            deals=valid.get("deals"),
+            reps=valid.get("reps"),
+            quotas=valid.get("quotas"),
+            territories=valid.get("territories"),
+            stage_events=valid.get("stage_events"),
+            splits=inputs.splits,
+            period=period,
+        )
+
+    def evaluate(
+        self,
+        *,
+        leads: pd.DataFrame | None = None,
+        deals: pd.DataFrame | None = None,
+        stage_events: pd.DataFrame | None = None,
+        reps: pd.DataFrame | None = None,
+        quotas: pd.DataFrame | None = None,
+        territories: pd.DataFrame | None = None,
+        splits: pd.DataFrame | None = None,
+        as_of: dt.date | None = None,
+        period: str | None = None,
+    ) -> Results:
+        """Evaluate whole tables (vectorized); rows failing validation are reported, not used.
+
+        `period` (`2026-Q1`, `2026-03`, `2026-H1`, `2026`) scopes KPIs and payouts; a text that
+        is not a period raises ValueError before any work.
+        """
+        import pandas as pd
+
+        from engine.results import ALERT_COLUMNS, ERROR_COLUMNS, frozen_counts
+        from engine.vector import evaluate_tables
+
+        asked = parse_period(period) if period is not None else None
+        day = as_of or today()
+        inputs = self.validate(
+            leads=leads,
+            deals=deals,
+            stage_events=stage_events,
+            reps=reps,
+            quotas=quotas,
+            territories=territories,
+            splits=splits,
+        )
+        paid = self.pay(inputs, asked)
+        found = evaluate_tables(self.compiled, inputs, day, asked, paid.attainments(asked))
+        row_errors = pd.DataFrame(
+            [(e.table, e.row, e.column, e.value, e.message) for e in inputs.errors],
+            columns=list(ERROR_COLUMNS),
+        )
+        return Results(
+            leads=found.leads,
+            deals=found.deals,
+            funnel=found.funnel,
+            kpis=found.kpis,
+            alerts=_concat([found.alerts, paid.alert_rows()], ALERT_COLUMNS),
+            errors=_concat([row_errors, paid.error_rows()], ERROR_COLUMNS),
+            payouts=paid.payouts,
+            budget=paid.budget,
+            counts=frozen_counts(inputs.counts.values()),
+            as_of=day,
+            period=None if asked is None else asked.id,
+        )
+
+
+def _native(value: Any) -> Any:
+    """A cell as a plain Python value (numpy scalars and timestamps unwrapped)."""
+    if hasattr(value, "to_pydatetime"):
+        moment = value.to_pydatetime()
+        return moment.date() if moment.time() == dt.time() else moment
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        return value.item()
+    return value
+
+
+def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
+    import pandas as pd
+
+    parts = [f for f in frames if not f.empty]
+    if not parts:
+        return frames[0] if frames else pd.DataFrame(columns=list(columns))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

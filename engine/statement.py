@@ -1,0 +1,507 @@
+"""A rep's variable-pay statement for a period, in plain French.
+
+Every line says where it comes from (the plan's measure, `file:line`) and what it is made of:
+the deals behind the credited value (id, date, value, share), the quota and the attainment, the
+method with its numbers ("Paliers : 95 % atteint -> palier [90%, 100%) = 75 % de 7 500,00 =
+5 625,00"), thresholds, accelerators, bonuses and caps. The amounts shown add up exactly to the
+total: a rounding line appears when showing the steps to the cent would not.
+
+The statement is computed by the per-record reference path (`engine.pay.reference`) over the
+plans and periods of the pay schedule (`engine.pay.schedule`): the same numbers `koncept eval`
+reports in its payouts table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dsl.diagnostics import closest
+from engine.money import format_french, round_money
+from engine.periods import PERIODS_PER_YEAR, coarser_or_same, parse_period
+from engine.results import text_or_none
+
+if TYPE_CHECKING:
+    from engine.program import Inputs, Program
+
+__all__ = ["Statement", "build_statement"]
+
+_CENT = Decimal("0.01")
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF"}
+_ROLE_WORDS = {True: "plan payé", False: "pour comparaison, non payé"}
+
+
+# ============================================================================ the statement
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """The text of a statement, and whether everything could be paid and credited."""
+
+    text: str
+    ok: bool
+    totals: Mapping[str, Decimal]
+
+
+def build_statement(
+    program: Program, tables: Mapping[str, Any], rep_id: str, period: str
+) -> Statement:
+    """The statement of one rep for one period (a plan period or a longer one).
+
+    `tables` holds the input tables by name (`deals`, `reps`, `quotas`, `territories`,
+    `stage_events`, `splits`; others, such as `leads`, are not needed and left alone), as read
+    from files: every row is validated as `koncept eval` validates it. Raises ValueError for
+    an unknown rep or period.
+    """
+    from engine.pay.reference import pay_everyone
+
+    asked = parse_period(period)
+    inputs = program.validate(
+        **{name: tables.get(name) for name in ("deals", "stage_events", "reps", "quotas",
+                                              "territories")}
+    )  # fmt: skip
+    if inputs.valid.get("reps") is None:
+        raise ValueError("no reps table in the data: a statement needs the rep's role")
+    rep = _rep(inputs, rep_id)
+    book = program.book
+    role = text_or_none(rep.get("role"))
+    plans = book.roles.get(role or "", ())
+    out = _Writer(_SYMBOLS.get(book.currency, book.currency))
+    name = text_or_none(rep.get("name"))
+    role_label = _role_label(program, role)
+    out.line(f"Relevé de rémunération variable — {name + ' ' if name else ''}({rep_id})")
+    out.line(
+        f"Rôle : {role_label or role or 'inconnu'} · Période demandée : {asked.id} "
+        f"(du {_date(asked.start)} au {_date(asked.end)})"
+    )
+    ok = True
+    totals: dict[str, Decimal] = {}
+    if not plans:
+        why = (
+            f"le rôle {role} n'a pas de plan de rémunération" if role else "le rep n'a pas de rôle"
+        )
+        out.blank()
+        out.line(f"Aucun plan : {why}.")
+        return Statement(out.text(), False, totals)
+    deals, splits, events = _rep_inputs(program, inputs, tables.get("splits"), rep_id, plans)
+    territory_id = text_or_none(rep.get("territory"))
+    territory = None
+    if territory_id is not None:
+        found = inputs.records("territories", _equal(inputs, "territories", "id", territory_id))
+        territory = found[0] if found else None
+    # The pay schedule says which plan periods the rep is paid on; its refusals are shown.
+    payments, refused = pay_everyone(
+        book,
+        program.compiled,
+        reps=[rep],
+        deals=deals,
+        quotas=inputs.records("quotas", _equal(inputs, "quotas", "rep_id", rep_id)),
+        territories={territory_id: territory} if territory_id and territory else None,
+        splits=splits,
+        stage_events=events,
+        period=asked,
+    )
+    for rank, plan_name in enumerate(plans):
+        plan = book.plans[plan_name]
+        out.blank()
+        title = plan.label or plan.name
+        out.line(f"Plan « {title} » ({plan.name}) — {_ROLE_WORDS[rank == 0]} · {_where(plan.span)}")
+        mine = [p for p in payments if p.plan == plan_name]
+        skipped = [i for i in refused if i.plan == plan_name]
+        if not coarser_or_same(asked.unit, plan.unit):
+            out.line(
+                f"  Ce plan paie par {_UNITS[plan.unit]} : demandez un(e) {_UNITS[plan.unit]}"
+                f" ou une période plus longue, pas {asked.id}."
+            )
+            ok = False
+            continue
+        steps = sorted(
+            [(p.period.id, p) for p in mine] + [(i.period or "", i) for i in skipped],
+            key=lambda step: step[0],
+        )
+        plan_total = Decimal(0)
+        for shown, step in steps:
+            if len(steps) > 1:
+                out.blank()
+                out.line(f"  ── {shown} ──")
+            if not hasattr(step, "outcome"):
+                ok = False
+                out.line("  Non calculé :")
+                out.line(f"    - {_issue_text(step)}")
+                continue
+            outcome = step.outcome
+            if outcome.payout is None:
+                ok = False
+                out.line("  Non calculé :")
+                for issue in outcome.issues:
+                    out.line(f"    - {_issue_text(issue)}")
+                continue
+            plan_total += _plan_lines(out, plan, outcome.payout, rep, territory)
+            if outcome.issues:
+                ok = False
+                out.line("  À vérifier (non crédité) :")
+                for issue in outcome.issues:
+                    out.line(f"    - {_issue_text(issue)}")
+        totals[plan_name] = plan_total
+        if len(steps) > 1:
+            out.line(f"  Total {asked.id} du plan : {out.money(plan_total)}")
+    if inputs.errors:
+        out.blank()
+        out.line(
+            f"{len(inputs.errors)} ligne(s) des données ont été écartées à la validation "
+            "(voir koncept eval)."
+        )
+    return Statement(out.text(), ok, totals)
+
+
+_UNITS = {"month": "mois", "quarter": "trimestre", "half": "semestre", "year": "année"}
+_OPS = {">=": "≥", "<=": "≤", "!=": "≠", "==": "="}
+#: How credited values are called on a statement.
+_VALUES = {
+    "amount": "montant",
+    "gross_margin": "marge brute",
+    "count": "nombre",
+    "weighted_value": "valeur pondérée",
+}
+
+
+def _rep(inputs: Inputs, rep_id: str) -> dict[str, Any]:
+    found = inputs.records("reps", _equal(inputs, "reps", "id", rep_id))
+    if found:
+        return found[0]
+    reps = inputs.valid["reps"]
+    known = [str(v) for v in reps["id"].dropna().tolist()] if "id" in reps.columns else []
+    close = closest(rep_id, known)
+    hint = f"; did you mean {close}?" if close else ""
+    raise ValueError(f"rep {rep_id!r} is not in the reps table{hint}")
+
+
+def _equal(inputs: Inputs, table: str, column: str, value: str) -> Any:
+    """The rows of a valid table whose text column is `value` (a boolean mask)."""
+    frame = inputs.valid.get(table)
+    if frame is None or column not in frame.columns:
+        return [False] * (0 if frame is None else len(frame))
+    found = frame[column].astype("str").str.strip() == value
+    return found.to_numpy(dtype=bool, na_value=False)
+
+
+def _rep_inputs(
+    program: Program, inputs: Inputs, splits: Any, rep_id: str, plans: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The deals that may be credited to the rep (owned, named in a `to` field, or split to
+    them), the split rows of those deals and their stage events."""
+    deals = inputs.valid.get("deals")
+    if deals is None or not len(deals):
+        return [], [], []
+    split_rows: list[dict[str, Any]] = []
+    split_deals: set[str] = set()
+    if splits is not None and len(splits):
+        names = [str(c) for c in splits.columns]
+        every = [dict(zip(names, row, strict=True)) for row in splits.itertuples(index=False)]
+        split_deals = {
+            str(r.get("deal_id")).strip() for r in every if text_or_none(r.get("rep_id")) == rep_id
+        }
+        split_rows = [r for r in every if text_or_none(r.get("deal_id")) in split_deals]
+    fields = {"rep_id"}
+    for name in plans:
+        for measure in program.book.plans[name].measures:
+            fields.add(measure.credit.to)
+    ids = deals["id"].astype("str").str.strip()
+    mask = ids.isin(split_deals)
+    for name in fields:
+        if name in deals.columns:
+            mask |= deals[name].astype("str").str.strip() == rep_id
+    chosen = mask.to_numpy(dtype=bool, na_value=False)
+    events = inputs.valid.get("stage_events")
+    event_rows: list[dict[str, Any]] = []
+    if events is not None and len(events):
+        wanted = set(ids[chosen].tolist())
+        picked = events["deal_id"].astype("str").str.strip().isin(wanted)
+        event_rows = inputs.records("stage_events", picked.to_numpy(dtype=bool))
+    return inputs.records("deals", chosen), split_rows, event_rows
+
+
+# ============================================================================ one plan period
+def _plan_lines(
+    out: _Writer, plan: Any, payout: Any, rep: Mapping[str, Any], territory: Any
+) -> Decimal:
+    """Print a plan's lines for one period; returns its total."""
+    if len(payout.measures) and payout.target is not None:
+        if payout.proration == 1:
+            yearly = payout.target * PERIODS_PER_YEAR[plan.unit]
+            note = f" ({out.money(yearly)} par an)"
+        else:
+            note = f" ({out.money(plan.target)} avant prorata)"
+        out.line(f"  Variable cible de la période : {out.money(payout.target)}{note}")
+    if payout.proration != 1 and payout.days is not None:
+        hired = text_or_none(rep.get("hire_date"))
+        out.line(
+            f"  Prorata : {payout.days} jours travaillés sur la période"
+            + (f" (arrivée le {_date(_as_date(rep.get('hire_date')))})" if hired else "")
+            + f" → objectifs et variable cible × {out.pct(payout.proration)}"
+        )
+    shown_total = Decimal(0)
+    for number, (spec, line) in enumerate(zip(plan.measures, payout.measures, strict=True), 1):
+        out.blank()
+        label = spec.label or spec.name
+        out.line(f"  {number}. {label} ({spec.name}) · {_where(spec.span)}")
+        _credit_lines(out, spec, line, payout.deals.get(spec.name, ()))
+        _quota_line(out, spec, line, plan, territory)
+        shown = Decimal(0)
+        for part in line.parts:
+            text = _part_text(out, spec, line, part)
+            if text is None:
+                continue
+            out.line(f"     {text}")
+            shown += _cents(part.amount)
+        if shown != line.payout:
+            out.line(
+                f"     Arrondi ({plan.rounding[0]} {out.number(plan.rounding[1])}) : "
+                f"{out.signed(line.payout - shown)}"
+            )
+        out.line(f"     = {out.money(line.payout)}")
+        shown_total += line.payout
+    out.blank()
+    if payout.cap_adjustment:
+        out.line(
+            f"  Plafond du plan {out.money(payout.plan_cap)} : {out.money(shown_total)} "
+            f"ramené au plafond → {out.signed(payout.cap_adjustment)}"
+        )
+    out.line(f"  Total {payout.period} : {out.money(payout.payout)}")
+    return Decimal(payout.payout)
+
+
+def _credit_lines(out: _Writer, spec: Any, line: Any, deals: Sequence[Any]) -> None:
+    credit = spec.credit
+    what = _VALUES.get(credit.value_text, credit.value_text)
+    count = len(deals)
+    noun = "affaire" if count == 1 else "affaires"
+    value = out.count(line.credited) if credit.value is None else out.money(line.credited)
+    out.line(f"     Crédité ({what}) : {value} sur {count} {noun}")
+    for deal in deals:
+        shown = out.count(deal.value) if credit.value is None else out.amount(deal.value)
+        share = ""
+        if deal.share != 1:
+            share = f" × {out.pct(deal.share)} = {out.amount(deal.credited)}"
+        out.line(f"       {deal.deal_id}  {_date(deal.date)}  {shown}{share}")
+
+
+def _quota_line(out: _Writer, spec: Any, line: Any, plan: Any, territory: Any) -> None:
+    if line.quota is None:
+        return
+    if spec.quota_formula is not None:
+        formula = _snippet(spec.lines.get("quota")) or "formule"
+        potential = ""
+        if territory is not None and territory.get("potential") is not None:
+            potential = (
+                f", territoire {text_or_none(territory.get('id'))} : potentiel "
+                f"{out.number(Decimal(str(territory.get('potential'))))}"
+            )
+        source = f"{formula}{potential}"
+    else:
+        source = f"table des objectifs, mesure {spec.quota_measure}"
+    out.line(
+        f"     Objectif : {out.money(line.quota)} ({source}) → atteinte {out.pct(line.attainment)}"
+    )
+
+
+def _part_text(out: _Writer, spec: Any, line: Any, part: Any) -> str | None:
+    """One step of a measure in words, or None for a step with nothing to say."""
+    kind = part.kind
+    att = out.pct(line.attainment) if line.attainment is not None else ""
+    if kind == "commission":
+        return (
+            f"Commission : {out.pct(part.rate)} × {out.amount(part.base)} = "
+            f"{out.amount(part.amount)}"
+        )
+    if kind == "per_unit":
+        return (
+            f"Prime par unité : {out.count(part.base)} × {out.amount(part.rate)} = "
+            f"{out.amount(part.amount)}"
+        )
+    if kind == "rates":
+        method = "rétroactif" if spec.rates_method == "retroactive" else "marginal"
+        where = f"{att} atteint" if part.band.on_attainment else f"{out.amount(line.credited)}"
+        if spec.rates_method == "retroactive":
+            return (
+                f"Taux ({method}) : {where} → tranche {_band(out, part.band)} = "
+                f"{out.pct(part.rate)} × {out.amount(part.base)} = {out.amount(part.amount)}"
+            )
+        return (
+            f"Tranche {_band(out, part.band)} ({method}) : {out.pct(part.rate)} × "
+            f"{out.amount(part.base)} = {out.amount(part.amount)}"
+        )
+    if kind == "no_band":
+        return f"Aucune tranche ne s'applique ({att or out.amount(line.credited)}) : 0,00"
+    if kind == "steps":
+        return (
+            f"Paliers : {att} atteint → palier {_band(out, part.band)} = {out.pct(part.rate)} "
+            f"de {out.amount(part.base)} = {out.amount(part.amount)}"
+        )
+    if kind == "curve":
+        return (
+            f"Courbe : {att} atteint → {_piece(out, part)} = {out.pct(part.rate)} de "
+            f"{out.amount(part.base)} = {out.amount(part.amount)}"
+        )
+    if kind == "gate":
+        if part.reached:
+            return f"Seuil de déclenchement {out.pct(part.level)} : atteint ({att})"
+        return (
+            f"Seuil de déclenchement {out.pct(part.level)} non atteint ({att}) : rien n'est "
+            "versé sur cette mesure, 0,00"
+        )
+    if kind == "floor":
+        return (
+            f"Seuil plancher {out.pct(part.level)} : seule la part au-delà de "
+            f"{out.amount(part.base)} est rémunérée" + ("" if part.reached else " (non dépassé)")
+        )
+    if kind == "accelerator":
+        if not part.reached:
+            return f"Accélérateur au-delà de {out.pct(part.level)} : non atteint ({att})"
+        return (
+            f"Accélérateur : {out.number(part.factor)} × ({att} − {out.pct(part.level)}) × "
+            f"{out.amount(part.base)} = {out.amount(part.amount)}"
+        )
+    if kind == "bonus":
+        condition = f"atteinte {_OPS.get(part.note, part.note)} {out.pct(part.level)}"
+        if part.reached:
+            amount = out.amount(part.amount)
+            return f"Prime {out.amount(part.base)} si {condition} : obtenue ({att}) = {amount}"
+        return f"Prime {out.amount(part.base)} si {condition} : non obtenue ({att})"
+    if kind == "cap":
+        if not part.reached:
+            return None
+        limit = (
+            f"{out.pct(part.level)} de {out.amount(line.target)}"
+            if part.note == "percent"
+            else out.amount(part.base)
+        )
+        before = part.base - part.amount
+        return (
+            f"Plafond {limit} = {out.amount(part.base)} : {out.amount(before)} ramené au "
+            f"plafond → {out.signed(part.amount)}"
+        )
+    return None
+
+
+def _band(out: _Writer, band: Any) -> str:
+    left = "[" if band.low_inclusive else "("
+    right = "]" if band.high_inclusive else ")"
+    show = out.pct if band.on_attainment else out.amount
+    high = "..." if band.high is None else show(band.high)
+    return f"{left}{show(band.low)}, {high}{right}"
+
+
+def _piece(out: _Writer, part: Any) -> str:
+    numbers = part.piece
+    if part.note == "below":
+        return f"sous {out.pct(numbers[0])}, la courbe paie {out.pct(numbers[1])}"
+    if part.note == "before":
+        return f"avant le premier point ({out.pct(numbers[0])}), rien"
+    if part.note == "between":
+        l0, p0, l1, p1 = numbers
+        return (
+            f"entre {out.pct(l0)} (payé {out.pct(p0)}) et {out.pct(l1)} (payé "
+            f"{out.pct(p1)}), en ligne droite"
+        )
+    if part.note == "at":
+        return f"au point {out.pct(numbers[0])}"
+    if part.note == "slope":
+        level, pay, slope = numbers
+        return f"pente {out.number(slope)} au-delà de {out.pct(level)} (payé {out.pct(pay)})"
+    return f"au-delà du dernier point ({out.pct(numbers[0])}), palier à {out.pct(numbers[1])}"
+
+
+# ============================================================================ words and numbers
+class _Writer:
+    """Collects lines; formats numbers the French way (7 500,00 €, 87,5 %, 12/02/2026)."""
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+        self.lines: list[str] = []
+
+    def line(self, text: str) -> None:
+        self.lines.append(text.rstrip())
+
+    def blank(self) -> None:
+        if self.lines and self.lines[-1]:
+            self.lines.append("")
+
+    def text(self) -> str:
+        return "\n".join(self.lines).rstrip() + "\n"
+
+    def amount(self, value: Decimal | None) -> str:
+        if value is None:
+            return "—"
+        return _grouped(_cents(value))
+
+    def money(self, value: Decimal | None) -> str:
+        return f"{self.amount(value)} {self.currency}"
+
+    def signed(self, value: Decimal) -> str:
+        return ("+" if value >= 0 else "−") + self.amount(abs(value))
+
+    def count(self, value: Decimal) -> str:
+        return format_french(value.normalize() if value == value.to_integral_value() else value)
+
+    def number(self, value: Decimal | None) -> str:
+        return "—" if value is None else format_french(value.normalize())
+
+    def pct(self, value: Decimal | None) -> str:
+        if value is None:
+            return "—"
+        percent = (value * 100).quantize(_CENT).normalize()
+        return f"{format_french(percent)} %"
+
+
+def _grouped(value: Decimal) -> str:
+    text = format_french(value)
+    return text if "," in text else f"{text},00"
+
+
+def _cents(value: Decimal) -> Decimal:
+    return round_money(value, _CENT, "half_up")
+
+
+def _date(value: dt.date | None) -> str:
+    return "—" if value is None else value.strftime("%d/%m/%Y")
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _where(span: Any) -> str:
+    return f"{span.path}:{span.line}"
+
+
+def _snippet(span: Any) -> str | None:
+    """The source text of a span (e.g. a quota formula), when its file can be read."""
+    if span is None:
+        return None
+    try:
+        text = Path(span.path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    snippet = text[span.start : span.end].strip()
+    snippet = snippet.removeprefix("quota").strip().removeprefix("formula").strip()
+    return f"formule {snippet}" if snippet else None
+
+
+def _role_label(program: Program, role: str | None) -> str | None:
+    declared = program.model.roles.get(role) if role else None
+    return declared.label if declared is not None else None
+
+
+def _issue_text(issue: Any) -> str:
+    measure = f"[{issue.measure}] " if issue.measure else ""
+    return f"{measure}{issue.reason}"
