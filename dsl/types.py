@@ -56,6 +56,11 @@ NUMBER = FieldType("number")
 PERCENT = FieldType("percent")
 
 
+def range_text(low: Decimal, high: Decimal) -> str:
+    """A declared range as the ruleset writes it: `0..2`."""
+    return f"{low.normalize():f}..{high.normalize():f}"
+
+
 def describe(t: FieldType) -> str:
     """How a type is named in messages."""
     return "a list" if t.kind == "list" else t.kind

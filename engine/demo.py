@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +26,12 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 from dsl.canonical import TABLES, Column
 from engine.schemas import FILE_NAMES, RECORD_NAMES
 
-__all__ = ["DEFAULT_MEASURES", "DEFAULT_STAGES", "TERRITORIES", "generate", "write"]
+if TYPE_CHECKING:
+    from engine.program import Program
+
+__all__ = [
+    "DEFAULT_MEASURES", "DEFAULT_STAGES", "TERRITORIES", "demo_tables", "generate", "write",
+]  # fmt: skip
 
 DEFAULT_STAGES = (
     "detection",
@@ -365,3 +370,56 @@ def _money(cents: Ints) -> pd.Series[Any]:
     whole = pd.Series(size // 100).astype("str")
     fraction = pd.Series(size % 100).astype("str").str.zfill(2)
     return sign + whole + "." + fraction
+
+
+def demo_tables(
+    program: Program, n_leads: int = 1_000, n_deals: int = 1_000, seed: int = 0
+) -> tuple[dict[str, pd.DataFrame], int]:
+    """Deterministic synthetic tables for a ruleset (its roles, stages, quota measures and
+    plan year), and the year they cover."""
+    from engine.data.inputs import table_columns
+
+    model = program.model
+    book = program.book
+    years = sorted(p.effective[0].year for p in book.plans.values() if p.effective is not None)
+    year = years[0] if years else 2026
+    ranges = {
+        (record, name): (float(kind.range[0]), float(kind.range[1]))
+        for record, fields in model.records.items()
+        for name, kind in fields.items()
+        if kind.range is not None
+    }
+    tables = generate(
+        {record: table_columns(model, record) for record in TABLES},
+        n_leads=n_leads,
+        n_deals=n_deals,
+        seed=seed,
+        stages=tuple(program.compiled.stages) or DEFAULT_STAGES,
+        measures=tuple(sorted(book.quota_measures)) if book.plans else DEFAULT_MEASURES,
+        ranges=ranges,
+        year=year,
+    )
+    declared = list(model.roles)
+    if declared:
+        tables["reps"] = _client_roles(
+            tables["reps"], declared, [r for r in declared if book.roles.get(r)]
+        )
+    return tables, year
+
+
+def _client_roles(reps: pd.DataFrame, declared: list[str], planned: list[str]) -> pd.DataFrame:
+    """The generated team (AE, SDR, AM) in the ruleset's roles.
+
+    A quota-carrying rep (AE, AM) of a role the ruleset lacks takes its first role with a plan
+    (maven: agents); an SDR of a missing role takes a role without a plan, or leaves (SDRs own
+    no deal and have no quota, so nothing else changes).
+    """
+    role = reps["role"]
+    known = role.isin(declared)
+    carrying = ~known & role.isin(["AE", "AM"])
+    unplanned = [r for r in declared if r not in planned]
+    renamed = role.mask(carrying, (planned or declared)[0])
+    if unplanned:
+        renamed = renamed.mask(~known & ~carrying, unplanned[0])
+        return reps.assign(role=renamed)
+    return reps.assign(role=renamed)[(known | carrying).to_numpy()].reset_index(drop=True)

@@ -134,7 +134,7 @@ class Program:
         splits: pd.DataFrame | None = None,
     ) -> Inputs:
         """Validate every row of the given tables against the ruleset's records."""
-        from engine.vector import validate_inputs
+        from engine.data.inputs import validate_inputs
 
         given = {
             "leads": leads,
@@ -144,7 +144,8 @@ class Program:
             "quotas": quotas,
             "territories": territories,
         }
-        valid, codes, errors, counts = validate_inputs(self.model, self.compiled, given)
+        stages = tuple(self.compiled.stages)
+        valid, codes, errors, counts = validate_inputs(self.model, stages, given)
         present = frozenset(name for name, frame in given.items() if frame is not None)
         return Inputs(valid, codes, tuple(errors), counts, splits, present)
 
@@ -202,7 +203,8 @@ class Program:
             splits=splits,
         )
         paid = self.pay(inputs, asked)
-        found = evaluate_tables(self.compiled, inputs, day, asked, paid.attainments(asked))
+        attainments = paid.attainments(asked)
+        found = evaluate_tables(self.compiled, inputs.valid, inputs.codes, day, asked, attainments)
         row_errors = pd.DataFrame(
             [(e.table, e.row, e.column, e.value, e.message) for e in inputs.errors],
             columns=list(ERROR_COLUMNS),

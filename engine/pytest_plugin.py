@@ -81,7 +81,7 @@ class CaseItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """The same text as `koncept test` prints for the case."""
         if isinstance(excinfo.value, CaseFailed):
-            from engine.cli.test import text_result
+            from engine.testing.report import text_result
 
             return text_result(excinfo.value.result)
         return str(super().repr_failure(excinfo))

@@ -22,7 +22,7 @@ from difflib import get_close_matches
 from typing import Any
 
 from dsl import canonical
-from dsl.types import FieldType
+from dsl.types import FieldType, range_text
 from engine.ir import (
     AS_OF,
     AggregateIR,
@@ -63,7 +63,6 @@ __all__ = [
     "coercer",
     "compile_node",
     "probability_units",
-    "range_text",
     "weighted",
     "weighted_units",
 ]
@@ -275,11 +274,6 @@ def coercer(field_type: FieldType) -> Callable[[object], Any]:
         return found
 
     return ranged
-
-
-def range_text(low: Decimal, high: Decimal) -> str:
-    """A declared range as the ruleset writes it: `0..2`."""
-    return f"{low.normalize():f}..{high.normalize():f}"
 
 
 def _coercer(field_type: FieldType) -> Callable[[object], Any]:

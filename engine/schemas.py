@@ -14,11 +14,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 from dsl.canonical import TABLES, Column
+from engine.results import (
+    ALERT_COLUMNS,
+    BUDGET_COLUMNS,
+    DEAL_COLUMNS,
+    ERROR_COLUMNS,
+    FUNNEL_COLUMNS,
+    KPI_COLUMNS,
+    LEAD_COLUMNS,
+    MEASURE_FIELDS,
+    PAYOUT_COLUMNS,
+)
 
 __all__ = [
     "DRAFT",
@@ -209,10 +221,196 @@ def mapping_schema() -> dict[str, Any]:
     }
 
 
+# ----------------------------------------------------------------------------- fixtures
+#: Input keys of a case -> (input table, record name). `lead` and `deal` are one record.
+INPUTS: dict[str, tuple[str, str]] = {
+    "lead": ("leads", "lead"),
+    "leads": ("leads", "lead"),
+    "deal": ("deals", "deal"),
+    "deals": ("deals", "deal"),
+    "stage_events": ("stage_events", "stage_event"),
+    "reps": ("reps", "rep"),
+    "quotas": ("quotas", "quota"),
+    "territories": ("territories", "territory"),
+    "splits": ("splits", "split"),
+}
+NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+PLACEHOLDER = r"^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)$"
+#: A record key that repeats the record (rate boundaries need e.g. 5 won deals of 17).
+REPEAT = "_repeat"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def fixture_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a fixture file (published in schemas/)."""
+    scalar = {"type": ["string", "number", "boolean", "null"]}
+    record = {
+        "description": "One input record: column -> value (text, number, true/false or null).",
+        "type": "object",
+        "propertyNames": {"anyOf": [{"pattern": NAME}, {"pattern": PLACEHOLDER}]},
+        "additionalProperties": scalar,
+    }
+    table = {
+        "description": "An input table: a list of records, or a file (CSV, XLSX, JSON, Parquet) "
+        "relative to the fixture file.",
+        "oneOf": [
+            {"type": "array", "items": {"$ref": "#/$defs/record"}},
+            {
+                "type": "object",
+                "properties": {"file": {"type": "string", "minLength": 1}},
+                "required": ["file"],
+                "additionalProperties": False,
+            },
+        ],
+    }
+
+    def row(fields: Sequence[str], required: Sequence[str] = (), **more: Any) -> dict[str, Any]:
+        properties: dict[str, Any] = {name: {} for name in fields}
+        properties.update(more)
+        found: dict[str, Any] = {
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": False,
+        }
+        if required:
+            found["required"] = list(required)
+        return found
+
+    def rows(item: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": item}
+
+    def typed(kind: str, description: str) -> dict[str, Any]:
+        # A typed field may also hold a `$name` a table-driven row fills in.
+        return {
+            "description": description,
+            "anyOf": [{"type": kind}, {"$ref": "#/$defs/placeholder"}],
+        }
+
+    lead = row(
+        LEAD_COLUMNS,
+        points=typed("object", "criterion -> points (only those listed)"),
+        missing=typed("array", "undecided criteria, in any order"),
+        alerts=typed("array", "names of the alerts the lead raises (all)"),
+    )
+    deal = row(
+        DEAL_COLUMNS,
+        missing=typed("array", "unmet exit criteria of the deal's stage, in any order"),
+        skipped=typed("array", "earlier stages with unmet criteria, in any order"),
+        playbook_missing=typed("array", "due playbook requirements not met, in any order"),
+        playbook_conflict=typed(
+            "array", "the playbooks that all apply to the deal (it then gets none), in any order"
+        ),
+        alerts=typed("array", "names of the alerts the deal raises (all)"),
+    )
+    measure = row(MEASURE_FIELDS, ["measure"])
+    want = row(
+        (),
+        lead=lead,
+        leads=rows({**lead, "required": ["id"]}),
+        deal=deal,
+        deals=rows({**deal, "required": ["id"]}),
+        funnel=rows(row(FUNNEL_COLUMNS, ["stage"])),
+        kpis=rows(row(KPI_COLUMNS, ["kpi"])),
+        alerts=rows(
+            row(
+                ALERT_COLUMNS,
+                raised=typed("boolean", "false: no such alert is raised"),
+            )
+        ),
+        errors=rows(row(ERROR_COLUMNS)),
+        payouts=rows(row((*PAYOUT_COLUMNS, "paid"), ["rep_id"], measures=rows(measure))),
+        budget=rows(row(BUDGET_COLUMNS, ["plan"])),
+        statement=row(
+            ("rep", "period"),
+            ["rep", "lines"],
+            lines={"type": "array", "items": {"type": "string"}, "minItems": 1},
+        ),
+        error={
+            "type": "string",
+            "minLength": 1,
+            "description": "the single lead or deal is rejected with a message containing this",
+        },
+    )
+    want["minProperties"] = 1
+    defaults = {
+        "description": "Record name -> values every inline record of that kind starts from.",
+        "type": "object",
+        "propertyNames": {"enum": sorted({record for _, record in INPUTS.values()})},
+        "additionalProperties": {"$ref": "#/$defs/record"},
+    }
+    date = {"type": "string", "pattern": DATE_PATTERN}
+    case: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "note": {"type": "string"},
+            "as_of": date,
+            "period": {"type": "string"},
+            "defaults": {"$ref": "#/$defs/defaults"},
+            "xfail": {
+                "type": "string",
+                "minLength": 1,
+                "description": "expected to fail, and why (an engine bug, with its report)",
+            },
+            "lead": {"$ref": "#/$defs/record"},
+            "deal": {"$ref": "#/$defs/record"},
+            **{name: {"$ref": "#/$defs/table"} for name in INPUTS if name not in ("lead", "deal")},
+            "want": {"$ref": "#/$defs/want"},
+            "columns": {
+                "type": "array",
+                "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+                "minItems": 1,
+                "uniqueItems": True,
+            },
+            "rows": {
+                "description": "Table-driven case: one case per row, `$name` in the case "
+                "replaced by the row's value (rows are mappings, or lists under `columns`).",
+                "type": "array",
+                "minItems": 1,
+                "items": {"oneOf": [{"type": "object"}, {"type": "array"}]},
+            },
+        },
+        "required": ["name", "want"],
+        "additionalProperties": False,
+        "not": {"anyOf": [{"required": ["lead", "leads"]}, {"required": ["deal", "deals"]}]},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:koncept-rules:schema:fixture",
+        "title": "Ruleset fixture",
+        "description": "Test cases of a client ruleset (rulesets/<client>/tests/*.yaml): inputs "
+        "and the results they must give. See docs/testing.md.",
+        "type": "object",
+        "properties": {
+            "ruleset": {
+                "type": "string",
+                "description": "The ruleset folder or file, relative to this file (default: the "
+                "folder holding tests/).",
+            },
+            "as_of": date,
+            "period": {"type": "string"},
+            "defaults": {"$ref": "#/$defs/defaults"},
+            "cases": {"type": "array", "items": {"$ref": "#/$defs/case"}, "minItems": 1},
+        },
+        "required": ["cases"],
+        "additionalProperties": False,
+        "$defs": {
+            "placeholder": {
+                "description": "`$name` or `${name}`: a column of a table-driven case's rows.",
+                "type": "string",
+                "pattern": PLACEHOLDER,
+            },
+            "record": record,
+            "table": table,
+            "defaults": defaults,
+            "want": want,
+            "case": case,
+        },
+    }
+
+
 def schema_files() -> dict[str, dict[str, Any]]:
     """File name -> schema for every published schema (`deal.schema.json`, `mapping...`)."""
-    from engine.testing import fixture_schema  # the fixture files of `koncept test`
-
     files = {f"{record}.schema.json": table_schema(record) for record in FILE_NAMES}
     files["mapping.schema.json"] = mapping_schema()
     files["fixture.schema.json"] = fixture_schema()

@@ -16,7 +16,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.cli.eval import (
+from engine.cli._common import (
     add_input_arguments,
     load_program,
     read_inputs,
@@ -27,7 +27,7 @@ from engine.cli.eval import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from engine.cli.eval import Inputs
+    from engine.cli._common import Inputs
     from engine.program import Program
 
 __all__ = ["register", "run"]

@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the table's effective schema."""
-    from engine.cli.eval import load_program
+    from engine.cli._common import load_program
     from engine.schemas import dumps
 
     program = load_program(args.ruleset)

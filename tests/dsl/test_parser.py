@@ -10,8 +10,9 @@ import pytest
 
 from dsl import nodes as n
 from dsl.diagnostics import render_all
-from dsl.parser import MAX_FILE_BYTES, MAX_NESTING, parse, read_source
+from dsl.parser import MAX_FILE_BYTES, parse, read_source
 from dsl.source import SourceFile
+from dsl.syntax import MAX_NESTING
 
 SAMPLE = Path(__file__).parent / "samples" / "all_constructs.krl"
 

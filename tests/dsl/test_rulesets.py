@@ -20,13 +20,13 @@ from dsl.formatter import format_text
 from dsl.parser import (
     MAX_FILE_BYTES,
     MAX_FILES,
-    MAX_NESTING,
     MAX_SYNTAX_ERRORS_PER_FILE,
     ParsedFile,
     parse,
     read_source,
     ruleset_files,
 )
+from dsl.syntax import MAX_NESTING
 
 RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
 CLIENTS = ("contech-saas", "fintech", "industrie-services", "maven-crm", "services-b2b")

@@ -23,12 +23,12 @@ import pytest
 
 import engine
 from dsl.canonical import TABLES
-from engine.cli.demo import demo_tables
-from engine.cli.eval import Progress
+from engine.cli._common import Progress
 from engine.cli.main import main
+from engine.data.inputs import table_columns
+from engine.demo import demo_tables
 from engine.output import escape_formula, money_kpis, to_json, write_json
 from engine.results import DEAL_COLUMNS, ERROR_COLUMNS, FUNNEL_COLUMNS, LEAD_COLUMNS
-from engine.vector import table_columns
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTECH = str(ROOT / "rulesets" / "contech-saas")
@@ -580,12 +580,11 @@ def test_progress_draws_on_a_terminal_for_long_runs_only() -> None:
     screen = Terminal()
     with Progress(3, True, screen) as progress:
         progress.step("reading")
-        assert progress.line().startswith("[------------------------] 0/3 reading ")
         progress.step("evaluating")
-        assert progress.line().startswith("[########----------------] 1/3 evaluating ")
+        assert progress.done == 1
     drawn = screen.getvalue()
-    assert "\r[------------------------] 0/3 reading " in drawn
-    assert drawn.endswith("\r\x1b[K")  # the line is erased at the end
+    assert "evaluating" in drawn and "1/3" in drawn  # the step and how far the run is
+    assert drawn.endswith("\x1b[2K")  # the bar's line erased at the end
     quiet = Terminal()
     with Progress(3, False, quiet) as progress:
         progress.step("reading")

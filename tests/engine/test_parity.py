@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 import engine
 from dsl.canonical import TABLES, Column
+from engine.data.inputs import table_columns
 from engine.demo import generate
 from engine.record import weighted_units
-from engine.vector import _weighted_decimals, table_columns
+from engine.vector.deals import weighted_decimals
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = dt.date(2026, 3, 31)
@@ -337,5 +338,5 @@ def test_client_rulesets_agree_on_generated_data(name: str) -> None:
 def test_weighted_values_made_by_arrow_are_the_record_paths(units: list[int], scale: int) -> None:
     # The table path makes a column's weighted values in bulk; each is the record path's Decimal,
     # written the same (two places for whole cents, else the places needed).
-    made = _weighted_decimals(np.asarray(units, dtype=np.int64), scale)
+    made = weighted_decimals(np.asarray(units, dtype=np.int64), scale)
     assert [str(d) for d in made] == [str(weighted_units(u, scale)) for u in units]

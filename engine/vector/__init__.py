@@ -1,0 +1,79 @@
+"""The table evaluator: the semantics of `engine.compiler`, vectorized with numpy and pandas.
+
+A value is a `V`: a numpy array and a mask of the rows where it is known. Exact values are int64
+scaled by 10**scale (money: cents), dates are int64 days, floats are float64, text is an object
+array. Conditions are boolean arrays that are False wherever they are unknown, so Kleene logic
+is a few mask operations.
+
+Two things keep it both fast and faithful to the record path:
+  * a condition that reads a single text field is evaluated once per distinct value with the
+    record path's own closure, then spread to the rows by the column's factorized codes;
+  * per-row lists and mappings (`points`, `missing`, `skipped`...) are built once per distinct
+    combination (a key made of small integer codes), then taken by that key: no Python loop
+    runs per row, and rows with the same combination share one immutable object.
+
+Modules, in the order they build on each other: `values` (V, Frame, columns), `history` (stage
+events as codes), `expr` (IR -> vector functions), `context` (one evaluation's state, alerts),
+`scores` (scores and qualification, leads), `deals` (pipeline, playbooks, funnel, win rates),
+`kpis` (KPIs per role, rep and team; alerts on other tables).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from engine.ir import Compiled
+from engine.periods import PayPeriod
+from engine.vector.context import Alerts, Context
+from engine.vector.deals import deal_rows, funnel_rows, win_rate_alerts
+from engine.vector.expr import Compiler
+from engine.vector.frame import Frame
+from engine.vector.history import History
+from engine.vector.kpis import kpi_rows, other_alerts
+from engine.vector.scores import lead_rows
+from engine.vector.values import (
+    Codes,
+    V,
+)
+
+__all__ = ["Compiler", "Frame", "TableResults", "V", "evaluate_tables"]
+
+
+@dataclass(frozen=True, eq=False)
+class TableResults:
+    """What the table path computes from validated inputs (pay apart)."""
+
+    leads: pd.DataFrame
+    deals: pd.DataFrame
+    funnel: pd.DataFrame
+    kpis: pd.DataFrame
+    alerts: pd.DataFrame
+
+
+def evaluate_tables(
+    compiled: Compiled,
+    valid: Mapping[str, pd.DataFrame],
+    codes: Mapping[str, Mapping[str, Codes]],
+    as_of: dt.date,
+    period: PayPeriod | None,
+    attainments: Mapping[str, Mapping[str, float]],
+) -> TableResults:
+    """Everything the ruleset declares on validated tables (and the text columns validation
+    factorized): scores, pipeline, funnel, KPIs, alerts. `attainments` (per measure, per rep)
+    come from pay, for `attainment()`."""
+    context = Context(compiled, as_of, period, attainments, codes, valid)
+    alerts = Alerts()
+    leads = lead_rows(context, valid.get("leads"), alerts)
+    history = History(
+        list(compiled.stages.values()), valid.get("deals"), valid.get("stage_events"), codes
+    )
+    deals, deal_frame, playbooks = deal_rows(context, valid.get("deals"), history, alerts)
+    funnel = funnel_rows(context, history, alerts)
+    win_rate_alerts(context, deal_frame, playbooks, alerts)
+    kpis = kpi_rows(context, valid, deal_frame, alerts)
+    other_alerts(context, valid, alerts)
+    return TableResults(leads, deals, funnel, kpis, alerts.frame())
