@@ -15,14 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from difflib import get_close_matches
 from typing import Any
 
 from dsl import canonical
 from dsl.types import FieldType, range_text
+from engine import cells
 from engine.ir import (
     AS_OF,
     AggregateIR,
@@ -48,7 +47,6 @@ from engine.ir import (
     StageIR,
     ToFloat,
 )
-from engine.money import parse_money, parse_number
 from engine.results import NO_TRACE, DealResult, FrozenDict, LeadResult, ScoreValue, Trace
 
 __all__ = [
@@ -72,14 +70,6 @@ Fn = Callable[[Row], Any]
 
 #: Values the engine computes; never read from input.
 DERIVED = canonical.DERIVED_NAMES
-TRUE_WORDS = frozenset(canonical.TRUE_WORDS)
-FALSE_WORDS = frozenset(canonical.FALSE_WORDS)
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
-_PLAIN_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
-_ISO_DATETIME = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$"
-)
-_SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 
 
 class RecordError(ValueError):
@@ -118,7 +108,6 @@ def _text(value: object) -> str | None:
 
 def _one_of(options: tuple[str, ...]) -> Callable[[object], str | None]:
     known = frozenset(options)
-    shown = ", ".join(options)
 
     def coerce(value: object) -> str | None:
         if value.__class__ is str and value in known:
@@ -126,11 +115,7 @@ def _one_of(options: tuple[str, ...]) -> Callable[[object], str | None]:
         text = _as_text(value)
         if text is None or text in known:
             return text
-        # The same words as the table path's validation (engine.data).
-        lowered = {option.lower(): option for option in options}
-        close = get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.6)
-        hint = f"; did you mean {lowered[close[0]]!r}?" if close else ""
-        raise ValueError(f"{text!r} is not one of {shown}{hint}")
+        raise ValueError(cells.not_an_option(text, options))
 
     return coerce
 
@@ -138,16 +123,12 @@ def _one_of(options: tuple[str, ...]) -> Callable[[object], str | None]:
 def known_text(name: str, known: tuple[str, ...]) -> Callable[[object], str | None]:
     """A text field restricted to known ids (stage ids), in the table path's words."""
     allowed = frozenset(known)
-    shown = ", ".join(known[:10]) + (f", ... ({len(known)} in all)" if len(known) > 10 else "")
-    lowered = {choice.lower(): choice for choice in known}
 
     def coerce(value: object) -> str | None:
         text = _as_text(value)
         if text is None or text in allowed:
             return text
-        close = get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.6)
-        hint = f"; did you mean {lowered[close[0]]!r}?" if close else ""
-        raise ValueError(f"{text!r} is not a known {name} (expected one of {shown}){hint}")
+        raise ValueError(cells.unknown_id(name, text, known))
 
     return coerce
 
@@ -156,16 +137,7 @@ def _boolean(value: object) -> bool | None:
     if value is True or value is False:
         return value
     text = _as_text(value)
-    if text is None:
-        return None
-    lowered = text.lower()
-    if lowered in TRUE_WORDS:
-        return True
-    if lowered in FALSE_WORDS:
-        return False
-    raise ValueError(
-        f"{text!r} is not a yes/no value (expected true/false, yes/no, oui/non, vrai/faux or 1/0)"
-    )
+    return None if text is None else cells.boolean(text)
 
 
 def _integer(value: object) -> int | None:
@@ -178,35 +150,19 @@ def _integer(value: object) -> int | None:
             raise ValueError(f"{value!r} is not a whole number")
         return int(value)
     text = _as_text(value)
-    if text is None:
-        return None
-    if _PLAIN_INTEGER.match(text):
-        return int(text)
-    number = parse_number(text)
-    if number != number.to_integral_value():
-        raise ValueError(f"{text!r} is not a whole number")
-    if abs(number) >= 2**63:
-        raise ValueError(f"{text!r} is too large")
-    return int(number)
-
-
-def _float_text(text: str, percent: bool) -> float:
-    if percent and text.endswith("%"):
-        return _float_text(text[:-1].strip(), False) / 100
-    number = float(text) if _PLAIN_NUMBER.match(text) else float(parse_number(text))
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ValueError(f"{text!r} is not a finite number")
-    return number
+    return None if text is None else cells.whole(text)
 
 
 def _number(percent: bool) -> Callable[[object], float | None]:
+    read = cells.percent if percent else cells.number
+
     def coerce(value: object) -> float | None:
         if value.__class__ is float:
             return None if value != value else value
         if isinstance(value, int | Decimal) and not isinstance(value, bool):
             return float(value)
         text = _as_text(value)
-        return None if text is None else _float_text(text, percent)
+        return None if text is None else read(text)
 
     return coerce
 
@@ -217,19 +173,14 @@ def _money(value: object) -> Decimal | None:
     if isinstance(value, int | float | Decimal):
         if _is_missing(value):
             return None
-        amount = parse_money(value)
+        found = cells.cents(value)
     else:
         text = _as_text(value)
         if text is None:
             return None
-        amount = parse_money(text)
-    cents = amount * 100
-    if cents != cents.to_integral_value():
-        raise ValueError(f"{value!r} has more than two decimals (amounts are kept to the cent)")
-    if abs(cents) >= canonical.MAX_CENTS:
-        raise ValueError(f"{value!r} is too large for an amount")
+        found = cells.cents(text)
     # The same object the table path builds: cents, two places.
-    return Decimal(int(cents)).scaleb(-2)
+    return Decimal(found).scaleb(-2)
 
 
 def _date(value: object) -> dt.date | None:
@@ -238,25 +189,7 @@ def _date(value: object) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     text = _as_text(value)
-    if text is None:
-        return None
-    iso = _ISO_DATETIME.match(text)
-    slashed = _SLASHED.match(text)
-    try:
-        if len(text) == 10 and text[4] == "-":
-            day = dt.date.fromisoformat(text)
-        elif iso:
-            day = dt.date.fromisoformat(iso.group(1))
-        elif slashed:
-            d, m, y = slashed.groups()  # French order: day first
-            day = dt.date(int(y), int(m), int(d))
-        else:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD or DD/MM/YYYY)") from None
-    if not dt.date(1900, 1, 1) <= day <= dt.date(2199, 12, 31):
-        raise ValueError(f"{text!r} is not a plausible date (expected between 1900 and 2199)")
-    return day
+    return None if text is None else cells.day(text)
 
 
 def coercer(field_type: FieldType) -> Callable[[object], Any]:

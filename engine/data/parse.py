@@ -9,9 +9,7 @@ instead of guessing.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
-from datetime import date
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -21,23 +19,11 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
-from dsl.canonical import FALSE_WORDS, MAX_CENTS, TRUE_WORDS, Column
-from dsl.diagnostics import closest
+from dsl.canonical import FALSE_WORDS, TRUE_WORDS, Column
+from engine import cells
 from engine.data.read import Bools, as_arrow
-from engine.money import parse_money, parse_number
 
-__all__ = ["Parsed", "close_hint", "parse_column"]
-
-_BOOL_HELP = "expected true/false, yes/no, oui/non, vrai/faux or 1/0"
-_DATE_HELP = "expected YYYY-MM-DD or DD/MM/YYYY"
-_FIRST_DATE = pd.Timestamp("1900-01-01")
-_LAST_DATE = pd.Timestamp("2199-12-31")
-
-
-def close_hint(value: str, choices: Sequence[str]) -> str:
-    """`; did you mean 'x'?` for the choice closest to a cell's value, case ignored, or ""."""
-    close = closest(value, choices, fold_case=True)
-    return f"; did you mean {close!r}?" if close else ""
+__all__ = ["Parsed", "parse_column"]
 
 
 Parsed = tuple[dict[str, Any], Bools, dict[str | None, str]]
@@ -70,8 +56,7 @@ def _parse_one_of(column: Column, text: pd.Series[Any]) -> Parsed:
     options = column.options
     bad = (text.notna() & ~text.isin(list(options))).to_numpy()
     messages: dict[str | None, str] = {
-        str(value): f"{value!r} is not one of {', '.join(options)}{close_hint(str(value), options)}"
-        for value in pd.unique(text[bad])
+        str(value): cells.not_an_option(str(value), options) for value in pd.unique(text[bad])
     }
     return {column.name: text}, bad, messages
 
@@ -84,8 +69,7 @@ def _parse_boolean(column: Column, text: pd.Series[Any]) -> Parsed:
     bad = present & ~(yes | no)
     values = pd.arrays.BooleanArray(yes, ~(yes | no))
     messages: dict[str | None, str] = {
-        str(value): f"{value!r} is not a yes/no value ({_BOOL_HELP})"
-        for value in pd.unique(text[bad])
+        str(value): cells.not_yes_no(str(value)) for value in pd.unique(text[bad])
     }
     return {column.name: pd.Series(values, index=text.index)}, bad, messages
 
@@ -185,21 +169,9 @@ def _parse_float(column: Column, text: pd.Series[Any]) -> Parsed:
     if fast.any():
         numbers[fast] = _cast(array, fast, pa.float64())[fast]
     slow = present & ~fast
-    bad, messages = _slow(text, slow, _percent if column.type == "percent" else _number, numbers)
+    read = cells.percent if column.type == "percent" else cells.number
+    bad, messages = _slow(text, slow, read, numbers)
     return {column.name: pd.Series(numbers, index=text.index)}, bad, messages
-
-
-def _number(value: str) -> float:
-    number = float(parse_number(value))
-    if not np.isfinite(number):
-        raise ValueError(f"{value!r} is not a finite number")
-    return number
-
-
-def _percent(value: str) -> float:
-    if value.endswith("%"):
-        return _number(value[:-1].strip()) / 100
-    return _number(value)
 
 
 def _parse_integer(column: Column, text: pd.Series[Any]) -> Parsed:
@@ -208,18 +180,9 @@ def _parse_integer(column: Column, text: pd.Series[Any]) -> Parsed:
     integers = np.zeros(len(text), dtype=np.int64)
     if fast.any():
         integers[fast] = _cast(array, fast, pa.int64())[fast]
-    bad, messages = _slow(text, present & ~fast, _whole, integers)
+    bad, messages = _slow(text, present & ~fast, cells.whole, integers)
     values = pd.arrays.IntegerArray(integers, ~present | bad)
     return {column.name: pd.Series(values, index=text.index)}, bad, messages
-
-
-def _whole(value: str) -> int:
-    number = parse_number(value)
-    if number != number.to_integral_value():
-        raise ValueError(f"{value!r} is not a whole number")
-    if abs(number) >= 2**63:
-        raise ValueError(f"{value!r} is too large")
-    return int(number)
 
 
 #: Plain amounts with at most two significant decimals and 13 digits: they convert exactly through
@@ -234,7 +197,7 @@ def _parse_money(column: Column, text: pd.Series[Any], decimals: bool = True) ->
     cents = np.zeros(len(text), dtype=np.int64)
     if fast.any():
         cents[fast] = np.rint(_cast(array, fast, pa.float64())[fast] * 100).astype(np.int64)
-    bad, messages = _slow(text, present & ~fast, _cents, cents)
+    bad, messages = _slow(text, present & ~fast, cells.cents, cents)
     ok = present & ~bad
     integers = pd.arrays.IntegerArray(cents, ~ok)
     typed = {f"{column.name}__cents": pd.Series(integers, index=text.index)}
@@ -249,21 +212,10 @@ def _parse_money(column: Column, text: pd.Series[Any], decimals: bool = True) ->
     return {column.name: pd.Series(objects, index=text.index, dtype=object), **typed}, bad, messages
 
 
-def _cents(value: str) -> int:
-    amount = parse_money(value)
-    cents = amount * 100
-    if cents != cents.to_integral_value():
-        raise ValueError(f"{value!r} has more than two decimals (amounts are kept to the cent)")
-    if abs(cents) >= MAX_CENTS:
-        raise ValueError(f"{value!r} is too large for an amount")
-    return int(cents)
-
-
 # ISO dates, with a time and zone that are dropped (the day is the one written), and French
 # day-first dates. Month-first dates (03/13/2026) fail as dates and are reported.
 _ISO_DAY = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?$"
 _SLASHED_TIME = r"^(\d{1,2}/\d{1,2}/\d{4})[ T]\d{1,2}:\d{2}(:\d{2})?$"
-_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{1,2})/(\d{1,2})/(\d{4})")
 
 
 def _parse_date(column: Column, text: pd.Series[Any]) -> Parsed:
@@ -283,26 +235,19 @@ def _parse_date(column: Column, text: pd.Series[Any]) -> Parsed:
     values = parsed[np.where(codes >= 0, codes, len(parsed) - 1)]
     failed = present & np.isnat(values)
     messages: dict[str | None, str] = {
-        str(value): f"{value!r} is not a date ({_DATE_HELP})" for value in pd.unique(text[failed])
+        str(value): cells.not_a_date(str(value)) for value in pd.unique(text[failed])
     }
-    plausible = (values >= _FIRST_DATE.to_datetime64()) & (values <= _LAST_DATE.to_datetime64())
+    first, last = (np.datetime64(d, "us") for d in (cells.FIRST_DAY, cells.LAST_DAY))
+    plausible = (values >= first) & (values <= last)
     implausible = present & ~failed & ~plausible
     for value in pd.unique(text[implausible]):
-        messages[str(value)] = f"{value!r} is not a plausible date (expected between 1900 and 2199)"
+        messages[str(value)] = cells.implausible_date(str(value))
     values[implausible] = np.datetime64("NaT")
     typed = pd.Series(values.astype("datetime64[ns]"), index=text.index)
     return {column.name: typed}, failed | implausible, messages
 
 
 def _day(value: str) -> np.datetime64:
-    """The day of `YYYY-MM-DD` or `DD/MM/YYYY` (French order), NaT when there is none."""
-    match = _DAY.fullmatch(value)
-    if match is None:
-        return np.datetime64("NaT", "us")
-    year, month, day, d, m, y = match.groups()
-    try:
-        if year is not None:
-            return np.datetime64(date(int(year), int(month), int(day)), "us")
-        return np.datetime64(date(int(y), int(m), int(d)), "us")
-    except ValueError:
-        return np.datetime64("NaT", "us")
+    """The day of a date cell (see `engine.cells.day_of`), NaT when there is none."""
+    found = cells.day_of(value)
+    return np.datetime64("NaT", "us") if found is None else np.datetime64(found, "us")

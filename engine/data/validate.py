@@ -20,7 +20,8 @@ import pandas as pd
 
 from dsl.canonical import Column
 from dsl.diagnostics import closest
-from engine.data.parse import close_hint, parse_column
+from engine import cells
+from engine.data.parse import parse_column
 from engine.data.read import Bools, Cells, as_text, column_cells
 from engine.schemas import RECORD_NAMES
 
@@ -312,9 +313,5 @@ def _unknown(
 ) -> Bools:
     bad = (text.notna() & ~text.isin(list(known))).to_numpy()
     for value in pd.unique(text[bad]):
-        shown = ", ".join(known[:10]) + (f", ... ({len(known)} in all)" if len(known) > 10 else "")
-        messages.setdefault(
-            str(value),
-            f"{value!r} is not a known {name} (expected one of {shown}){close_hint(value, known)}",
-        )
+        messages.setdefault(str(value), cells.unknown_id(name, str(value), known))
     return bad

@@ -1,0 +1,157 @@
+"""One input cell read as a type of the language, the same way on both paths.
+
+The table path (`engine.data.parse`) reads whole columns in bulk and hands the cells it cannot
+read that way to these functions, once per distinct value; the record path (`engine.record`)
+reads every field of a record with them. So `1 234,56`, `oui`, `12/02/2026` or a half cent mean
+one thing (or fail with one message) whichever path reads them. No pandas here: `koncept check`
+and `engine.load` stay light.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+
+from dsl.canonical import FALSE_WORDS, MAX_CENTS, TRUE_WORDS
+from dsl.diagnostics import closest
+from engine.money import parse_money, parse_number
+
+__all__ = [
+    "BOOL_HELP",
+    "DATE_HELP",
+    "FIRST_DAY",
+    "LAST_DAY",
+    "boolean",
+    "cents",
+    "day",
+    "day_of",
+    "implausible_date",
+    "not_a_date",
+    "not_an_option",
+    "not_yes_no",
+    "number",
+    "percent",
+    "unknown_id",
+    "whole",
+]
+
+BOOL_HELP = "expected true/false, yes/no, oui/non, vrai/faux or 1/0"
+DATE_HELP = "expected YYYY-MM-DD or DD/MM/YYYY"
+#: Dates outside these are typos (0202, 20226), never real deals.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+
+_TRUE, _FALSE = frozenset(TRUE_WORDS), frozenset(FALSE_WORDS)
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+_PLAIN_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+# ISO dates, with a time and zone that are dropped (the day is the one written), and French
+# day-first dates, with a time. Month-first dates (03/13/2026) fail as dates and are reported.
+_DAY = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?"
+)
+
+
+def boolean(text: str) -> bool:
+    """A yes/no cell: true/false, yes/no, oui/non, vrai/faux or 1/0, in any case."""
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(not_yes_no(text))
+
+
+def not_yes_no(text: str) -> str:
+    """Why a cell is not a yes/no value."""
+    return f"{text!r} is not a yes/no value ({BOOL_HELP})"
+
+
+def whole(text: str) -> int:
+    """A whole number (`12`, `1 200`, `1,2K` refused), within int64."""
+    if _PLAIN_INTEGER.match(text):
+        return int(text)
+    found = parse_number(text)
+    if found != found.to_integral_value():
+        raise ValueError(f"{text!r} is not a whole number")
+    if abs(found) >= 2**63:
+        raise ValueError(f"{text!r} is too large")
+    return int(found)
+
+
+def number(text: str) -> float:
+    """A number (`12.5`, `1 234,5`), finite."""
+    found = float(text) if _PLAIN_NUMBER.match(text) else float(parse_number(text))
+    if not math.isfinite(found):
+        raise ValueError(f"{text!r} is not a finite number")
+    return found
+
+
+def percent(text: str) -> float:
+    """A percentage as a fraction: `15%` is 0.15; a bare number is already a fraction."""
+    if text.endswith("%"):
+        return number(text[:-1].strip()) / 100
+    return number(text)
+
+
+def cents(value: str | int | float | Decimal) -> int:
+    """An amount in integer cents (`1 234,56 €`, `50K`); more than two decimals is refused."""
+    found = parse_money(value) * 100
+    if found != found.to_integral_value():
+        raise ValueError(f"{value!r} has more than two decimals (amounts are kept to the cent)")
+    if abs(found) >= MAX_CENTS:
+        raise ValueError(f"{value!r} is too large for an amount")
+    return int(found)
+
+
+def day_of(text: str) -> dt.date | None:
+    """The day a date cell names (`2026-02-12`, `2026-02-12T10:00Z`, `12/02/2026`), or None."""
+    match = _DAY.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day_, d, m, y = match.groups()
+    try:
+        if year is not None:
+            return dt.date(int(year), int(month), int(day_))
+        return dt.date(int(y), int(m), int(d))
+    except ValueError:
+        return None
+
+
+def not_a_date(text: str) -> str:
+    """Why a cell is not a date."""
+    return f"{text!r} is not a date ({DATE_HELP})"
+
+
+def implausible_date(text: str) -> str:
+    """Why a date is refused although it is one."""
+    return f"{text!r} is not a plausible date (expected between 1900 and 2199)"
+
+
+def day(text: str) -> dt.date:
+    """A date cell's day, between 1900 and 2199; ValueError with the reason otherwise."""
+    found = day_of(text)
+    if found is None:
+        raise ValueError(not_a_date(text))
+    if not FIRST_DAY <= found <= LAST_DAY:
+        raise ValueError(implausible_date(text))
+    return found
+
+
+def _hint(value: str, choices: Sequence[str]) -> str:
+    """`; did you mean 'x'?` for the choice closest to a cell's value, case ignored, or ""."""
+    close = closest(value, choices, fold_case=True)
+    return f"; did you mean {close!r}?" if close else ""
+
+
+def not_an_option(value: str, options: Sequence[str]) -> str:
+    """Why a cell is not one of a one_of field's options."""
+    return f"{value!r} is not one of {', '.join(options)}{_hint(value, options)}"
+
+
+def unknown_id(name: str, value: str, known: Sequence[str]) -> str:
+    """Why a cell is not one of the ids it must name (a deal's stage)."""
+    shown = ", ".join(known[:10]) + (f", ... ({len(known)} in all)" if len(known) > 10 else "")
+    return f"{value!r} is not a known {name} (expected one of {shown}){_hint(value, known)}"
