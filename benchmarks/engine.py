@@ -55,11 +55,11 @@ sys.path.insert(0, str(ROOT))
 
 from dsl.canonical import TABLES  # noqa: E402
 from engine.data import validate_table  # noqa: E402
-from engine.data.inputs import table_columns  # noqa: E402
 from engine.demo import generate  # noqa: E402
 from engine.loader import load  # noqa: E402
 from engine.program import Program  # noqa: E402
 from engine.results import Results  # noqa: E402
+from engine.schemas import table_columns  # noqa: E402
 
 RULESET = ROOT / "rulesets" / "contech-saas"
 AS_OF = dt.date(2026, 12, 31)

@@ -23,7 +23,8 @@ class Model:
 
     ruleset: n.Ruleset | None = None
     records: dict[str, dict[str, FieldType]] = field(default_factory=dict)
-    declared_records: dict[str, n.Record] = field(default_factory=dict)
+    #: Every `record` block of a record, in order (a record may be declared in several).
+    declared_records: dict[str, list[n.Record]] = field(default_factory=dict)
     strategies: list[n.Strategy] = field(default_factory=list)
     scores: dict[str, n.Score] = field(default_factory=dict)
     qualifications: dict[str, n.Qualify] = field(default_factory=dict)
@@ -107,7 +108,7 @@ def build_model(modules: Iterable[n.Module]) -> Model:
             elif isinstance(declaration, n.Qualify):
                 model.qualifications.setdefault(declaration.subject.name, declaration)
             elif isinstance(declaration, n.Record):
-                model.declared_records.setdefault(declaration.name.name, declaration)
+                model.declared_records.setdefault(declaration.name.name, []).append(declaration)
                 fields = model.records.setdefault(declaration.name.name, {})
                 for item in declaration.fields:
                     fields[item.name.name] = type_of(item.type)

@@ -114,8 +114,19 @@ def generate(
     }
 
 
+#: The mapping written beside demo tables: they are canonical already. A mapping in the data
+#: folder is used before the ruleset's own (which describes the client's CRM export).
+CANONICAL_MAPPING = """\
+# Written by `koncept demo`: these tables are the canonical ones, with nothing to translate.
+# A mapping.yaml in the data folder is used before the one beside the ruleset (meant for the
+# client's CRM export), so `koncept eval --data` reads these files as they are.
+tables: {}
+"""
+
+
 def write(tables: Mapping[str, pd.DataFrame], folder: str | Path) -> list[Path]:
-    """Write each table as `<folder>/<name>.csv` (UTF-8, comma, empty cell = missing)."""
+    """Write each table as `<folder>/<name>.csv` (UTF-8, comma, empty cell = missing), and a
+    `mapping.yaml` saying they are canonical."""
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -123,6 +134,9 @@ def write(tables: Mapping[str, pd.DataFrame], folder: str | Path) -> list[Path]:
         path = target / f"{name}.csv"
         frame.to_csv(path, index=False)
         paths.append(path)
+    mapping = target / "mapping.yaml"
+    mapping.write_text(CANONICAL_MAPPING, encoding="utf-8")
+    paths.append(mapping)
     return paths
 
 
@@ -377,7 +391,7 @@ def demo_tables(
 ) -> tuple[dict[str, pd.DataFrame], int]:
     """Deterministic synthetic tables for a ruleset (its roles, stages, quota measures and
     plan year), and the year they cover."""
-    from engine.data.inputs import table_columns
+    from engine.schemas import table_columns
 
     model = program.model
     book = program.book

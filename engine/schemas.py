@@ -19,7 +19,9 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from dsl.canonical import TABLES, Column
+from dsl.canonical import DERIVED_NAMES, TABLES, Column
+from dsl.model import Model
+from dsl.types import range_text
 from engine.results import (
     ALERT_COLUMNS,
     BUDGET_COLUMNS,
@@ -67,6 +69,55 @@ _PERCENT_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?( ?%)?$"
 _MONEY_PATTERN = r"^-?\d+(\.\d+)?$"
 _DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 _NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def declared_columns(model: Model, record: str) -> tuple[Column, ...]:
+    """The columns of `record` a ruleset declares, in every `record` block (read from input,
+    not computed)."""
+    return tuple(
+        Column(f.name.name, f.type.name, False, tuple(o.name.name for o in f.type.options))
+        for block in model.declared_records.get(record, ())
+        for f in block.fields
+        if f.name.name not in DERIVED_NAMES
+    )
+
+
+def table_columns(model: Model, record: str) -> tuple[Column, ...]:
+    """The columns a table is validated against: canonical, extended by `record` declarations."""
+    return merge_columns(record, declared_columns(model, record))
+
+
+def effective_schema(model: Model, table: str) -> dict[str, Any]:
+    """The JSON Schema of one row of `table` (`deals` or `deal`) for this ruleset."""
+    record = RECORD_NAMES.get(table, table)
+    schema = table_schema(record, declared_columns(model, record))
+    ruleset = model.ruleset.name.name if model.ruleset is not None else None
+    if ruleset:
+        schema["$id"] = f"{schema['$id']}:{ruleset}"
+        schema["title"] = f"{record} ({ruleset})"
+    stages = list(model.stages)
+    stage = schema["properties"].get("stage")
+    if stages and stage is not None and record in ("deal", "stage_event"):
+        # Validation refuses a stage the pipelines do not declare.
+        required = "stage" in schema["required"]
+        stage.pop("type", None)
+        stage["enum"] = stages if required else [*stages, None]
+        stage["description"] += ": a stage of the ruleset's pipelines"
+    fields = model.records.get(record, {})
+    for name, prop in schema["properties"].items():
+        kind = fields.get(name)
+        if kind is None:
+            continue
+        if kind.range is not None and kind.kind in ("integer", "number", "percent", "money"):
+            low, high = kind.range
+            # Whole bounds as integers so `integer 0..2` reads as it is written.
+            prop["minimum"] = int(low) if low == low.to_integral_value() else float(low)
+            prop["maximum"] = int(high) if high == high.to_integral_value() else float(high)
+            prop["description"] += f", {range_text(low, high)}"
+        if kind.labels:
+            shown = ", ".join(f"{option} ({label})" for option, label in kind.labels)
+            prop["description"] += f": {shown}"
+    return schema
 
 
 def merge_columns(table: str, extra: tuple[Column, ...] = ()) -> tuple[Column, ...]:

@@ -31,6 +31,7 @@ __all__ = [
     "Progress",
     "add_input_arguments",
     "as_of_date",
+    "default_mapping",
     "load_program",
     "read_inputs",
     "report_data_error",
@@ -158,7 +159,7 @@ def read_inputs(
     if args.data is None and not files:
         usage("give --data DIR (a folder of input tables), table files, or --demo")
         return None
-    mapping_path = args.mapping or _default_mapping(args.ruleset)
+    mapping_path = args.mapping or default_mapping(args.ruleset, args.data)
     mapping = load_mapping(mapping_path) if mapping_path else None
     if progress:
         progress.step("reading")
@@ -179,11 +180,14 @@ def read_inputs(
     return Inputs(tables, args.as_of or dt.date.today(), origin, mapping_path)
 
 
-def _default_mapping(ruleset: Path) -> Path | None:
-    folder = ruleset if ruleset.is_dir() else ruleset.parent
-    for name in MAPPING_NAMES:
-        if (folder / name).is_file():
-            return folder / name
+def default_mapping(ruleset: Path, data: Path | None) -> Path | None:
+    """The mapping used when none is named: the data folder's own `mapping.yaml` (it says what
+    its files are), else the one beside the ruleset (the client's CRM export), else none."""
+    ruleset_folder = ruleset if ruleset.is_dir() else ruleset.parent
+    for folder in (data, ruleset_folder):
+        for name in MAPPING_NAMES:
+            if folder is not None and (folder / name).is_file():
+                return folder / name
     return None
 
 

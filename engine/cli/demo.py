@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: {args.out}: {error.strerror or error}", file=sys.stderr)
         return 2
-    for path, frame in zip(paths, tables.values(), strict=True):
+    *files, mapping = paths
+    for path, frame in zip(files, tables.values(), strict=True):
         print(f"{path}: {len(frame):,} rows", file=sys.stderr)
+    print(f"{mapping}: the tables are canonical (read as they are)", file=sys.stderr)
     return 0

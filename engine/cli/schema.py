@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.schemas import FILE_NAMES, RECORD_NAMES
+from engine.schemas import FILE_NAMES
 
 if TYPE_CHECKING:
-    from dsl.canonical import Column
-    from dsl.model import Model
+    pass
 
-__all__ = ["effective_schema", "register", "ruleset_columns", "run"]
+__all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -46,60 +45,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the table's effective schema."""
     from engine.cli._common import load_program
-    from engine.schemas import dumps
+    from engine.schemas import dumps, effective_schema
 
     program = load_program(args.ruleset)
     if isinstance(program, int):
         return program
     sys.stdout.write(dumps(effective_schema(program.model, args.table)))
     return 0
-
-
-def ruleset_columns(model: Model, record: str) -> tuple[Column, ...]:
-    """The columns of `record` a ruleset declares (read from input, not computed)."""
-    from dsl.canonical import Column
-    from engine.record import DERIVED
-
-    declared = model.declared_records.get(record)
-    if declared is None:
-        return ()
-    return tuple(
-        Column(f.name.name, f.type.name, False, tuple(o.name.name for o in f.type.options))
-        for f in declared.fields
-        if f.name.name not in DERIVED
-    )
-
-
-def effective_schema(model: Model, table: str) -> dict[str, Any]:
-    """The JSON Schema of one row of `table` (`deals` or `deal`) for this ruleset."""
-    from engine.schemas import table_schema
-
-    record = RECORD_NAMES.get(table, table)
-    schema = table_schema(record, ruleset_columns(model, record))
-    ruleset = model.ruleset.name.name if model.ruleset is not None else None
-    if ruleset:
-        schema["$id"] = f"{schema['$id']}:{ruleset}"
-        schema["title"] = f"{record} ({ruleset})"
-    stages = list(model.stages)
-    stage = schema["properties"].get("stage")
-    if stages and stage is not None and record in ("deal", "stage_event"):
-        # Validation refuses a stage the pipelines do not declare.
-        required = "stage" in schema["required"]
-        stage.pop("type", None)
-        stage["enum"] = stages if required else [*stages, None]
-        stage["description"] += ": a stage of the ruleset's pipelines"
-    fields = model.records.get(record, {})
-    for name, prop in schema["properties"].items():
-        kind = fields.get(name)
-        if kind is None:
-            continue
-        if kind.range is not None and kind.kind in ("integer", "number", "percent", "money"):
-            low, high = kind.range
-            # Whole bounds as integers so `integer 0..2` reads as it is written.
-            prop["minimum"] = int(low) if low == low.to_integral_value() else float(low)
-            prop["maximum"] = int(high) if high == high.to_integral_value() else float(high)
-            prop["description"] += f", {low.normalize():f}..{high.normalize():f}"
-        if kind.labels:
-            shown = ", ".join(f"{option} ({label})" for option, label in kind.labels)
-            prop["description"] += f": {shown}"
-    return schema

@@ -1,5 +1,6 @@
-"""`koncept statement RULESET --rep ID --period P --data DIR`: a rep's pay, in plain words
-(built by `engine.statement`)."""
+"""`koncept statement RULESET --rep ID --period P --data DIR | --demo [N]`: a rep's pay, in plain
+words (built by `engine.statement`). The tables are read as `koncept eval` reads them: the same
+mapping, the same validation."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+
+from engine.cli._common import (
+    add_input_arguments,
+    load_program,
+    read_inputs,
+    report_data_error,
+    report_unexpected,
+)
 
 __all__ = ["register", "run"]
 
@@ -23,42 +32,43 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("ruleset", type=Path, help="ruleset folder or .krl file")
     parser.add_argument("--rep", required=True, help="the rep's id (reps table)")
     parser.add_argument("--period", required=True, help="e.g. 2026-Q1, 2026-03, 2026-H1 or 2026")
-    parser.add_argument("--data", required=True, type=Path, help="folder of input tables")
-    parser.add_argument("--mapping", type=Path, help="CRM mapping file (YAML)")
+    add_input_arguments(parser)
     parser.add_argument("--splits", type=Path, help="splits table (deal_id, rep_id, share)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the ruleset and the data, print the statement."""
-    from engine.data import DataError, load_inputs, read_table
-    from engine.loader import RulesetError, load
+    program = load_program(args.ruleset)
+    if isinstance(program, int):
+        return program
+    from engine.data import DataError, read_table
     from engine.statement import build_statement
 
     try:
-        program = load(args.ruleset)
-    except RulesetError as error:
-        sys.stderr.write(error.render())
-        return 2
-    try:
-        tables: dict[str, Any] = dict(load_inputs(args.data, args.mapping))
+        inputs = read_inputs(program, args)
+        if inputs is None:
+            return 2
+        tables: dict[str, Any] = dict(inputs.tables)
         splits_path = args.splits or _find_splits(args.data)
         tables["splits"] = read_table(splits_path) if splits_path else None
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    try:
         statement = build_statement(program, tables, args.rep, args.period)
+    except DataError as error:
+        return report_data_error(error)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        return report_unexpected(error)
     sys.stdout.write(statement.text)
     return 0 if statement.ok else 1
 
 
-def _find_splits(folder: Path) -> Path | None:
-    for extension in (".csv", ".xlsx", ".json", ".parquet"):
-        path = folder / f"splits{extension}"
-        if path.is_file():
-            return path
-    return None
+def _find_splits(folder: Path | None) -> Path | None:
+    from engine.data import EXTENSIONS
+
+    if folder is None:
+        return None
+    return next(
+        (folder / f"splits{e}" for e in EXTENSIONS if (folder / f"splits{e}").is_file()), None
+    )

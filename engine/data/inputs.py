@@ -11,32 +11,18 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from dsl.canonical import DERIVED_NAMES, Column
 from dsl.model import Model
 from dsl.types import FieldType, range_text
 from engine.data.read import Bools
 from engine.data.validate import RowError, validate_table
 from engine.results import TableCounts
-from engine.schemas import FILE_NAMES, merge_columns
+from engine.schemas import FILE_NAMES, table_columns
 
 __all__ = ["Codes", "Validation", "table_columns", "validate_inputs"]
 
 Array = npt.NDArray[Any]
 #: A factorized text column: codes (-1: missing) and the distinct values.
 Codes = tuple[Array, list[Any]]
-
-
-def table_columns(model: Model, record: str) -> tuple[Column, ...]:
-    """The columns a table is validated against: canonical, extended by `record` declarations."""
-    declared = model.declared_records.get(record)
-    extra: tuple[Column, ...] = ()
-    if declared is not None:
-        extra = tuple(
-            Column(f.name.name, f.type.name, False, tuple(o.name.name for o in f.type.options))
-            for f in declared.fields
-            if f.name.name not in DERIVED_NAMES
-        )
-    return merge_columns(record, extra)
 
 
 Validation = tuple[

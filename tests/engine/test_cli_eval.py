@@ -25,10 +25,10 @@ import engine
 from dsl.canonical import TABLES
 from engine.cli._common import Progress
 from engine.cli.main import main
-from engine.data.inputs import table_columns
 from engine.demo import demo_tables
 from engine.output import escape_formula, money_kpis, to_json, write_json
 from engine.results import DEAL_COLUMNS, ERROR_COLUMNS, FUNNEL_COLUMNS, LEAD_COLUMNS
+from engine.schemas import table_columns
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTECH = str(ROOT / "rulesets" / "contech-saas")

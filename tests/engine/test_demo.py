@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from dsl.canonical import TABLES, Column
-from engine.data import read_table, validate_table
+from engine.data import load_mapping, read_table, validate_table
 from engine.demo import DEFAULT_STAGES, generate, write
 from engine.schemas import RECORD_NAMES
 
@@ -129,7 +129,9 @@ def test_client_fields_follow_their_type_and_range(tables: dict[str, pd.DataFram
 def test_written_csv_reads_back_identically(tmp_path: Path) -> None:
     tables = generate(COLUMNS, n_leads=100, n_deals=100, seed=3, ranges=RANGES)
     paths = write(tables, tmp_path / "demo")
-    assert [path.name for path in paths] == [f"{name}.csv" for name in tables]
+    assert [path.name for path in paths] == [*(f"{name}.csv" for name in tables), "mapping.yaml"]
+    # The folder says its tables are canonical: read as they are, whatever the ruleset maps.
+    assert load_mapping(paths[-1]).tables == {}
     for name, frame in tables.items():
         read = read_table(tmp_path / "demo" / f"{name}.csv")
         pd.testing.assert_frame_equal(read.reset_index(drop=True), frame, check_index_type=False)

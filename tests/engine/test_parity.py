@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 import engine
 from dsl.canonical import TABLES, Column
-from engine.data.inputs import table_columns
 from engine.demo import generate
 from engine.record import weighted_units
+from engine.schemas import table_columns
 from engine.vector.deals import weighted_decimals
 
 ROOT = Path(__file__).resolve().parents[2]
