@@ -39,7 +39,7 @@ from engine.money import format_money
 from engine.results import is_missing
 
 if TYPE_CHECKING:
-    from dsl.model import Model
+    from engine.ir import Compiled
     from engine.results import Results
 
 __all__ = [
@@ -96,16 +96,10 @@ def escape_formula(text: str) -> str:
     return text
 
 
-def money_kpis(model: Model) -> frozenset[str]:
-    """The KPIs whose value is an amount of money (their value and target are money)."""
-    from dsl.check import scope_for, type_of_expr
-
-    found = set()
-    for name, kpi in model.kpis.items():
-        scope = scope_for(model, kpi.subject.name, aggregate=True)
-        if type_of_expr(kpi.value, scope).kind == "money":
-            found.add(name)
-    return frozenset(found)
+def money_kpis(compiled: Compiled) -> frozenset[str]:
+    """The KPIs whose value is an amount of money (their value and target are money), as the
+    checker typed them."""
+    return frozenset(name for name, kpi in compiled.kpis.items() if kpi.type.kind == "money")
 
 
 def counts_rows(results: Results) -> list[dict[str, Any]]:

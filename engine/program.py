@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from engine.data import RowError
+    from engine.pay.math import PayoutIssue
+    from engine.pay.reference import Payment
     from engine.pay.vector import PayoutResults
 
 __all__ = ["TABLES", "Inputs", "Program"]
@@ -165,6 +167,32 @@ class Program:
             territories=valid.get("territories"),
             stage_events=valid.get("stage_events"),
             splits=inputs.splits,
+            period=period,
+        )
+
+    def pay_each(
+        self, inputs: Inputs, period: PayPeriod | None = None
+    ) -> tuple[list[Payment], list[PayoutIssue]]:
+        """The per-record reference of pay on validated inputs: every rep x plan x period of
+        the pay schedule paid deal by deal (`engine.pay.reference`), and the schedule's issues.
+        The table path (`pay`) must give the same payouts to the cent."""
+        from engine.pay.reference import pay_everyone
+
+        splits = inputs.splits
+        split_rows = (
+            []
+            if splits is None
+            else [{str(k): v for k, v in row.items()} for row in splits.to_dict("records")]
+        )
+        return pay_everyone(
+            self.book,
+            self.compiled,
+            reps=inputs.records("reps"),
+            deals=inputs.records("deals"),
+            quotas=inputs.records("quotas"),
+            territories={str(t["id"]): t for t in inputs.records("territories")},
+            splits=split_rows,
+            stage_events=inputs.records("stage_events"),
             period=period,
         )
 

@@ -137,7 +137,7 @@ def _write(program: Program, results: Results, args: argparse.Namespace) -> list
     """Write the results as asked; returns the files written (none for stdout)."""
     from engine.output import money_kpis, write_csv, write_json, write_xlsx
 
-    money = money_kpis(program.model)
+    money = money_kpis(program.compiled)
     if args.out is None:
         write_json(results, sys.stdout, money, ensure_ascii=not _utf8(sys.stdout))
         sys.stdout.flush()

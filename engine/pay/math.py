@@ -349,10 +349,7 @@ def _pay_measure(
             )
     raw = sum((p.amount for p in parts), _ZERO)
     if spec.cap is not None:
-        if spec.cap.percent:
-            limit = None if target is None else plan.round_down(exact_mul(spec.cap.value, target))
-        else:
-            limit = plan.round_down(spec.cap.value)
+        limit = plan.cap_of(spec.cap, target)
         if limit is not None:
             over = raw > limit
             parts.append(
@@ -402,12 +399,7 @@ def pay_plan(
         measure_target = None if target is None else exact_mul(target, spec.weight)
         lines.append(pay_measure(spec, given.credited, given.quota, measure_target, plan))
     total = sum((m.payout for m in lines), _ZERO)
-    limit: Decimal | None = None
-    if plan.cap is not None:
-        if plan.cap.percent:
-            limit = None if target is None else plan.round_down(exact_mul(plan.cap.value, target))
-        else:
-            limit = plan.round_down(plan.cap.value)
+    limit = None if plan.cap is None else plan.cap_of(plan.cap, target)
     adjustment = _ZERO
     if limit is not None and total > limit:
         adjustment = limit - total

@@ -195,6 +195,13 @@ class PlanSpec:
         """Round an amount the way the ruleset says."""
         return self._round(value, self.rounding[0])
 
+    def cap_of(self, cap: Limit, target: Decimal | None) -> Decimal | None:
+        """What a cap allows: its share of the target or its amount, rounded down to the step
+        (no rounding ever lifts a payout above its cap); None for a share of no target."""
+        if not cap.percent:
+            return self.round_down(cap.value)
+        return None if target is None else self.round_down(EXACT.multiply(cap.value, target))
+
     def round_down(self, value: Decimal) -> Decimal:
         """Round an amount down to the step (caps: never exceeded after rounding)."""
         return self._round(value, "down")

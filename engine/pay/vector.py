@@ -38,7 +38,7 @@ from engine.pay.format import measure_entry, show_money, show_ratio
 from engine.pay.inputs import as_date, exact_value, measure_quota, split_shares
 from engine.pay.math import PayoutIssue
 from engine.pay.schedule import schedule
-from engine.pay.spec import CreditRule, MeasureSpec, PlanBook, PlanSpec
+from engine.pay.spec import CreditRule, Limit, MeasureSpec, PlanBook, PlanSpec
 from engine.periods import PayPeriod, proration_factor
 from engine.results import (
     ALERT_COLUMNS,
@@ -1048,17 +1048,20 @@ def _measure_vector(
     raw = _where(open_, raw, _ZERO)
     rate = _where(open_, rate, None)
     if spec.cap is not None:
-        if spec.cap.percent:
-            if t is not None:
-                limit = np.asarray(
-                    [plan.round_down(exact_mul(spec.cap.value, x)) for x in t], object
-                )
-                raw = _where(raw > limit, limit, raw)
-        else:
-            ceiling = plan.round_down(spec.cap.value)
-            raw = _where(raw > ceiling, ceiling, raw)
+        raw = _capped(plan, spec.cap, raw, t)
     payout = np.asarray([plan.round(x) for x in raw.tolist()], dtype=object)
     return raw, payout, rate
+
+
+def _capped(plan: PlanSpec, cap: Limit, values: Obj, target: Obj | None) -> Obj:
+    """`PlanSpec.cap_of` for each rep: the values, none above what the cap allows."""
+    if not cap.percent:
+        ceiling = plan.cap_of(cap, None)
+        return _where(values > ceiling, ceiling, values)
+    if target is None:
+        return values  # a share of no target caps nothing (the checker refuses it anyway)
+    limits = np.asarray([plan.cap_of(cap, t) for t in target], dtype=object)
+    return _where(values > limits, limits, values)
 
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -1104,16 +1107,7 @@ def _pay_vector(
             total = total + payout
             lines.append((spec.name, c, q, rate, payout))
         if plan.cap is not None:
-            if plan.cap.percent:
-                if target is not None:
-                    limit = np.asarray(
-                        [plan.round_down(exact_mul(plan.cap.value, x)) for x in target],
-                        dtype=object,
-                    )
-                    total = _where(total > limit, limit, total)
-            else:
-                ceiling = plan.round_down(plan.cap.value)
-                total = _where(total > ceiling, ceiling, total)
+            total = _capped(plan, plan.cap, total, target)
         rows = []
         for i in range(n):
             measures = tuple(

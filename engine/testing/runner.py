@@ -196,24 +196,10 @@ class Runner:
     ) -> list[dict[str, Any]]:
         """Payouts of the per-record path, rep by rep, checked equal to the table path's."""
         from engine.pay.format import payout_row
-        from engine.pay.reference import pay_everyone
         from engine.periods import parse_period
 
-        inputs = program.validate(
-            **{k: v for k, v in frames.items() if k not in ("leads", "splits")}
-        )
-        territories = {str(t["id"]): t for t in inputs.records("territories")}
-        found, _ = pay_everyone(
-            program.book,
-            program.compiled,
-            reps=inputs.records("reps"),
-            deals=inputs.records("deals"),
-            quotas=inputs.records("quotas"),
-            territories=territories,
-            splits=_frame_records(frames.get("splits")),
-            stage_events=inputs.records("stage_events"),
-            period=parse_period(case.period) if case.period else None,
-        )
+        inputs = program.validate(**{k: v for k, v in frames.items() if k != "leads"})
+        found, _ = program.pay_each(inputs, parse_period(case.period) if case.period else None)
         reference: dict[tuple[str, str, str], dict[str, Any]] = {}
         for payment in found:
             paid = payment.outcome.payout

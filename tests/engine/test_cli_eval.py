@@ -609,7 +609,7 @@ def test_json_writer_equals_a_row_by_row_reference(name: str) -> None:
     program = engine.load(ROOT / "rulesets" / name)
     tables, _ = demo_tables(program, 400, 400, seed=3)
     results = program.evaluate(**tables, as_of=dt.date(2026, 12, 31))
-    money = money_kpis(program.model)
+    money = money_kpis(program.compiled)
     stream = io.StringIO()
     write_json(results, stream, money)
     document = json.loads(stream.getvalue())

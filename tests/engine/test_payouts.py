@@ -17,7 +17,6 @@ from engine.data import RowError
 from engine.loader import load, load_text
 from engine.money import format_money
 from engine.pay.format import show_amount, show_ratio
-from engine.pay.reference import pay_everyone
 from engine.pay.vector import (
     BUDGET_COLUMNS,
     PAYOUT_ERROR_COLUMNS,
@@ -504,19 +503,8 @@ def reference(
 ) -> tuple[dict[tuple[str, str], tuple[Any, ...]], set[tuple[Any, ...]]]:
     """Every rep through the per-record path (`pay_rep` over the pay schedule), on the same
     validated rows."""
-    inputs = loaded.validate(**{k: v for k, v in tables.items() if k != "splits"})
-    territories = {t["id"]: t for t in inputs.records("territories")}
-    found, _ = pay_everyone(
-        loaded.book,
-        loaded.compiled,
-        reps=inputs.records("reps"),
-        deals=inputs.records("deals"),
-        quotas=inputs.records("quotas"),
-        territories=territories,
-        splits=tables["splits"].to_dict("records"),
-        stage_events=inputs.records("stage_events"),
-        period=parse_period(period),
-    )
+    inputs = loaded.validate(**tables)
+    found, _ = loaded.pay_each(inputs, parse_period(period))
     payouts: dict[tuple[str, str], tuple[Any, ...]] = {}
     issues: set[tuple[Any, ...]] = set()
     for payment in found:

@@ -18,6 +18,7 @@ import pandas as pd
 import engine
 from dsl.source import SourceFile
 from dsl.workspace import check_sources
+from engine.results import DEAL_COLUMNS, LEAD_COLUMNS
 
 __all__ = [
     "DEAL_FIELDS",
@@ -37,22 +38,8 @@ __all__ = [
 ]
 
 #: What both paths compute for a lead and for a deal (the columns of Results.leads / .deals).
-LEAD_FIELDS = ("id", "score", "status", "points", "missing")
-DEAL_FIELDS = (
-    "id",
-    "stage",
-    "exit_ready",
-    "missing",
-    "skipped",
-    "days_in_stage",
-    "stale",
-    "weighted_value",
-    "framework",
-    "qualification_score",
-    "qualification_status",
-    "playbook",
-    "playbook_missing",
-)
+LEAD_FIELDS = LEAD_COLUMNS
+DEAL_FIELDS = DEAL_COLUMNS
 
 #: Error messages that can only come from the engine failing a ruleset the checker accepted:
 #: a plan it cannot pay, a quota formula it cannot compute, a credit rule reading a value the
@@ -189,23 +176,12 @@ def record_payouts(
     schedule paid by `pay_rep` on the validated rows, written as the payouts table writes
     them (as `engine.testing` checks the two paths)."""
     from engine.pay.format import payout_row
-    from engine.pay.reference import pay_everyone
     from engine.periods import parse_period
 
     if not program.model.plans or frames.get("reps") is None:
         return []
     needed = ("deals", "reps", "quotas", "territories", "stage_events")
     inputs = program.validate(**{k: v for k, v in frames.items() if k in needed})
-    territories = {str(t["id"]): t for t in inputs.records("territories")}
-    found, _ = pay_everyone(
-        program.book,
-        program.compiled,
-        reps=inputs.records("reps"),
-        deals=inputs.records("deals"),
-        quotas=inputs.records("quotas"),
-        territories=territories,
-        stage_events=inputs.records("stage_events"),
-        period=parse_period(period) if period else None,
-    )
+    found, _ = program.pay_each(inputs, parse_period(period) if period else None)
     paid = [plain(payout_row(p.outcome.payout)) for p in found if p.outcome.payout is not None]
     return sorted(paid, key=lambda r: (r["rep_id"], r["plan"], r["period"]))
