@@ -108,20 +108,28 @@ class Diagnostic:
         }
 
 
-def closest(name: str, candidates: Iterable[str], *, fold_case: bool = False) -> str | None:
-    """The candidate closest to a misspelt name, or None when nothing is close: the one
+def close_names(
+    name: str, candidates: Iterable[str], *, fold_case: bool = False, most: int = 1
+) -> list[str]:
+    """The candidates closest to a misspelt name, closest first (at most `most`): the one
     "did you mean" of the project (ruleset names, data values, columns, ids). With `fold_case`
     the comparison ignores case (data values: `Won` for `won`)."""
     pool = sorted(set(candidates))
     if fold_case:
         lowered = {c.lower(): c for c in pool}
-        found = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
-        return lowered[found[0]] if found else None
-    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+        found = difflib.get_close_matches(name.lower(), list(lowered), n=most, cutoff=0.6)
+        return [lowered[f] for f in found]
+    matches = difflib.get_close_matches(name, pool, n=most, cutoff=0.6)
     if not matches:
         lowered = {c.lower(): c for c in pool}
         matches = [lowered[name.lower()]] if name.lower() in lowered else []
-    return matches[0] if matches else None
+    return matches
+
+
+def closest(name: str, candidates: Iterable[str], *, fold_case: bool = False) -> str | None:
+    """The candidate closest to a misspelt name, or None when nothing is close."""
+    found = close_names(name, candidates, fold_case=fold_case)
+    return found[0] if found else None
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

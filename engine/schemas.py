@@ -15,11 +15,11 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 from dsl.canonical import DERIVED_NAMES, TABLES, Column
+from dsl.diagnostics import closest
 from dsl.model import Model
 from dsl.types import range_text
 from engine.results import (
@@ -489,8 +489,8 @@ def _record_name(table: str) -> str:
     record = RECORD_NAMES.get(table, table)
     if record not in TABLES:
         known = list(TABLES) + list(RECORD_NAMES)
-        close = get_close_matches(table, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = closest(table, known)
+        hint = f"; did you mean {close!r}?" if close else ""
         raise ValueError(f"unknown table {table!r} (expected one of {', '.join(TABLES)}){hint}")
     return record
 

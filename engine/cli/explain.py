@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dsl.diagnostics import close_names
 from engine.cli._common import (
     add_input_arguments,
     load_program,
@@ -117,7 +117,7 @@ def _unknown(table: str, wanted: str, ids: pd.Series[Any]) -> str:
     if not close:
         # Comparing with millions of ids is slow: only ids of about the same length can be close.
         near = [i for i in known if abs(len(i) - len(wanted)) <= 2]
-        close = get_close_matches(wanted, near, n=3, cutoff=0.6)
+        close = close_names(wanted, near, most=3)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     rows = f"{len(ids):,} row{'' if len(ids) == 1 else 's'}"
     return f"{table[:-1]} {wanted!r} is not in the {table} table ({rows}){hint}"

@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import yaml
 
+from dsl.diagnostics import closest
 from engine.diff import plain
 from engine.schemas import DATE_PATTERN, INPUTS, PLACEHOLDER, REPEAT, fixture_schema
 
@@ -240,13 +241,9 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = list(schema.get("properties", {}))
         extra = [key for key in error.instance if key not in allowed]
-        import difflib
-
         key = str(extra[0]) if extra else "?"
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = (
-            f"; did you mean {close[0]!r}?" if close else f" (expected one of {', '.join(allowed)})"
-        )
+        close = closest(key, allowed)
+        hint = f"; did you mean {close!r}?" if close else f" (expected one of {', '.join(allowed)})"
         return f"{where}: unknown key {key!r}{hint}"
     if error.validator == "required":
         return f"{where}: {error.message.replace('is a required property', 'is required')}"
