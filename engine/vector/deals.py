@@ -185,18 +185,18 @@ def _playbooks(
     n = frame.n
     applying = Bits(n)
     default = -1
+    count = np.zeros(n, dtype=np.int64)
+    chosen = np.full(n, -1, dtype=np.int64)
     for number, playbook in enumerate(playbooks):
         if playbook.condition is None:
             default = number
             continue
         holds = truth(ctx.deal_compiler.compile(playbook.condition)(frame), n)
         applying.add(number, holds)
-    count = applying.count()
-    chosen = np.full(n, default, dtype=np.int64)
-    for number, playbook in enumerate(playbooks):
-        if playbook.condition is not None:
-            holds = truth(ctx.deal_compiler.compile(playbook.condition)(frame), n)
-            chosen[holds & (count == 1)] = number
+        count += holds
+        chosen[holds] = number
+    # One playbook applies: it; none: the default; several: none, and the conflict is named.
+    chosen[count == 0] = default
     chosen[count > 1] = -1
     bits = Bits(n)
     for number, playbook in enumerate(playbooks):

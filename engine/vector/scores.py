@@ -118,16 +118,6 @@ class Bits:
             found &= word == 0
         return found
 
-    def count(self) -> Array:
-        """How many members each row's set has."""
-        total = np.zeros(self.n, dtype=np.int64)
-        for word in self.words:
-            rest = word.copy()
-            while rest.any():
-                total += rest & 1
-                rest >>= 1
-        return total
-
     @staticmethod
     def members(mask: int) -> list[int]:
         """The numbers of a set given as one Python int (bit i: number i)."""
