@@ -75,6 +75,9 @@ def generated_ruleset(lines: int) -> str:
             f'kpi k{block} "Taux {block}" on deal = '
             "count(status == won) / count(status in [won, lost]) target >= 30%",
         ]
+    # Several scores on the lead: the qualification says which one scores each lead.
+    routes = [f"  use s{i} when employees < {i * 10}" for i in range(1, block)]
+    out += ["qualify lead {", *routes, f"  use s{block} otherwise", "}"]
     return "\n".join(out) + "\n"
 
 

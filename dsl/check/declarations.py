@@ -228,7 +228,9 @@ def _ambiguous(ctx: Context) -> list[Diagnostic]:
     for record in _SCORED:
         scores = [s for s in model.scores.values() if s.subject.name == record]
         if len(scores) > 1 and record not in model.qualifications:
-            names = ", ".join(s.name.name for s in scores)
+            shown = [s.name.name for s in scores[:4]]
+            more = f", and {len(scores) - 4} more" if len(scores) > 4 else ""
+            names = ", ".join(shown) + more
             found.extend(
                 Diagnostic(
                     "E215",

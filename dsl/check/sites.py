@@ -8,7 +8,7 @@ the names and types passes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dsl import canonical
 from dsl import nodes as n
@@ -34,9 +34,30 @@ class Sites:
         self.names: list[Diagnostic] = []
         self.types: list[Diagnostic] = []
         self.exprs: dict[int, tuple[n.Expr, t.TExpr]] = {}
+        self._scopes: dict[tuple[object, ...], Scope] = {}
         for module in modules:
             for decl in module.declarations:
                 self._declaration(decl)
+
+    def scope(
+        self,
+        record: str | None,
+        *,
+        extras: Mapping[str, FieldType] | None = None,
+        aggregate: bool = False,
+        unavailable: Mapping[str, str] | None = None,
+        no_attainment: str | None = None,
+    ) -> Scope:
+        """The scope of a place (built once per kind of place: a ruleset has few)."""
+        key = (record, tuple(sorted((extras or {}).items())), aggregate, id(unavailable),
+               no_attainment)  # fmt: skip
+        found = self._scopes.get(key)
+        if found is None:
+            found = self._scopes[key] = scope_for(
+                self.model, record, extras=extras, aggregate=aggregate,
+                unavailable=unavailable, no_attainment=no_attainment,
+            )  # fmt: skip
+        return found
 
     @property
     def typed(self) -> t.TypedModel:
@@ -99,21 +120,20 @@ class Sites:
 
     # per declaration -------------------------------------------------------------------
     def _declaration(self, decl: n.Declaration) -> None:
-        model = self.model
         if isinstance(decl, n.Score):
             self._score(decl)
         elif isinstance(decl, n.Qualify):
-            scope = scope_for(model, decl.subject.name)
+            scope = self.scope(decl.subject.name)
             for route in decl.routes:
                 if route.condition is not None:
                     self.condition(route.condition, scope)
         elif isinstance(decl, n.Pipeline):
-            scope = scope_for(model, decl.subject.name, unavailable=EXIT_UNAVAILABLE)
+            scope = self.scope(decl.subject.name, unavailable=EXIT_UNAVAILABLE)
             for stage in decl.stages:
                 for exit_ in stage.exits:
                     self.condition(exit_.condition, scope)
         elif isinstance(decl, n.Playbook):
-            scope = scope_for(model, decl.subject.name)
+            scope = self.scope(decl.subject.name)
             if decl.condition is not None:
                 self.condition(decl.condition, scope)
             for item in decl.items:
@@ -122,7 +142,7 @@ class Sites:
         elif isinstance(decl, n.Kpi):
             self._kpi(decl)
         elif isinstance(decl, n.Strategy):
-            scope = scope_for(model, "deal")
+            scope = self.scope("deal")
             for entry in decl.items:
                 if isinstance(entry, n.StrategyGrowth | n.StrategyFocus):
                     self.condition(entry.condition, scope)
@@ -134,10 +154,10 @@ class Sites:
                     elif isinstance(part, n.QuotaFormula):
                         self._quota(part)
         elif isinstance(decl, n.Alert):
-            self.condition(decl.condition, scope_for(model, decl.subject.name))
+            self.condition(decl.condition, self.scope(decl.subject.name))
 
     def _score(self, score: n.Score) -> None:
-        scope = scope_for(self.model, score.subject.name)
+        scope = self.scope(score.subject.name)
         for criterion in score.criteria:
             if isinstance(criterion, n.FieldCriterion):
                 found = self.field(criterion.field, scope)
@@ -155,9 +175,7 @@ class Sites:
                     self.condition(case.condition, scope)
             if values:
                 self._value_cases(criterion, values, scope)
-        status_scope = scope_for(
-            self.model, score.subject.name, extras={"score": FieldType("number")}
-        )
+        status_scope = self.scope(score.subject.name, extras={"score": FieldType("number")})
         for status in score.statuses:
             if status.condition is not None:
                 self.condition(status.condition, status_scope)
@@ -191,7 +209,7 @@ class Sites:
                 )
 
     def _kpi(self, kpi: n.Kpi) -> None:
-        found = self.value(kpi.value, scope_for(self.model, kpi.subject.name, aggregate=True))
+        found = self.value(kpi.value, self.scope(kpi.subject.name, aggregate=True))
         if not (found.numeric or found.kind == "duration"):
             self.mismatch(
                 kpi.value.span,
@@ -214,7 +232,7 @@ class Sites:
             )
 
     def _quota(self, quota: n.QuotaFormula) -> None:
-        scope = scope_for(self.model, "rep", no_attainment=_NO_ATTAINMENT_IN_QUOTA)
+        scope = self.scope("rep", no_attainment=_NO_ATTAINMENT_IN_QUOTA)
         found = self.value(quota.formula, scope)
         if not found.numeric:
             self.mismatch(
@@ -238,7 +256,7 @@ class Sites:
                 )
             )
             return
-        scope = scope_for(self.model, canonical.PLURALS[source], unavailable=CREDIT_UNAVAILABLE)
+        scope = self.scope(canonical.PLURALS[source], unavailable=CREDIT_UNAVAILABLE)
         if credit.value is not None:
             found = self.value(credit.value, scope)
             if not found.numeric:

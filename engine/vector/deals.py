@@ -43,6 +43,7 @@ from engine.vector.values import (
     V,
     bool_value,
     date_days,
+    filled_array,
     full_known,
     object_array,
     result_table,
@@ -223,10 +224,12 @@ def _playbooks(
     def conflict(_: int, mask: int) -> tuple[str, ...]:
         return tuple(playbooks[i].name for i in Bits.members(mask)) if mask & (mask - 1) else ()
 
-    several = np.where(count > 1, 0, -1)
-    conflicts = names_by_bits(several, applying, conflict, n)
+    several = count > 1
+    conflicts = filled_array(n, ())
+    if several.any():  # rare: only then are the sets of applying playbooks named
+        conflicts = names_by_bits(np.where(several, 0, -1), applying, conflict, n)
     ids = frame.data["id"].to_numpy(dtype=object)
-    for row in np.flatnonzero(count > 1).tolist():
+    for row in np.flatnonzero(several).tolist():
         both = conflicts[row]
         alerts.append(
             {

@@ -197,9 +197,7 @@ def test_statement_reads_a_folder_written_by_koncept_demo(
 
 
 def test_seventy_stages_lose_no_stage_on_the_table_path() -> None:
-    stages = "".join(
-        f'  stage s{i} {{ exit e{i} "E": contacts > {i} }}\n' for i in range(70)
-    )
+    stages = "".join(f'  stage s{i} {{ exit e{i} "E": contacts > {i} }}\n' for i in range(70))
     text = HEADER + f"pipeline p on deal {{\n{stages}}}\n"
     assert checked(text) == []
     program = engine.load_text(text)
