@@ -4,7 +4,9 @@ Amounts are `decimal.Decimal`, never binary floats. Parsing accepts the formats 
 spreadsheet exports produce (`1234.56`, `1 234,56`, `1,234.56`, `1.234,56`, `€1,234.56`,
 `1234,56 €`, `50K`, `1.5M`) and refuses anything whose meaning is not certain: a single
 separator followed by exactly three digits (`1,234`) is a thousands separator in English and a
-decimal comma in French, so it is reported as ambiguous instead of being guessed.
+decimal comma in French, so it is reported as ambiguous instead of being guessed. Once the
+decimal mark is known, Babel reads a grouped number in a locale with that mark (its CLDR data
+decides where groups go); Babel also writes French numbers (`format_french`).
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from decimal import (
 from functools import cache
 
 from babel import Locale
-from babel.numbers import format_decimal
+from babel.numbers import NumberFormatError, format_decimal, get_group_symbol, parse_decimal
 
 from dsl.diagnostics import closest
 
 __all__ = [
     "CENT",
+    "CURRENCY",
     "EXACT",
     "ROUNDING_MODES",
     "exact_div",
@@ -83,7 +86,8 @@ ROUNDING_MODES: dict[str, str] = {
 
 # Exports write grouping with any of these; they all mean the same thing.
 _SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ", "\t": " "})
-_CURRENCY = r"(?:[€$£]|EUR|USD|GBP|CHF)"
+#: A currency sign or code, written before or after an amount.
+CURRENCY = r"(?:[€$£]|EUR|USD|GBP|CHF)"
 _MULTIPLIERS = {
     "k": Decimal(10) ** 3,
     "m": Decimal(10) ** 6,
@@ -92,9 +96,9 @@ _MULTIPLIERS = {
     "md": Decimal(10) ** 9,  # French "milliard"
 }
 _MONEY_RE = re.compile(
-    rf"""^(?P<sign1>[+-]?)\s*(?P<cur1>{_CURRENCY})?\s*(?P<sign2>[+-]?)\s*
+    rf"""^(?P<sign1>[+-]?)\s*(?P<cur1>{CURRENCY})?\s*(?P<sign2>[+-]?)\s*
     (?P<num>[\d.,' ]*\d[\d.,' ]*?)\s*
-    (?P<mult>[kKmMbB]|bn|BN|Bn|Md|MD)?\s*(?P<cur2>{_CURRENCY})?$""",
+    (?P<mult>[kKmMbB]|bn|BN|Bn|Md|MD)?\s*(?P<cur2>{CURRENCY})?$""",
     re.VERBOSE,
 )
 _NUMBER_RE = re.compile(r"^(?P<sign1>[+-]?)\s*(?P<num>[\d.,' ]*\d[\d.,' ]*?)$")
@@ -201,7 +205,7 @@ def _parse_text(text: str, *, money: bool) -> Decimal:
     multiplier = parts.get("mult")
     scale = _MULTIPLIERS[multiplier.lower()] if multiplier else Decimal(1)
     try:
-        result = Decimal(_canonical_digits(text, parts["num"].strip(), money)) * scale
+        result = _canonical_digits(text, parts["num"].strip(), money) * scale
     except _AmbiguousError as error:
         grouped, decimal = (f"{(v * scale).normalize():f}" for v in (error.grouped, error.decimal))
         raise ValueError(
@@ -213,51 +217,50 @@ def _parse_text(text: str, *, money: bool) -> Decimal:
     return result
 
 
-def _canonical_digits(text: str, num: str, money: bool) -> str:
-    """Turn the digits-and-separators part into `1234.56`, or say why it cannot."""
+# Once the decimal mark is known, a locale with that mark reads a grouped number: Babel (CLDR)
+# checks that the groups are where that locale puts them and converts.
+_READER = {".": "en_US", ",": "de_DE"}
+
+
+def _canonical_digits(text: str, num: str, money: bool) -> Decimal:
+    """Read the digits-and-separators part (`1 234,56`, `1,234.56`), or say why it cannot.
+
+    Which mark is the decimal one is decided here, since exports do not say which locale wrote
+    them; a lone separator before three digits (`1,234`) is refused as ambiguous.
+    """
     kind = "an amount" if money else "a number"
     garbage = ValueError(f"{text!r} is not {kind} (expected e.g. {_EXAMPLES[kind]})")
     spaced = " " in num or "'" in num
     marks = [c for c in num if c in ".,"]
-    decimal_mark: str | None = None
-    group_mark: str | None = None
-    if "." in marks and "," in marks:
-        decimal_mark = marks[-1]
-        group_mark = "," if decimal_mark == "." else "."
-        if marks.count(decimal_mark) != 1:
+    decimal_mark = marks[-1] if marks else "."
+    if len(set(marks)) == 2:
+        if marks.count(decimal_mark) != 1 or spaced:
+            raise garbage  # two decimal marks, or two kinds of grouping in one number
+    elif len(marks) > 1:
+        if spaced:
             raise garbage
-    elif marks:
-        mark = marks[0]
-        if len(marks) > 1:
-            group_mark = mark
-        else:
-            whole, frac = num.split(mark)
-            whole_digits = whole.replace(" ", "").replace("'", "")
-            if (
-                not spaced
-                and (money or mark == ",")
-                and len(frac) == 3
-                and frac.isdigit()
-                and 1 <= len(whole_digits) <= 3
-                and whole_digits.isdigit()
-                and not whole_digits.startswith("0")
-            ):
-                raise _AmbiguousError(
-                    Decimal(whole_digits + frac), Decimal(f"{whole_digits}.{frac}")
-                )
-            decimal_mark = mark
-    if spaced and group_mark is not None:
-        raise garbage  # two kinds of grouping in one number
-    whole, _, frac = num.partition(decimal_mark) if decimal_mark else (num, "", "")
-    if decimal_mark is not None and not frac.isdigit():
-        raise garbage
-    groups = re.split(r"[ ']+" if spaced else re.escape(group_mark or "\x00"), whole)
-    if len(groups) > 1 and (not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])):
-        raise ValueError(f"{text!r} has misplaced thousands separators")
-    whole_digits = "".join(groups) or "0"
-    if not whole_digits.isdigit():
-        raise garbage
-    return f"{whole_digits}.{frac}" if frac else whole_digits
+        decimal_mark = "," if marks[0] == "." else "."  # the repeated mark groups
+    elif marks and not spaced:
+        whole, frac = num.split(decimal_mark)
+        if (
+            (money or decimal_mark == ",")
+            and len(frac) == 3
+            and 1 <= len(whole) <= 3
+            and not whole.startswith("0")
+        ):
+            raise _AmbiguousError(Decimal(whole + frac), Decimal(f"{whole}.{frac}"))
+    whole, _, frac = num.partition(decimal_mark)
+    if num.endswith(decimal_mark) or (frac and not frac.isdigit()):
+        raise garbage  # no digit, or a separator, after the decimal mark
+    if not spaced and len(marks) < 2:  # digits and at most a decimal mark
+        return Decimal(f"{whole}.{frac}" if frac else whole)
+    locale = _READER[decimal_mark]
+    if spaced:  # spaces and apostrophes group like the locale's own separator
+        num = re.sub(r"[ ']+", get_group_symbol(locale), num)
+    try:
+        return parse_decimal(num, locale=locale, strict=True)
+    except NumberFormatError:
+        raise ValueError(f"{text!r} has misplaced thousands separators") from None
 
 
 def format_french(value: Decimal) -> str:

@@ -22,6 +22,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 from dsl.canonical import FALSE_WORDS, TRUE_WORDS, Column
 from engine import cells
 from engine.data.read import Bools, as_arrow
+from engine.money import CURRENCY
 
 __all__ = ["Parsed", "parse_column"]
 
@@ -109,10 +110,11 @@ def _slow(
 
 # Grouped or decimal-comma numbers that mean one thing only; the rest goes to the exact parser.
 _PLAIN = r"^[+-]?\d+(\.\d+)?$"
-_SPACED = "^[+-]?\\d{1,3}([ \u00a0\u202f']\\d{3})+([.,]\\d+)?$"
+# A grouped number's first group has no leading zero (`07 700` is refused, as Babel does).
+_SPACED = "^[+-]?[1-9]\\d{0,2}([ \u00a0\u202f']\\d{3})+([.,]\\d+)?$"
 _COMMA_DECIMAL = r"^[+-]?\d+,\d+$"
-_ENGLISH = (r"^[+-]?\d{1,3}(,\d{3})+\.\d+$", r"^[+-]?\d{1,3}(,\d{3}){2,}$")
-_GERMAN = (r"^[+-]?\d{1,3}(\.\d{3})+,\d+$", r"^[+-]?\d{1,3}(\.\d{3}){2,}$")
+_ENGLISH = (r"^[+-]?[1-9]\d{0,2}(,\d{3})+\.\d+$", r"^[+-]?[1-9]\d{0,2}(,\d{3}){2,}$")
+_GERMAN = (r"^[+-]?[1-9]\d{0,2}(\.\d{3})+,\d+$", r"^[+-]?[1-9]\d{0,2}(\.\d{3}){2,}$")
 
 
 def _ambiguous(array: pa.Array, marks: str) -> Bools:
@@ -144,12 +146,15 @@ def _canonical(array: pa.Array) -> pa.Array:
     return result
 
 
-def _plain(array: pa.Array, pattern: str) -> tuple[pa.Array, Bools]:
-    """The cells matching `pattern`, a plain number; when some do not, after `_canonical`."""
+def _plain(
+    array: pa.Array, pattern: str, unwrap: Callable[[pa.Array], pa.Array] | None = None
+) -> tuple[pa.Array, Bools]:
+    """The cells matching `pattern`, a plain number; when some do not, after `unwrap` (which
+    drops what surrounds a number) and `_canonical`."""
     fast = _fast(array, pattern)
     if int(np.count_nonzero(fast)) == len(array) - array.null_count:
         return array, fast  # plain numbers are never rewritten: no need to try
-    canonical = _canonical(array)
+    canonical = _canonical(unwrap(array) if unwrap else array)
     return canonical, _fast(canonical, pattern)
 
 
@@ -191,8 +196,22 @@ def _parse_integer(column: Column, text: pd.Series[Any]) -> Parsed:
 _PLAIN_AMOUNT = r"^[+-]?(\d{1,13}(\.\d{1,2}|\.\d\d00+)?|(0\d{0,12}|\d{4,13})\.\d\d0)$"
 
 
+# `1 234,56 €`, `€1,234.56`, `12 EUR`: one currency sign or code before or after the number, as
+# `engine.money` reads them. Dropping it lets the vectorized path read French exports' amounts.
+_BLANK = "[\\s\u00a0\u202f\u2009\u2007]*"
+_BODY = "([+\\-]?[\\d.,' \u00a0\u202f\u2009\u2007]*\\d)"
+_WITH_CURRENCY = (
+    f"^{_BLANK}{CURRENCY}{_BLANK}{_BODY}{_BLANK}$|^{_BLANK}{_BODY}{_BLANK}{CURRENCY}{_BLANK}$"
+)
+
+
+def _without_currency(array: pa.Array) -> pa.Array:
+    """The cells with their currency sign or code dropped (the others as they are)."""
+    return pc.replace_substring_regex(array, _WITH_CURRENCY, r"\1\2")
+
+
 def _parse_money(column: Column, text: pd.Series[Any], decimals: bool = True) -> Parsed:
-    array, fast = _plain(as_arrow(text), _PLAIN_AMOUNT)
+    array, fast = _plain(as_arrow(text), _PLAIN_AMOUNT, _without_currency)
     present = text.notna().to_numpy()
     cents = np.zeros(len(text), dtype=np.int64)
     if fast.any():

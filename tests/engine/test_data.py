@@ -585,7 +585,9 @@ def test_typed_in_memory_frame_is_accepted() -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     cents=st.lists(st.integers(min_value=-(10**12), max_value=10**12), min_size=1, max_size=20),
-    style=st.sampled_from(["plain", "french", "english", "euro", "german"]),
+    style=st.sampled_from(
+        ["plain", "french", "english", "euro", "german", "french_euro", "swiss_code"]
+    ),
 )
 def test_vectorized_money_matches_the_exact_parser(cents: list[int], style: str) -> None:
     def written(value: int) -> str:
@@ -594,12 +596,15 @@ def test_vectorized_money_matches_the_exact_parser(cents: list[int], style: str)
         whole, fraction = f"{abs(amount):.2f}".split(".")
         grouped = f"{int(whole):,}"
         french = grouped.replace(",", NBSP)
+        swiss = grouped.replace(",", "'")
         return {
             "plain": f"{amount:.2f}",
             "french": f"{sign}{french},{fraction}",
             "english": f"{sign}{grouped}.{fraction}",
             "euro": f"{sign}€{grouped}.{fraction}",
             "german": f"{sign}{grouped.replace(',', '.')},{fraction}",
+            "french_euro": f"{sign}{french},{fraction}{NBSP}€",
+            "swiss_code": f"CHF {sign}{swiss}.{fraction}",
         }[style]
 
     frame = pd.DataFrame({"id": [f"D{i}" for i in range(len(cents))], "status": "won",
@@ -652,7 +657,7 @@ def test_few_distinct_values_give_the_results_of_every_cell(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.text("0123456789.,+- ", min_size=1, max_size=9), min_size=1, max_size=30))
+@given(st.lists(st.text("0123456789.,+- €'", min_size=1, max_size=10), min_size=1, max_size=30))
 def test_plain_amounts_cast_at_once_agree_with_the_exact_parser(cells: list[str]) -> None:
     frame = pd.DataFrame({"id": [f"D{i}" for i in range(len(cells))], "status": "won",
                           "amount": cells}, dtype="str")  # fmt: skip

@@ -80,6 +80,8 @@ def test_parse_money_accepts_numbers_and_decimals() -> None:
         ),
         ("1,23,456", "'1,23,456' has misplaced thousands separators"),
         ("1.234.56", "'1.234.56' has misplaced thousands separators"),
+        ("0 100,50", "'0 100,50' has misplaced thousands separators"),  # no group starts with 0
+        ("12,3456.78", "'12,3456.78' has misplaced thousands separators"),
         ("", "empty text is not an amount"),
     ],
 )
