@@ -2,7 +2,8 @@
 
 The table path (`engine.data.parse`) reads whole columns in bulk and hands the cells it cannot
 read that way to these functions, once per distinct value; the record path (`engine.record`)
-reads every field of a record with them. So `1 234,56`, `oui`, `12/02/2026` or a half cent mean
+reads every field of a record with `coercer`, which also takes the Python values a caller
+passes (int, Decimal, date, pandas' NA). So `1 234,56`, `oui`, `12/02/2026` or a half cent mean
 one thing (or fail with one message) whichever path reads them. No pandas here: `koncept check`
 and `engine.load` stay light.
 """
@@ -12,11 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from dsl.canonical import FALSE_WORDS, MAX_CENTS, TRUE_WORDS
 from dsl.diagnostics import closest
+from dsl.types import FieldType, range_text
 from engine.money import parse_money, parse_number
 
 __all__ = [
@@ -26,9 +29,11 @@ __all__ = [
     "LAST_DAY",
     "boolean",
     "cents",
+    "coercer",
     "day",
     "day_of",
     "implausible_date",
+    "known_text",
     "not_a_date",
     "not_an_option",
     "not_yes_no",
@@ -155,3 +160,149 @@ def unknown_id(name: str, value: str, known: Sequence[str]) -> str:
     """Why a cell is not one of the ids it must name (a deal's stage)."""
     shown = ", ".join(known[:10]) + (f", ... ({len(known)} in all)" if len(known) > 10 else "")
     return f"{value!r} is not a known {name} (expected one of {shown}){_hint(value, known)}"
+
+
+# ----------------------------------------------------------------------------- values
+# The record path receives Python values (str from a CSV reader or a web form, int, float,
+# Decimal, date, None, pandas' NA) and reads them like the cells above.
+def _is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    if value.__class__ is float:
+        return value != value  # NaN
+    # pandas' NA and NaT, without importing pandas.
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _as_text(value: object) -> str | None:
+    if value.__class__ is str:
+        text: str = value.strip()
+        return text or None
+    if _is_missing(value):
+        return None
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        value = value.date()
+    text = str(value).strip()
+    return text or None
+
+
+def _text(value: object) -> str | None:
+    return _as_text(value)
+
+
+def _one_of(options: tuple[str, ...]) -> Callable[[object], str | None]:
+    known = frozenset(options)
+
+    def coerce(value: object) -> str | None:
+        if value.__class__ is str and value in known:
+            return value
+        text = _as_text(value)
+        if text is None or text in known:
+            return text
+        raise ValueError(not_an_option(text, options))
+
+    return coerce
+
+
+def known_text(name: str, known: tuple[str, ...]) -> Callable[[object], str | None]:
+    """A text field restricted to known ids (stage ids), in the table path's words."""
+    allowed = frozenset(known)
+
+    def coerce(value: object) -> str | None:
+        text = _as_text(value)
+        if text is None or text in allowed:
+            return text
+        raise ValueError(unknown_id(name, text, known))
+
+    return coerce
+
+
+def _boolean(value: object) -> bool | None:
+    if value is True or value is False:
+        return value
+    text = _as_text(value)
+    return None if text is None else boolean(text)
+
+
+def _integer(value: object) -> int | None:
+    if value.__class__ is int:
+        return value
+    if isinstance(value, Decimal | float) and not isinstance(value, bool):
+        if _is_missing(value):
+            return None
+        if value != int(value):
+            raise ValueError(f"{value!r} is not a whole number")
+        return int(value)
+    text = _as_text(value)
+    return None if text is None else whole(text)
+
+
+def _number(is_percent: bool) -> Callable[[object], float | None]:
+    read = percent if is_percent else number
+
+    def coerce(value: object) -> float | None:
+        if value.__class__ is float:
+            return None if value != value else value
+        if isinstance(value, int | Decimal) and not isinstance(value, bool):
+            return float(value)
+        text = _as_text(value)
+        return None if text is None else read(text)
+
+    return coerce
+
+
+def _money(value: object) -> Decimal | None:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an amount")
+    if isinstance(value, int | float | Decimal):
+        if _is_missing(value):
+            return None
+        found = cents(value)
+    else:
+        text = _as_text(value)
+        if text is None:
+            return None
+        found = cents(text)
+    # The same object the table path builds: cents, two places.
+    return Decimal(found).scaleb(-2)
+
+
+def _date(value: object) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = _as_text(value)
+    return None if text is None else day(text)
+
+
+def coercer(field_type: FieldType) -> Callable[[object], Any]:
+    """The function turning one input value into the record path's value for a field type."""
+    plain = _coercer(field_type)
+    if field_type.range is None:
+        return plain
+    low, high = field_type.range
+    shown = range_text(low, high)
+
+    def ranged(value: object) -> Any:
+        found = plain(value)
+        if found is not None and not low <= found <= high:
+            raise ValueError(f"{found} is outside {shown}")
+        return found
+
+    return ranged
+
+
+def _coercer(field_type: FieldType) -> Callable[[object], Any]:
+    kind = field_type.kind
+    if kind == "one_of":
+        return _one_of(field_type.options)
+    if kind in ("number", "percent"):
+        return _number(kind == "percent")
+    simple: dict[str, Callable[[object], Any]] = {
+        "boolean": _boolean,
+        "integer": _integer,
+        "money": _money,
+        "date": _date,
+    }
+    return simple.get(kind, _text)

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dsl.types import FieldType
+from engine.cells import coercer
 from engine.ir import (
     AS_OF,
     AggregateIR,
@@ -48,7 +49,7 @@ from engine.ir import (
     ToFloat,
 )
 from engine.money import format_french
-from engine.record import DERIVED, ScoreRunner, coercer, compile_node
+from engine.record import DERIVED, ScoreRunner, compile_node
 from engine.results import DealResult, LeadResult, ScoreValue, Trace
 
 if TYPE_CHECKING:

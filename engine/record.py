@@ -4,10 +4,10 @@ Every expression is compiled once into a closure `row -> value`, where `row` is 
 record's coerced fields and a missing value is `None`; conditions return True, False or None
 (unknown). Evaluating a record then only calls closures: no tree walking, no per-call setup.
 
-Input values are coerced the way `engine.data.validate_table` types a table (text stripped, an
-empty cell missing, `oui`/`non` booleans, `1 234,56` amounts...), so a dict and a one-row table
-mean the same thing. Only the fields the ruleset reads are coerced and checked; an invalid one
-raises `RecordError`.
+Input values are coerced by `engine.cells.coercer` the way `engine.data.validate_table` types a
+table (text stripped, an empty cell missing, `oui`/`non` booleans, `1 234,56` amounts...), so a
+dict and a one-row table mean the same thing. Only the fields the ruleset reads are coerced and
+checked; an invalid one raises `RecordError`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from dsl import canonical
-from dsl.types import FieldType, range_text
+from dsl.types import FieldType
 from engine import cells
 from engine.ir import (
     AS_OF,
@@ -58,7 +58,6 @@ __all__ = [
     "RecordError",
     "ScoreRunner",
     "assemble",
-    "coercer",
     "compile_node",
     "probability_units",
     "weighted",
@@ -80,150 +79,6 @@ class RecordError(ValueError):
         self.errors = tuple(errors)
 
 
-# ----------------------------------------------------------------------------- coercion
-def _is_missing(value: object) -> bool:
-    if value is None:
-        return True
-    if value.__class__ is float:
-        return value != value  # NaN
-    # pandas' NA and NaT, without importing pandas.
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
-def _as_text(value: object) -> str | None:
-    if value.__class__ is str:
-        text: str = value.strip()
-        return text or None
-    if _is_missing(value):
-        return None
-    if isinstance(value, dt.datetime) and value.time() == dt.time():
-        value = value.date()
-    text = str(value).strip()
-    return text or None
-
-
-def _text(value: object) -> str | None:
-    return _as_text(value)
-
-
-def _one_of(options: tuple[str, ...]) -> Callable[[object], str | None]:
-    known = frozenset(options)
-
-    def coerce(value: object) -> str | None:
-        if value.__class__ is str and value in known:
-            return value
-        text = _as_text(value)
-        if text is None or text in known:
-            return text
-        raise ValueError(cells.not_an_option(text, options))
-
-    return coerce
-
-
-def known_text(name: str, known: tuple[str, ...]) -> Callable[[object], str | None]:
-    """A text field restricted to known ids (stage ids), in the table path's words."""
-    allowed = frozenset(known)
-
-    def coerce(value: object) -> str | None:
-        text = _as_text(value)
-        if text is None or text in allowed:
-            return text
-        raise ValueError(cells.unknown_id(name, text, known))
-
-    return coerce
-
-
-def _boolean(value: object) -> bool | None:
-    if value is True or value is False:
-        return value
-    text = _as_text(value)
-    return None if text is None else cells.boolean(text)
-
-
-def _integer(value: object) -> int | None:
-    if value.__class__ is int:
-        return value
-    if isinstance(value, Decimal | float) and not isinstance(value, bool):
-        if _is_missing(value):
-            return None
-        if value != int(value):
-            raise ValueError(f"{value!r} is not a whole number")
-        return int(value)
-    text = _as_text(value)
-    return None if text is None else cells.whole(text)
-
-
-def _number(percent: bool) -> Callable[[object], float | None]:
-    read = cells.percent if percent else cells.number
-
-    def coerce(value: object) -> float | None:
-        if value.__class__ is float:
-            return None if value != value else value
-        if isinstance(value, int | Decimal) and not isinstance(value, bool):
-            return float(value)
-        text = _as_text(value)
-        return None if text is None else read(text)
-
-    return coerce
-
-
-def _money(value: object) -> Decimal | None:
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not an amount")
-    if isinstance(value, int | float | Decimal):
-        if _is_missing(value):
-            return None
-        found = cells.cents(value)
-    else:
-        text = _as_text(value)
-        if text is None:
-            return None
-        found = cells.cents(text)
-    # The same object the table path builds: cents, two places.
-    return Decimal(found).scaleb(-2)
-
-
-def _date(value: object) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    text = _as_text(value)
-    return None if text is None else cells.day(text)
-
-
-def coercer(field_type: FieldType) -> Callable[[object], Any]:
-    """The function turning one input value into the record path's value for a field type."""
-    plain = _coercer(field_type)
-    if field_type.range is None:
-        return plain
-    low, high = field_type.range
-    shown = range_text(low, high)
-
-    def ranged(value: object) -> Any:
-        found = plain(value)
-        if found is not None and not low <= found <= high:
-            raise ValueError(f"{found} is outside {shown}")
-        return found
-
-    return ranged
-
-
-def _coercer(field_type: FieldType) -> Callable[[object], Any]:
-    kind = field_type.kind
-    if kind == "one_of":
-        return _one_of(field_type.options)
-    if kind in ("number", "percent"):
-        return _number(kind == "percent")
-    simple: dict[str, Callable[[object], Any]] = {
-        "boolean": _boolean,
-        "integer": _integer,
-        "money": _money,
-        "date": _date,
-    }
-    return simple.get(kind, _text)
-
-
 def _row_reader(
     fields: Mapping[str, FieldType],
     required: frozenset[str],
@@ -231,7 +86,7 @@ def _row_reader(
 ) -> Callable[[Mapping[str, object]], Row]:
     known = known or {}
     readers = tuple(
-        (name, known_text(name, known[name]) if name in known else coercer(kind))
+        (name, cells.known_text(name, known[name]) if name in known else cells.coercer(kind))
         for name, kind in fields.items()
         if name not in DERIVED
     )

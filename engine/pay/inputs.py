@@ -10,10 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from dsl.types import FieldType
+from engine.cells import coercer
 from engine.ir import Node
 from engine.pay.spec import MeasureSpec, PlanSpec, QuotaFormula
 from engine.periods import PayPeriod
-from engine.record import Fn, coercer, compile_node
+from engine.record import Fn, compile_node
 from engine.results import is_missing, text_or_none
 
 __all__ = [

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from engine.cells import coercer
 from engine.ir import Compiled
 from engine.money import exact_mul
 from engine.pay.inputs import as_date, exact_value, first_entries, measure_quota, split_shares
@@ -40,7 +41,7 @@ from engine.pay.math import CreditedDeal, MeasureInput, PayoutIssue, PlanPayout,
 from engine.pay.schedule import schedule
 from engine.pay.spec import CreditRule, MeasureSpec, PlanBook, PlanSpec
 from engine.periods import PayPeriod, proration_factor
-from engine.record import coercer, compile_node
+from engine.record import compile_node
 from engine.results import is_missing, text_or_none
 
 __all__ = ["Payment", "RepOutcome", "pay_everyone", "pay_rep"]
