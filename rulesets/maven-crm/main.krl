@@ -1,5 +1,5 @@
 # Maven CRM: a real public export (fictitious B2B hardware seller), amounts in USD.
-# The files in ../../../shared/data/maven-crm are read as they are; mapping.yaml translates
+# The files in ../../examples/maven-crm are read as they are; mapping.yaml translates
 # their columns and values, and the engine reports their quirks row by row.
 ruleset maven_crm "Maven CRM – matériel B2B (export réel 2017)" {
   currency USD

@@ -33,8 +33,8 @@ from engine.schemas import table_columns
 ROOT = Path(__file__).resolve().parents[2]
 CONTECH = str(ROOT / "rulesets" / "contech-saas")
 MAVEN_RULESET = str(ROOT / "rulesets" / "maven-crm")
-# The real export sits beside the repository (../shared/data/maven-crm), not inside it.
-MAVEN = ROOT.parent / "shared" / "data" / "maven-crm"
+# A real CRM export, shipped as it was found (examples/maven-crm/README.md).
+MAVEN = ROOT / "examples" / "maven-crm"
 MEASURE_KEYS = ("measure", "credited", "quota", "attainment", "rate_or_pct", "payout")
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 #: The output tables, in order: the contract's, then any the engine adds (payout budget...).
@@ -460,7 +460,6 @@ def test_unexpected_failure_is_a_message_not_a_traceback(
 
 
 # ----------------------------------------------------------------------------- maven-crm
-@pytest.mark.skipif(not MAVEN.is_dir(), reason="the maven-crm export is not beside the repository")
 def test_maven_crm_real_export(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(
         capsys, "eval", MAVEN_RULESET, "--data", str(MAVEN), "--as-of", "2017-12-31"
