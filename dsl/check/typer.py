@@ -606,20 +606,11 @@ class Typer:
                 _not_here(call, f"it reads a deal's stage history; {self.scope.record} has none")
             )
             return wrong
-        arg = call.args[0]
-        if not (isinstance(arg, n.Ref) and len(arg.parts) == 1):
-            self.types.append(
-                Diagnostic(
-                    "E301",
-                    f"`{call.function}` takes a stage id",
-                    arg.span,
-                    help=SIGNATURES[call.function],
-                )
-            )
+        ident = self._id_argument(call, "stage")
+        if ident is None:
             return wrong
-        stage = arg.parts[0]
+        stage = ident.name
         if stage not in stages:
-            ident = n.Ident(stage, span=arg.span)
             self.names.append(unknown("E202", "stage", ident, stages, no_such("stage", stages)))
             return wrong
         if reached:
@@ -636,24 +627,30 @@ class Typer:
                 )
                 self.names.append(_not_here(call, why))
             return wrong
-        arg = call.args[0]
-        if not (isinstance(arg, n.Ref) and len(arg.parts) == 1):
-            self.types.append(
-                Diagnostic(
-                    "E301",
-                    "`attainment` takes a measure id",
-                    arg.span,
-                    help=SIGNATURES["attainment"],
-                )
-            )
+        ident = self._id_argument(call, "measure")
+        if ident is None:
             return wrong
-        if arg.parts[0] not in measures:
-            ident = n.Ident(arg.parts[0], span=arg.span)
+        if ident.name not in measures:
             self.names.append(
                 unknown("E212", "measure", ident, measures, no_such("measure", measures))
             )
             return wrong
-        return t.Attainment(arg.parts[0], span=call.span)
+        return t.Attainment(ident.name, span=call.span)
+
+    def _id_argument(self, call: n.Call, kind: str) -> n.Ident | None:
+        """The one argument of a function taking an id (`reached(demo)`), or None (E301)."""
+        arg = call.args[0]
+        if isinstance(arg, n.Ref) and len(arg.parts) == 1:
+            return n.Ident(arg.parts[0], span=arg.span)
+        self.types.append(
+            Diagnostic(
+                "E301",
+                f"`{call.function}` takes a {kind} id",
+                arg.span,
+                help=SIGNATURES[call.function],
+            )
+        )
+        return None
 
 
 _ORDERED = ("number", "integer", "money", "percent", "date", "duration")

@@ -134,14 +134,6 @@ DERIVED: dict[str, tuple[FieldSpec, ...]] = {
 }
 #: Derived deal values computed from the exit criteria themselves.
 LATE_DERIVED = frozenset({"exit_ready", "stale", "weighted_value"})
-TABLE_OF = {
-    "lead": "leads",
-    "deal": "deals",
-    "stage_event": "stage_events",
-    "rep": "reps",
-    "quota": "quotas",
-    "territory": "territories",
-}
 
 #: Client fields a ruleset may declare, per record: one or more of every scalar type.
 POOLS: dict[str, tuple[FieldSpec, ...]] = {
