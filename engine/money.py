@@ -205,7 +205,7 @@ def _parse_text(text: str, *, money: bool) -> Decimal:
     multiplier = parts.get("mult")
     scale = _MULTIPLIERS[multiplier.lower()] if multiplier else Decimal(1)
     try:
-        result = _canonical_digits(text, parts["num"].strip(), money) * scale
+        result = _read_digits(text, parts["num"].strip(), money) * scale
     except _AmbiguousError as error:
         grouped, decimal = (f"{(v * scale).normalize():f}" for v in (error.grouped, error.decimal))
         raise ValueError(
@@ -222,7 +222,7 @@ def _parse_text(text: str, *, money: bool) -> Decimal:
 _READER = {".": "en_US", ",": "de_DE"}
 
 
-def _canonical_digits(text: str, num: str, money: bool) -> Decimal:
+def _read_digits(text: str, num: str, money: bool) -> Decimal:
     """Read the digits-and-separators part (`1 234,56`, `1,234.56`), or say why it cannot.
 
     Which mark is the decimal one is decided here, since exports do not say which locale wrote
