@@ -29,6 +29,7 @@ from dsl import nodes as n
 from dsl.diagnostics import Diagnostic
 from dsl.parser import ParsedFile, parse
 from dsl.source import SourceFile, Span
+from dsl.types import plain
 
 INDENT = 2
 MAX_LINE = 100
@@ -109,7 +110,7 @@ def _literal(value: n.Number | n.Percent | n.Duration) -> str:
     if isinstance(value, n.Number):
         return _number(value)
     if isinstance(value, n.Percent):
-        return value.raw or f"{_plain(value.value * 100)}%"
+        return value.raw or f"{plain(value.value * 100)}%"
     return value.raw or f"{value.days}d"
 
 
@@ -117,16 +118,11 @@ def _number(number: n.Number) -> str:
     digits = number.raw
     if number.currency and digits.endswith(number.currency):
         digits = digits[: -len(number.currency)].rstrip()
-    digits = digits or _plain(number.value)
+    digits = digits or plain(number.value)
     if number.currency is None:
         return digits
     joiner = "" if number.currency in _CURRENCY_SYMBOLS else " "
     return f"{digits}{joiner}{number.currency}"
-
-
-def _plain(value: object) -> str:
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def quote(text: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from dsl.diagnostics import Diagnostic, did_you_mean
+from dsl.diagnostics import Diagnostic, did_you_mean, either
 from dsl.source import SourceFile
 
 MAX_NESTING = 64
@@ -97,7 +97,7 @@ def _item_starts(text: str) -> list[int]:
 
 def _item_region(text: str, offset: int) -> tuple[int, int]:
     """The top-level item around an offset: from its keyword to the next top-level keyword."""
-    starts = [m.start() for m in _ITEM_START.finditer(text)]
+    starts = _item_starts(text)
     before = [s for s in starts if s <= offset]
     after = [s for s in starts if s > offset]
     return (before[-1] if before else 0), (after[0] if after else len(text))
@@ -122,9 +122,7 @@ def _expected_words(expected: Iterable[str], patterns: dict[str, str]) -> str:
     )
     if len(words) > 6:
         words = [*words[:5], f"{len(words) - 5} other things"]
-    if len(words) == 1:
-        return words[0]
-    return ", ".join(words[:-1]) + " or " + words[-1]
+    return either(words)
 
 
 def _keywords(expected: Iterable[str], patterns: dict[str, str]) -> list[str]:

@@ -11,7 +11,7 @@ block is a `Provided` value.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as _field
 from decimal import Decimal
@@ -41,7 +41,6 @@ __all__ = [
     "TExpr",
     "TypedModel",
     "children",
-    "walk",
 ]
 
 
@@ -54,11 +53,6 @@ class Field:
     type: FieldType
     link: str | None = None
     span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
-
-    @property
-    def key(self) -> str:
-        """The name under which the value is read: `potential` or `territory.potential`."""
-        return self.name if self.link is None else f"{self.link}.{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,15 +258,6 @@ def children(node: TExpr) -> tuple[TExpr, ...]:
     if isinstance(node, ListValue):
         return node.items
     return ()
-
-
-def walk(node: TExpr) -> Iterator[TExpr]:
-    """Every node of a typed expression, parents first, without recursion."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(children(current)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-#: Scalar kinds a value can have. `one_of` adds a closed set of options; `duration` comes from
-#: literals (`14d`) and date arithmetic; `any` is the type of a wrong expression (reported once).
-KINDS = (
-    "text", "number", "integer", "money", "percent", "boolean", "date", "duration", "one_of",
-    "list", "any",
-)  # fmt: skip
-
 NUMBERS = frozenset({"number", "integer"})
 NUMERIC = frozenset({"number", "integer", "money", "percent"})
 ORDERED = frozenset({"number", "integer", "money", "percent", "date", "duration"})
@@ -41,6 +34,12 @@ class FieldType:
         """Whether arithmetic and ordering apply."""
         return self.kind in NUMERIC or self.kind == "any"
 
+    @property
+    def quantity(self) -> bool:
+        """Whether it is a number, an amount, a percentage or a duration (or unknown): what a
+        KPI measures, an aggregate sums, `abs` and a minus sign take."""
+        return self.numeric or self.kind == "duration"
+
     def option_of(self, text: str) -> str | None:
         """The option id that `text` names (the id itself or its label), or None."""
         if text in self.options:
@@ -54,6 +53,12 @@ DATE = FieldType("date")
 LIST = FieldType("list")
 NUMBER = FieldType("number")
 PERCENT = FieldType("percent")
+
+
+def plain(value: Decimal) -> str:
+    """A Decimal as written in a ruleset, without trailing zeros: `1.5`, `70`."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def range_text(low: Decimal, high: Decimal) -> str:

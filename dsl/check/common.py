@@ -1,4 +1,4 @@
-"""Small helpers the passes share: the declarations of a ruleset, keyword checks, number text,
+"""Small helpers the passes share: the declarations of a ruleset, keyword checks, percentages,
 and a walk over syntax expressions."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from decimal import Decimal
 
 from dsl import nodes as n
 from dsl.check.sites import Sites
-from dsl.check.typer import either, unknown
-from dsl.diagnostics import Diagnostic
+from dsl.check.typer import unknown
+from dsl.diagnostics import Diagnostic, either
 from dsl.model import Model
 from dsl.source import Span
+from dsl.types import plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +40,9 @@ def where(span: Span) -> str:
     return f"{span.path}:{span.line}"
 
 
-def num(value: Decimal) -> str:
-    """A Decimal without trailing zeros: `1.5`, `70`."""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def pct(value: Decimal) -> str:
     """A fraction as a percentage: `0.8` -> `80%`."""
-    return num(value * 100) + "%"
+    return plain(value * 100) + "%"
 
 
 def keyword(ident: n.Ident | None, what: str, allowed: Sequence[str]) -> list[Diagnostic]:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
 
 from dsl import canonical
 from dsl import nodes as n
 from dsl.check.common import Context, keyword, where
-from dsl.check.typer import either, unknown
-from dsl.diagnostics import Diagnostic
+from dsl.check.typer import empty_range, unknown
+from dsl.diagnostics import Diagnostic, either
 from dsl.source import Span
 
 
@@ -72,7 +71,8 @@ def check_header(ctx: Context) -> list[Diagnostic]:
     return found
 
 
-def _duplicates(idents: Iterable[n.Ident]) -> list[Diagnostic]:
+def _duplicates(idents: Iterable[n.Ident], label: str = "`{}`") -> list[Diagnostic]:
+    """E207 for every name already defined; `label` shows the name in the message."""
     first: dict[str, n.Ident] = {}
     found: list[Diagnostic] = []
     for ident in idents:
@@ -81,7 +81,7 @@ def _duplicates(idents: Iterable[n.Ident]) -> list[Diagnostic]:
             found.append(
                 Diagnostic(
                     "E207",
-                    f"`{ident.name}` is already defined",
+                    f"{label.format(ident.name)} is already defined",
                     ident.span,
                     help=f"first defined at {where(seen.span)}",
                 )
@@ -152,16 +152,7 @@ def check_declarations(ctx: Context) -> list[Diagnostic]:
                 found.extend(_duplicates(o.name for o in item.type.options))
                 bounds = item.type.range
                 if bounds is not None and bounds.low.value > bounds.high.value:
-                    found.append(
-                        Diagnostic(
-                            "E409",
-                            f"range {bounds.low.raw}..{bounds.high.raw} is empty: "
-                            f"{bounds.low.raw} is above {bounds.high.raw}",
-                            bounds.span,
-                            help=f"write the lower bound first: "
-                            f"{bounds.high.raw}..{bounds.low.raw}",
-                        )
-                    )
+                    found.append(empty_range("range", bounds.low, bounds.high, bounds.span))
                 if decl.name.name in canonical.TABLES:
                     found.extend(_redeclared(decl.name.name, item))
             continue
@@ -193,9 +184,7 @@ def check_declarations(ctx: Context) -> list[Diagnostic]:
                         )  # fmt: skip
     for idents in [*top.values(), stages, *fields.values()]:
         found.extend(_duplicates(idents))
-    for dup in _duplicates(qualified):
-        name = dup.message.split("`")[1]
-        found.append(replace(dup, message=f"`qualify {name}` is already defined"))
+    found.extend(_duplicates(qualified, "`qualify {}`"))
     found.extend(_ambiguous(ctx))
     return found
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from dsl import canonical
 from dsl import nodes as n
 from dsl.check.common import Context, keyword
-from dsl.check.typer import either, no_such, unknown
-from dsl.diagnostics import Diagnostic
+from dsl.check.typer import no_such, unknown
+from dsl.diagnostics import Diagnostic, either
 from dsl.model import Model
 
 
@@ -58,7 +58,7 @@ def check_names(ctx: Context) -> list[Diagnostic]:
                 if (
                     isinstance(step, n.Requirement)
                     and step.before is not None
-                    and step.before.name not in model.stages
+                    and step.before.name not in all_stages
                 ):
                     found.append(unknown("E202", "stage", step.before, all_stages, stage_help))
         elif isinstance(decl, n.Kpi):

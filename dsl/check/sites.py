@@ -14,8 +14,8 @@ from dsl import canonical
 from dsl import nodes as n
 from dsl import typed as t
 from dsl.check.scope import CREDIT_UNAVAILABLE, EXIT_UNAVAILABLE, Scope, scope_for
-from dsl.check.typer import Typer, either, unknown
-from dsl.diagnostics import Diagnostic, did_you_mean
+from dsl.check.typer import Typer, not_available, unknown, unknown_field, unknown_value
+from dsl.diagnostics import Diagnostic
 from dsl.model import Model
 from dsl.source import Span
 from dsl.types import ANY, FieldType, comparable, describe
@@ -93,29 +93,12 @@ class Sites:
         if scope.record is None:
             return ANY
         if ident.name in scope.fields:
-            reason = scope.unavailable.get(ident.name)
-            if reason is not None:
-                self.names.append(
-                    Diagnostic(
-                        "E214", f"`{ident.name}` is not available here", ident.span, help=reason
-                    )
-                )
+            unavailable = not_available(ident.name, ident.span, scope)
+            if unavailable is not None:
+                self.names.append(unavailable)
                 return ANY
             return scope.fields[ident.name]
-        help_text = (
-            did_you_mean(ident.name, scope.fields)
-            or why
-            or (
-                f"{scope.record} has no field `{ident.name}`; "
-                f"declare it in `record {scope.record} {{ ... }}`"
-            )
-        )
-        self.names.append(
-            Diagnostic(
-                "E201", f"unknown field `{ident.name}` on {scope.record}", ident.span,
-                help=help_text,
-            )
-        )  # fmt: skip
+        self.names.append(unknown_field(ident.name, ident.span, scope.record, scope.fields, why))
         return ANY
 
     # per declaration -------------------------------------------------------------------
@@ -199,18 +182,12 @@ class Sites:
         for case in values:
             if case.value.name not in found.options:
                 self.names.append(
-                    Diagnostic(
-                        "E209",
-                        f"unknown value `{case.value.name}` for `{target.name}`",
-                        case.value.span,
-                        help=did_you_mean(case.value.name, found.options)
-                        or f"the values are {either(found.options)}",
-                    )
+                    unknown_value(case.value.name, case.value.span, found.options, target.name)
                 )
 
     def _kpi(self, kpi: n.Kpi) -> None:
         found = self.value(kpi.value, self.scope(kpi.subject.name, aggregate=True))
-        if not (found.numeric or found.kind == "duration"):
+        if not found.quantity:
             self.mismatch(
                 kpi.value.span,
                 f"a KPI is a number, an amount, a percentage or a duration; "

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from dsl import nodes as n
-from dsl.check.common import Context, num, pct
+from dsl.check.common import Context, pct
+from dsl.check.typer import empty_range
 from dsl.diagnostics import Diagnostic, Severity
 from dsl.model import Model
 from dsl.source import Span
+from dsl.types import plain
 
 
 def check_tables(ctx: Context) -> list[Diagnostic]:
@@ -34,15 +36,7 @@ def check_tables(ctx: Context) -> list[Diagnostic]:
         elif isinstance(decl, n.Playbook):
             for item in decl.items:
                 if isinstance(item, n.ExpectWinRate) and item.low.value > item.high.value:
-                    found.append(
-                        Diagnostic(
-                            "E409",
-                            f"win rate {item.low.raw}..{item.high.raw} is empty: "
-                            f"{item.low.raw} is above {item.high.raw}",
-                            item.span,
-                            help=f"write the lower bound first: {item.high.raw}..{item.low.raw}",
-                        )
-                    )
+                    found.append(empty_range("win rate", item.low, item.high, item.span))
         elif isinstance(decl, n.Plan):
             found.extend(_plan_table(decl))
     return found
@@ -96,7 +90,7 @@ def _score_table(model: Model, score: n.Score) -> list[Diagnostic]:
     if len(maxima) == len(score.criteria):
         reachable = sum((m for _, m in maxima), Decimal(0))
     if score.max is not None and reachable is not None and reachable != score.max.value:
-        total, declared = num(reachable), num(score.max.value)
+        total, declared = plain(reachable), plain(score.max.value)
         message = (
             f"criteria can reach at most {total} of {declared}"
             if reachable < score.max.value
@@ -108,7 +102,7 @@ def _score_table(model: Model, score: n.Score) -> list[Diagnostic]:
                 message,
                 score.max.span,
                 help="the most each criterion gives: "
-                + ", ".join(f"{name} {num(m)}" for name, m in maxima),
+                + ", ".join(f"{name} {plain(m)}" for name, m in maxima),
             )
         )
     if reachable is None and score.max is not None:
@@ -125,7 +119,7 @@ def _score_table(model: Model, score: n.Score) -> list[Diagnostic]:
         op, level = threshold
         if level >= reachable if op == ">" else level > reachable:
             assert status.condition is not None
-            top = num(reachable)
+            top = plain(reachable)
             found.append(
                 Diagnostic(
                     "E404",
@@ -345,13 +339,8 @@ def _plan_table(plan: n.Plan) -> list[Diagnostic]:
     for item in plan.items:
         if isinstance(item, n.Cap) and isinstance(item.limit, n.Percent) and not has_target:
             found.append(
-                Diagnostic(
-                    "E408",
-                    f"`cap {item.limit.raw}` is a share of the target variable, but plan "
-                    f"`{name}` has none",
-                    item.span,
-                    help="add `target_variable <amount> per <period>` to the plan, "
-                    "or cap at an amount, e.g. `cap 50K`",
+                _without_target(
+                    f"cap {item.limit.raw}", name, item.span, "or cap at an amount, e.g. `cap 50K`"
                 )
             )
     for item in plan.items:
@@ -370,7 +359,6 @@ def _plan_table(plan: n.Plan) -> list[Diagnostic]:
     return found
 
 
-_METHODS = (n.Commission, n.Rates, n.Steps, n.Curve, n.PerUnit)
 _METHOD_NAMES = {
     n.Commission: "commission",
     n.Rates: "rates",
@@ -378,6 +366,17 @@ _METHOD_NAMES = {
     n.Curve: "curve",
     n.PerUnit: "per_unit",
 }
+_METHODS = tuple(_METHOD_NAMES)
+
+
+def _without_target(what: str, plan: str, span: Span, example: str) -> Diagnostic:
+    """E408 for an item paid as a share of the target variable in a plan that states none."""
+    return Diagnostic(
+        "E408",
+        f"`{what}` is a share of the target variable, but plan `{plan}` has none",
+        span,
+        help=f"add `target_variable <amount> per <period>` to the plan, {example}",
+    )
 
 
 def _needs_quota(item: n.MeasureItem) -> str | None:
@@ -455,15 +454,10 @@ def _measure_table(plan: n.Plan, measure: n.Measure, has_target: bool) -> list[D
             isinstance(item, n.Cap) and isinstance(item.limit, n.Percent)
         )
         if shares_target and not has_target:
-            what = "cap" if isinstance(item, n.Cap) else _needs_quota(item)
+            what = "cap" if isinstance(item, n.Cap) else str(needs)  # steps, curve, accelerator
             found.append(
-                Diagnostic(
-                    "E408",
-                    f"`{what}` is a share of the target variable, but plan "
-                    f"`{plan.name.name}` has none",
-                    item.span,
-                    help="add `target_variable <amount> per <period>` to the plan, "
-                    "e.g. `target_variable 40K per year`",
+                _without_target(
+                    what, plan.name.name, item.span, "e.g. `target_variable 40K per year`"
                 )
             )
         if isinstance(item, n.Steps):

@@ -14,11 +14,12 @@ from dataclasses import replace
 from dsl import nodes as n
 from dsl import typed as t
 from dsl.check.scope import Scope
-from dsl.diagnostics import Diagnostic, did_you_mean
+from dsl.diagnostics import Diagnostic, did_you_mean, either
 from dsl.source import Span
 from dsl.types import (
     ANY,
     BOOLEAN,
+    ORDERED,
     FieldType,
     arithmetic,
     arithmetic_help,
@@ -65,11 +66,6 @@ CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP"}
 _Hint = tuple[FieldType, str | None]
 
 
-def either(words: Sequence[str]) -> str:
-    """`a, b or c`."""
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-
-
 def unknown(
     code: str, what: str, ident: n.Ident, candidates: Iterable[str], fallback: str | None = None
 ) -> Diagnostic:
@@ -88,13 +84,65 @@ def no_such(what: str, names: Iterable[str], where: str = "") -> str:
     return f"the {what}s{where} are {either(known)}"
 
 
-def currency_mismatch(number: n.Number, code: str, currency: str) -> Diagnostic:
-    """An amount written in another currency than the ruleset's."""
+def currency_mismatch(number: n.Number, currency: str | None) -> Diagnostic | None:
+    """E301 for an amount written in another currency than the ruleset's; None for a bare
+    number, an amount in the ruleset's currency, or no currency to compare with."""
+    if number.currency is None or not currency:
+        return None
+    code = CURRENCY_SYMBOLS.get(number.currency, number.currency)
+    if code == currency:
+        return None
     return Diagnostic(
         "E301",
         f"amount in {code}, but the ruleset's currency is {currency}",
         number.span,
         help=f"write it in {currency}, or without a currency",
+    )
+
+
+def unknown_field(
+    name: str, span: Span, record: str, candidates: Iterable[str], why: str | None = None
+) -> Diagnostic:
+    """E201 `unknown field `x` on <record>`, with a "did you mean", else the place's hint, else
+    where fields are declared."""
+    help_text = (
+        did_you_mean(name, candidates)
+        or why
+        or f"{record} has no field `{name}`; declare it in `record {record} {{ ... }}`"
+    )
+    return Diagnostic("E201", f"unknown field `{name}` on {record}", span, help=help_text)
+
+
+def not_available(name: str, span: Span, scope: Scope) -> Diagnostic | None:
+    """E214 for a field of the record that this place cannot read (the scope says why), or None."""
+    reason = scope.unavailable.get(name)
+    if reason is None:
+        return None
+    return Diagnostic("E214", f"`{name}` is not available here", span, help=reason)
+
+
+def unknown_value(
+    value: str, span: Span, options: Sequence[str], owner: str | None, *, quoted: bool = False
+) -> Diagnostic:
+    """E209 `unknown value `x` for `field``: a bare option (or, `quoted`, a label) that is none
+    of a one_of's values."""
+    shown = f'"{value}"' if quoted else f"`{value}`"
+    whose = f" for `{owner}`" if owner else ""
+    return Diagnostic(
+        "E209",
+        f"unknown value {shown}{whose}",
+        span,
+        help=did_you_mean(value, options) or f"the values are {either(options)}",
+    )
+
+
+def empty_range(what: str, low: n.Literal, high: n.Literal, span: Span) -> Diagnostic:
+    """E409 `<what> 5..3 is empty`: a range written from its upper bound."""
+    return Diagnostic(
+        "E409",
+        f"{what} {low.raw}..{high.raw} is empty: {low.raw} is above {high.raw}",
+        span,
+        help=f"write the lower bound first: {high.raw}..{low.raw}",
     )
 
 
@@ -198,17 +246,6 @@ class Typer:
             and expr.parts[0] not in self.scope.fields
         )
 
-    def _unknown_field(self, ref: n.Ref, record: str, fields: Iterable[str], why: str = "") -> None:
-        name = ref.parts[-1]
-        help_text = (
-            did_you_mean(name, fields)
-            or why
-            or f"{record} has no field `{name}`; declare it in `record {record} {{ ... }}`"
-        )
-        self.names.append(
-            Diagnostic("E201", f"unknown field `{name}` on {record}", ref.span, help=help_text)
-        )
-
     def _ref(self, ref: n.Ref, hint: _Hint | None) -> t.TExpr:
         scope = self.scope
         span = ref.span
@@ -233,7 +270,7 @@ class Typer:
                     self.names.append(self._inside_aggregate(ref.dotted, span))
                     return wrong
                 return t.Field(ref.parts[1], linked[ref.parts[1]], name, span=span)
-            self._unknown_field(ref, name, linked)
+            self.names.append(unknown_field(ref.parts[1], span, name, linked))
             return wrong
         if name in scope.extras:
             return t.Provided(name, scope.extras[name], span=span)
@@ -241,11 +278,9 @@ class Typer:
             if scope.aggregate:
                 self.names.append(self._inside_aggregate(name, span))
                 return wrong
-            reason = scope.unavailable.get(name)
-            if reason is not None:
-                self.names.append(
-                    Diagnostic("E214", f"`{name}` is not available here", span, help=reason)
-                )
+            unavailable = not_available(name, span, scope)
+            if unavailable is not None:
+                self.names.append(unavailable)
                 return wrong
             return t.Field(name, scope.fields[name], span=span)
         if hint is not None:
@@ -255,24 +290,14 @@ class Typer:
             if other.kind == "one_of":
                 if name in other.options:
                     return t.Literal(name, other, span=span)
-                owner = f" for `{other_name}`" if other_name else ""
-                self.names.append(
-                    Diagnostic(
-                        "E209",
-                        f"unknown value `{name}`{owner}",
-                        span,
-                        help=did_you_mean(name, other.options)
-                        or f"the values are {either(other.options)}",
-                    )
-                )
+                self.names.append(unknown_value(name, span, other.options, other_name))
                 return wrong
             if other.kind == "text":
                 owner = f"`{other_name}`" if other_name else "the other side"
-                self._unknown_field(
-                    ref, scope.record, scope.fields, f'{owner} is text: quote the value, "{name}"'
-                )
+                why = f'{owner} is text: quote the value, "{name}"'
+                self.names.append(unknown_field(name, span, scope.record, scope.fields, why))
                 return wrong
-        self._unknown_field(ref, scope.record, [*scope.fields, *scope.extras])
+        self.names.append(unknown_field(name, span, scope.record, [*scope.fields, *scope.extras]))
         return wrong
 
     def _inside_aggregate(self, name: str, span: Span) -> Diagnostic:
@@ -292,15 +317,9 @@ class Typer:
         option = other.option_of(string.value)
         if option is not None:
             return t.Literal(option, other, span=string.span)
-        owner = f" for `{hint[1]}`" if hint is not None and hint[1] else ""
+        owner = hint[1] if hint is not None else None
         self.names.append(
-            Diagnostic(
-                "E209",
-                f'unknown value "{string.value}"{owner}',
-                string.span,
-                help=did_you_mean(string.value, other.options)
-                or f"the values are {either(other.options)}",
-            )
+            unknown_value(string.value, string.span, other.options, owner, quoted=True)
         )
         return t.Literal(string.value, ANY, span=string.span)
 
@@ -368,7 +387,7 @@ class Typer:
             )
             return t.Compare(expr.op, lt, rt, ANY, span=expr.span)
         if expr.op not in ("==", "!=") and not ordered(a, b):
-            found = a if a.kind not in ("any", *_ORDERED) else b
+            found = a if a.kind != "any" and a.kind not in ORDERED else b
             self.types.append(
                 Diagnostic(
                     "E301",
@@ -399,14 +418,7 @@ class Typer:
                 )
                 result = ANY
             if low.value > high.value:
-                self.types.append(
-                    Diagnostic(
-                        "E409",
-                        f"range {low.raw}..{high.raw} is empty: {low.raw} is above {high.raw}",
-                        collection.span,
-                        help=f"write the lower bound first: {high.raw}..{low.raw}",
-                    )
-                )
+                self.types.append(empty_range("range", low, high, collection.span))
                 result = ANY
             bounds = (
                 t.Literal(low.value, self._number(low), span=low.span),
@@ -437,7 +449,7 @@ class Typer:
             self.expect_boolean(expr.operand, operand.type)
             return t.Not(operand, span=expr.span)
         kind = operand.type.kind
-        if operand.type.numeric or kind == "duration":
+        if operand.type.quantity:
             found = FieldType(kind) if kind != "any" else ANY
             if isinstance(operand, t.Literal) and kind != "any":
                 # `-5` is a literal, written as a sign before a number.
@@ -452,9 +464,9 @@ class Typer:
     def _number(self, number: n.Number) -> FieldType:
         if number.currency is None:
             return FieldType("number")
-        code = CURRENCY_SYMBOLS.get(number.currency, number.currency)
-        if self.scope.currency and code != self.scope.currency:
-            self.types.append(currency_mismatch(number, code, self.scope.currency))
+        mismatch = currency_mismatch(number, self.scope.currency)
+        if mismatch is not None:
+            self.types.append(mismatch)
         return FieldType("money")
 
     # calls -----------------------------------------------------------------------------
@@ -508,9 +520,9 @@ class Typer:
         if name == "attainment":
             return self._attainment(call)
         args = tuple(self.type(arg) for arg in call.args)
-        kinds = ("duration",) if name == "abs" else ("duration", "date")
         for arg, found in zip(call.args, args, strict=True):
-            if not (found.type.numeric or found.type.kind in kinds):
+            # abs takes a quantity; min and max also take dates.
+            if not (found.type.quantity or (name != "abs" and found.type.kind == "date")):
                 wanted = (
                     "numbers, amounts or durations"
                     if name == "abs"
@@ -574,7 +586,7 @@ class Typer:
         else:
             arg = args[0]
             value = arg.type
-            if not (value.numeric or value.kind == "duration"):
+            if not value.quantity:
                 inner.types.append(
                     Diagnostic(
                         "E301",
@@ -595,8 +607,6 @@ class Typer:
         return t.Aggregate(name, arg, where, result, span=call.span)
 
     def _stage_call(self, call: n.Call) -> t.TExpr:
-        reached = call.function == "reached"
-        result = BOOLEAN if reached else FieldType("date")
         stages = self.scope.stages
         wrong = t.Function(call.function, (), ANY, span=call.span)
         if self.scope.record is None:
@@ -613,9 +623,9 @@ class Typer:
         if stage not in stages:
             self.names.append(unknown("E202", "stage", ident, stages, no_such("stage", stages)))
             return wrong
-        if reached:
-            return t.Reached(stage, result, span=call.span)
-        return t.EnteredAt(stage, result, span=call.span)
+        if call.function == "reached":
+            return t.Reached(stage, span=call.span)
+        return t.EnteredAt(stage, span=call.span)
 
     def _attainment(self, call: n.Call) -> t.TExpr:
         measures = self.scope.measures
@@ -651,9 +661,6 @@ class Typer:
             )
         )
         return None
-
-
-_ORDERED = ("number", "integer", "money", "percent", "date", "duration")
 
 
 def type_of_expr(expr: n.Expr, scope: Scope) -> FieldType:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dsl import nodes as n
 from dsl.check.common import Context
-from dsl.check.typer import CURRENCY_SYMBOLS, currency_mismatch
+from dsl.check.typer import currency_mismatch
 from dsl.diagnostics import Diagnostic
 
 
@@ -28,8 +28,6 @@ def check_types(ctx: Context) -> list[Diagnostic]:
                     amounts.append(entry.amount)
                 elif isinstance(entry, n.Cap) and isinstance(entry.limit, n.Number):
                     amounts.append(entry.limit)
-        for amount in amounts:
-            code = CURRENCY_SYMBOLS.get(amount.currency or "", amount.currency)
-            if code is not None and code != currency:
-                found.append(currency_mismatch(amount, code, currency))
+        mismatches = (currency_mismatch(amount, currency) for amount in amounts)
+        found.extend(d for d in mismatches if d is not None)
     return found
