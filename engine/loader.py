@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from dsl.diagnostics import Diagnostic, Severity, render_all, sort_diagnostics
-from dsl.parser import ruleset_files
+from dsl.parser import read_source, ruleset_files
 from dsl.source import SourceFile
 from dsl.workspace import LoadedRuleset, check_sources, load_files
 from engine.compiler import compile_model
 from engine.program import Program
 
-__all__ = ["RulesetError", "load", "load_text"]
+__all__ = ["RulesetError", "load", "load_as", "load_text"]
 
 
 class RulesetError(Exception):
@@ -46,6 +46,23 @@ def load(path: str | Path, *, strict: bool = False) -> Program:
     if problems:
         raise RulesetError(problems, {})
     return _program(load_files(Path(path), files, strict=strict))
+
+
+def load_as(folder: Path, name: str, *, strict: bool = False) -> Program:
+    """Load a ruleset folder whose files are shown as `name/<path in the folder>`: a copy
+    taken for `koncept serve` (a git revision, a snapshot) is named as its users know it."""
+    files, problems = ruleset_files([folder])
+    sources: list[SourceFile] = []
+    for path in files:
+        source, unreadable = read_source(path, f"{name}/{path.relative_to(folder).as_posix()}")
+        problems.extend(unreadable)
+        if source is not None:
+            sources.append(source)
+    if not sources and not problems:
+        problems.append(Diagnostic("E001", "no .krl file found", SourceFile(name, "").span(0, 0)))
+    if problems:
+        raise RulesetError(problems, {s.path: s for s in sources})
+    return _program(check_sources(folder, sources, strict=strict))
 
 
 def load_text(text: str, name: str = "<ruleset>.krl", *, strict: bool = False) -> Program:

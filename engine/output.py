@@ -231,11 +231,14 @@ def write_json(
     money: frozenset[str] = frozenset(),
     *,
     ensure_ascii: bool = False,
+    head: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write the one JSON document of the output contract, one row per line."""
+    """Write the one JSON document of the output contract, one row per line; `head` adds
+    members before the others (`koncept serve` names the ruleset and its version)."""
     encode = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=False).encode
     stream.write("{\n")
     head = {
+        **(head or {}),
         "as_of": None if results.as_of is None else results.as_of.isoformat(),
         "period": results.period,
     }

@@ -22,7 +22,7 @@ from engine.data.mapping import (
     load_inputs,
     load_mapping,
 )
-from engine.data.read import EXTENSIONS, DataError, read_table
+from engine.data.read import EXTENSIONS, DataError, read_records, read_table
 from engine.data.validate import KEYS, RowError, Validated, validate_table
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "apply_mapping",
     "load_inputs",
     "load_mapping",
+    "read_records",
     "read_table",
     "validate_table",
 ]

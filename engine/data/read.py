@@ -35,6 +35,7 @@ __all__ = [
     "as_arrow",
     "as_text",
     "column_cells",
+    "read_records",
     "read_table",
 ]
 
@@ -279,17 +280,27 @@ def _read_json(path: Path) -> pd.DataFrame:
         records = json.loads(text, parse_float=str, parse_int=str)
     except json.JSONDecodeError as error:
         raise DataError(path, f"not valid JSON: {error}") from None
+    return _records_frame(records, path)
+
+
+def read_records(records: object, where: str) -> pd.DataFrame:
+    """A JSON list of records (as `json.loads` gives it, numbers best kept as their text with
+    `parse_float=str`) as a table of text cells, indexed from row 1, as from a `.json` file."""
+    return _normalise(_records_frame(records, where), Path(where))
+
+
+def _records_frame(records: object, where: str | Path) -> pd.DataFrame:
     if not isinstance(records, list):
-        raise DataError(path, "expected a JSON list of records ([{...}, ...])")
+        raise DataError(where, "expected a JSON list of records ([{...}, ...])")
     rows: list[dict[str, str]] = []
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
-            raise DataError(path, f"record {number} is not an object")
+            raise DataError(where, f"record {number} is not an object")
         row: dict[str, str] = {}
         for key, value in record.items():
             if isinstance(value, dict | list):
                 raise DataError(
-                    path, f"record {number}, field {key!r}: nested values are not supported"
+                    where, f"record {number}, field {key!r}: nested values are not supported"
                 )
             row[key] = _json_text(value)
         rows.append(row)
