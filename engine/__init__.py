@@ -29,6 +29,7 @@ __all__ = [
     "Results",
     "RulesetError",
     "TableCounts",
+    "installed_version",
     "load",
     "load_text",
 ]
@@ -45,6 +46,16 @@ _WHERE = {
     "Results": "engine.results",
     "TableCounts": "engine.results",
 }
+
+
+def installed_version() -> str:
+    """The version of the installed `koncept-rules` package ("unknown" when run uninstalled)."""
+    from importlib.metadata import PackageNotFoundError, version  # 30 ms: only when asked
+
+    try:
+        return version("koncept-rules")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def __getattr__(name: str) -> Any:

@@ -6,9 +6,40 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 #: Subcommands in help order; each module has `register(subparsers)` and `run(args) -> int`.
-SUBCOMMANDS = ("check", "fmt", "eval", "explain", "schema", "statement", "test", "demo")
+SUBCOMMANDS = (
+    "check",
+    "fmt",
+    "eval",
+    "explain",
+    "schema",
+    "statement",
+    "test",
+    "demo",
+    "serve",
+    "completion",
+)
+
+class _VersionAction(argparse._VersionAction):
+    """`--version`, with the version looked up only when asked for.
+
+    importlib.metadata takes about 30 ms to import: every other command would pay for it if the
+    version string were built with the parser.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        from engine import installed_version
+
+        self.version = f"%(prog)s {installed_version()}"
+        super().__call__(parser, namespace, values, option_string)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="koncept",
         description="Sales-performance rules as code: check, format and evaluate .krl rulesets.",
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the installed version and exit"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
