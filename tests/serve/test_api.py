@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -305,12 +306,15 @@ def _raw(url: str, head: bytes, body: bytes = b"", wait: float = 10) -> bytes:
     with socket.create_connection((host, int(port)), timeout=wait) as connection:
         connection.sendall(head + body)
         answer = b""
-        while b"\r\n\r\n" not in answer or len(answer) < 20:
+        while True:  # the head, then the body its Content-Length announces
+            head, separator, body = answer.partition(b"\r\n\r\n")
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            if separator and length and len(body) >= int(length.group(1)):
+                return answer
             chunk = connection.recv(65536)
             if not chunk:
-                break
+                return answer
             answer += chunk
-        return answer
 
 
 def test_a_1_gb_body_is_refused_before_it_is_read(rulesets_server: Server) -> None:
