@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "completion",
 )
 
+
 class _VersionAction(argparse._VersionAction):
     """`--version`, with the version looked up only when asked for.
 
