@@ -6,7 +6,12 @@ the engine builds its JSON Schemas from them, so the two can never disagree.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+
+#: The dates a ruleset may write and a date cell may hold: outside them a date is a typo
+#: (0202, 20226) or a placeholder (0001-01-01, 9999-12-31), never a real plan or deal.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 
 #: Scalar types a field can have; `one_of` adds a closed set of option ids.
 SCALAR_TYPES = ("text", "number", "integer", "money", "percent", "boolean", "date")

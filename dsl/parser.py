@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import functools
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -17,9 +19,10 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 
 from dsl import nodes as n
+from dsl.canonical import FIRST_DAY, LAST_DAY
 from dsl.diagnostics import Diagnostic
 from dsl.source import SourceFile, Span
-from dsl.syntax import nesting_diagnostics, syntax_diagnostic
+from dsl.syntax import MAX_EXPRESSION_DEPTH, nesting_diagnostics, syntax_diagnostic
 
 #: Limits, documented in docs/language.md; past them a diagnostic is reported, never a crash.
 MAX_FILE_BYTES = 2_000_000
@@ -127,18 +130,48 @@ def read_source(
 
 
 def ruleset_files(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
-    """The `.krl` files named by paths (files, or folders searched recursively), sorted."""
+    """The `.krl` files named by paths (files, or folders searched recursively), sorted.
+
+    A named folder without any `.krl` file, a named file that is not a `.krl` file, and a
+    symbolic link that loops or leads nowhere are input errors (E001), never silence.
+    """
     found: list[Path] = []
     problems: list[Diagnostic] = []
     for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.krl") if p.is_file()))
-        elif path.is_file():
-            found.append(path)
-        else:
-            problems.append(
-                Diagnostic("E001", "no such file or folder", SourceFile(str(path), "").span(0, 0))
+        where = SourceFile(str(path), "").span(0, 0)
+        broken = _broken_link(path)
+        if broken is not None:
+            problems.append(Diagnostic("E001", broken, where))
+        elif path.is_dir():
+            files, unusable = _krl_files(path)
+            found.extend(files)
+            problems.extend(
+                Diagnostic("E001", reason, SourceFile(str(place), "").span(0, 0))
+                for place, reason in unusable
             )
+            if not files and not unusable:
+                problems.append(
+                    Diagnostic(
+                        "E001",
+                        f"no .krl file found in {path}",
+                        where,
+                        help="name a folder holding .krl ruleset files, or the files themselves",
+                    )
+                )
+        elif path.is_file():
+            if path.suffix == ".krl":
+                found.append(path)
+            else:
+                problems.append(
+                    Diagnostic(
+                        "E001",
+                        "not a .krl file",
+                        where,
+                        help="rulesets are .krl files; name them, or the folder holding them",
+                    )
+                )
+        else:
+            problems.append(Diagnostic("E001", "no such file or folder", where))
     if len(found) > MAX_FILES:
         problems.append(
             Diagnostic(
@@ -151,13 +184,59 @@ def ruleset_files(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
     return found, problems
 
 
+def _broken_link(path: Path) -> str | None:
+    """Why a path is a symbolic link that cannot be followed, or None."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return "broken symbolic link: its target does not exist"
+    return None
+
+
+def _krl_files(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The `.krl` files under a folder, sorted, and what cannot be read there: a `.krl` link
+    that cannot be followed, a folder that cannot be listed.
+
+    Linked folders are not entered (as pathlib's rglob did), so a link to a parent cannot
+    loop and no file is read twice; a linked `.krl` file is read when it leads to a file.
+    """
+    files: list[Path] = []
+    unusable: list[tuple[Path, str]] = []
+
+    def unreadable(error: OSError) -> None:
+        unusable.append((Path(error.filename or folder), f"cannot read folder: {error.strerror}"))
+
+    for root, _folders, names in os.walk(folder, onerror=unreadable):
+        for name in names:
+            if not name.endswith(".krl"):
+                continue
+            path = Path(root, name)
+            broken = _broken_link(path)
+            if broken is not None:
+                unusable.append((path, broken))
+            elif path.is_file():
+                files.append(path)
+    return sorted(files), sorted(unusable)
+
+
 # ----------------------------------------------------------------------------- parsing
 def parse(source: SourceFile) -> ParsedFile:
-    """Parse one source file; all syntax errors (up to a limit) are collected."""
+    """Parse one source file; all syntax errors (up to a limit) are collected.
+
+    After a syntax error the parse resumes at the next top-level item, with everything before
+    it blanked out (offsets kept): the file is read once in all, not once per error, so the
+    time stays linear in its size however many errors it holds.
+    """
     diagnostics = nesting_diagnostics(source)
     if diagnostics:
         return ParsedFile(source, None, (), tuple(diagnostics))
     text = source.text
+    blanked = 0  # text[:blanked] is spaces and newlines: read by an earlier attempt
+    earlier: list[Diagnostic] = []  # what the builder found in the items read before an error
     comments: list[Token] = []
     for _ in range(MAX_SYNTAX_ERRORS_PER_FILE):
         builder = _AstBuilder(source)
@@ -167,17 +246,20 @@ def parse(source: SourceFile) -> ParsedFile:
         except UnexpectedInput as error:
             diagnostic, region = syntax_diagnostic(source, text, error, _lark())
             diagnostics.append(diagnostic)
+            cut = diagnostic.span.start if region is None else region[0]
+            earlier.extend(d for d in builder.diagnostics if d.span.end <= cut)
             if region is None:
                 break
-            start, end = region
-            text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+            end = region[1]
+            text = text[:blanked] + re.sub(r"[^\n]", " ", text[blanked:end]) + text[end:]
+            blanked = end
             continue
         finally:
             _parsing.builder = _parsing.comments = None
-        diagnostics.extend(builder.diagnostics)
+        diagnostics.extend([*earlier, *builder.diagnostics])
         found = tuple(n.Comment(c.value.rstrip(), span=_token_span(source, c)) for c in comments)
         return ParsedFile(source, None if diagnostics else module, found, tuple(diagnostics))
-    return ParsedFile(source, None, (), tuple(diagnostics))
+    return ParsedFile(source, None, (), (*diagnostics, *earlier))
 
 
 # ----------------------------------------------------------------------------- tree -> AST
@@ -250,6 +332,9 @@ class _AstBuilder:
             "DURATION": self.DURATION,
             "STRING": self.STRING,
         }
+        # The depth of each compound expression not yet inside another (leaves are 1 deep);
+        # the node is kept beside its depth so that its id cannot be reused by another node.
+        self._depths: dict[int, tuple[n.Expr, int]] = {}
 
     def build(self, rule: str, children: list[Any]) -> Any:
         """Reduce one rule: its span from first to last token, then its typed node."""
@@ -268,7 +353,36 @@ class _AstBuilder:
         if rule == "atom":  # `( expr )`: the brackets only group
             return kept[0]
         handler = getattr(self, f"r_{rule}")
-        return handler(kept, self.source.span(start, end))
+        built = handler(kept, self.source.span(start, end))
+        if isinstance(built, _COMPOUND):
+            self._measure(built)
+        return built
+
+    def _measure(self, expr: n.Expr) -> None:
+        """Record how deep an expression is; past the limit, report it once, where it crosses.
+
+        Every later stage (typer, formatter, both evaluators) walks expressions recursively,
+        so the parser refuses what they could not walk; a long `and` or `+` chain folds into a
+        left-nested tree, so its length counts as depth.
+        """
+        if id(expr) in self._depths:
+            return
+        operands = _operands(expr)
+        # An operand has one parent: once measured into it, its entry is dropped, so the
+        # table holds the expressions still open, not the whole file's.
+        depth = 1 + max((self._depths.pop(id(c), (c, 1))[1] for c in operands), default=0)
+        self._depths[id(expr)] = (expr, depth)
+        if depth == MAX_EXPRESSION_DEPTH + 1:
+            start, end = operands[0].span.start, operands[-1].span.end
+            self.diagnostics.append(
+                Diagnostic(
+                    "E004",
+                    f"expression nested more than {MAX_EXPRESSION_DEPTH} deep",
+                    self.source.span(min(start, expr.span.start), end),
+                    help="a chain of `and`, `or` or `+` counts one level per term: shorten it, "
+                    "or write a long `or` of values as `x in [a, b]`",
+                )
+            )
 
     def _span_of(self, token: Token) -> Span:
         return _token_span(self.source, token)
@@ -286,6 +400,15 @@ class _AstBuilder:
                 Diagnostic("E107", f"`{token.value}` is not a calendar date", self._span_of(token))
             )
             value = dt.date(1970, 1, 1)
+        if not FIRST_DAY <= value <= LAST_DAY:
+            self.diagnostics.append(
+                Diagnostic(
+                    "E107",
+                    f"`{token.value}` is outside the years {FIRST_DAY.year} to {LAST_DAY.year}",
+                    self._span_of(token),
+                    help="write the real date; input data outside these years is refused too",
+                )
+            )
         return n.Date(value, span=self._span_of(token))
 
     def DURATION(self, token: Token) -> n.Duration:
@@ -654,10 +777,18 @@ class _AstBuilder:
 
     # expressions -----------------------------------------------------------------------
     def r_or_expr(self, c: list[Any], span: Span) -> n.Expr:
-        return _fold("or", c, span)
+        return self._fold("or", c, span)
 
     def r_and_expr(self, c: list[Any], span: Span) -> n.Expr:
-        return _fold("and", c, span)
+        return self._fold("and", c, span)
+
+    def _fold(self, op: str, operands: list[Any], span: Span) -> n.Expr:
+        """`a and b and c` as ((a and b) and c), each link measured as it is made."""
+        result: n.Expr = operands[0]
+        for operand in operands[1:]:
+            result = n.Binary(op, result, operand, span=span)
+            self._measure(result)
+        return result
 
     def r_not_op(self, c: list[Any], span: Span) -> n.Unary:
         return n.Unary("not", c[0], span=span)
@@ -731,8 +862,22 @@ def _name_label(c: list[Any]) -> tuple[n.Ident, str | None, list[Any]]:
     return c[0], label, rest
 
 
-def _fold(op: str, operands: list[Any], span: Span) -> n.Expr:
-    result: n.Expr = operands[0]
-    for operand in operands[1:]:
-        result = n.Binary(op, result, operand, span=span)
-    return result
+#: Expressions made of other expressions: what counts towards MAX_EXPRESSION_DEPTH.
+_COMPOUND = (n.Unary, n.Binary, n.Membership, n.IsMissing, n.Call, n.ListExpr)
+
+
+def _operands(expr: n.Expr) -> list[n.Expr]:
+    """The expressions directly inside a compound one, in source order."""
+    if isinstance(expr, n.Unary):
+        return [expr.operand]
+    if isinstance(expr, n.Binary):
+        return [expr.left, expr.right]
+    if isinstance(expr, n.Membership):
+        return [expr.value, expr.collection]
+    if isinstance(expr, n.IsMissing):
+        return [expr.value]
+    if isinstance(expr, n.Call):
+        return [*expr.args, *([expr.where] if expr.where is not None else [])]
+    if isinstance(expr, n.ListExpr):
+        return list(expr.items)
+    return []

@@ -15,7 +15,12 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from dsl.diagnostics import Diagnostic, did_you_mean, either
 from dsl.source import SourceFile
 
+#: Limits, documented in docs/language.md. Brackets (`{ ( [`) open at once, counted on the text.
 MAX_NESTING = 64
+#: Levels of one expression, counted on its tree: a chain of `and`, `or`, `+` ... folds to the
+#: left, so `a and b and c` is 3 deep. The typer, formatter and both evaluators recurse on
+#: expressions; this keeps them well within Python's default recursion limit.
+MAX_EXPRESSION_DEPTH = 100
 
 TOP_LEVEL_KEYWORDS = (
     "ruleset", "record", "strategy", "score", "qualify", "pipeline", "playbook", "kpi", "role",
@@ -47,21 +52,16 @@ _OPENERS = {"{": "}", "(": ")", "[": "]"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
 
 
+#: A comment, a string (up to its closing quote or the end of its line), or a bracket.
+_BRACKET_SCAN = re.compile(r'#[^\n]*|"(?:[^"\\\n]|\\[\s\S])*"?|[{}()\[\]]')
+
+
 def _brackets(text: str) -> Iterable[tuple[int, str]]:
-    """(offset, char) of every bracket outside strings and comments."""
-    i, size = 0, len(text)
-    while i < size:
-        char = text[i]
-        if char == "#":
-            newline = text.find("\n", i)
-            i = size if newline < 0 else newline
-        elif char == '"':
-            i += 1
-            while i < size and text[i] not in '"\n':
-                i += 2 if text[i] == "\\" else 1
-        elif char in _OPENERS or char in _CLOSERS:
-            yield i, char
-        i += 1
+    """(offset, char) of every bracket outside strings and comments (one regex pass)."""
+    for match in _BRACKET_SCAN.finditer(text):
+        char = match.group()
+        if char in _OPENERS or char in _CLOSERS:
+            yield match.start(), char
 
 
 def nesting_diagnostics(source: SourceFile) -> list[Diagnostic]:
@@ -193,6 +193,15 @@ def syntax_diagnostic(
                 source.span(unclosed, unclosed + 1),
                 help=f"add the missing `{_OPENERS[opener]}`",
             ), (item, following)
+    timed = _date_with_time(text, offset)
+    if timed is not None:
+        start, end = timed
+        return Diagnostic(
+            "E107",
+            f"`{text[start:end]}` is not a date: a ruleset date has no time of day",
+            source.span(start, end),
+            help=f"write the day alone: {text[start : start + 10]}",
+        ), _skip(text, offset)
     comma = offset if token.type == "COMMA" else offset - 1
     if _decimal_comma(text, comma):
         return Diagnostic(
@@ -220,6 +229,19 @@ def _found(token: Token) -> str:
     if token.type == "STRING":
         return f"label {token.value}"
     return f"`{token.value}`"
+
+
+_DATE_BEFORE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T|[ \t]{0,4})$")
+_TIME_AT = re.compile(r"T?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
+
+
+def _date_with_time(text: str, offset: int) -> tuple[int, int] | None:
+    """The span of `2026-02-01 25:99` when the parser stopped at its time, else None."""
+    before = _DATE_BEFORE.search(text, max(0, offset - 14), offset)
+    time = _TIME_AT.match(text, offset)
+    if before is None or time is None:
+        return None
+    return before.start(), time.end()
 
 
 def _decimal_comma(text: str, comma: int) -> bool:

@@ -51,7 +51,7 @@ class Workspace:
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a symbolic link loop
         return str(path)
 
 
@@ -62,10 +62,16 @@ def group_by_folder(paths: Iterable[Path]) -> tuple[dict[Path, list[Path]], list
     groups: dict[Path, list[Path]] = {}
     for file in files:
         # A file named on its own brings its folder along: its names live there.
-        siblings = sorted(file.parent.glob("*.krl")) if file in named else [file]
+        siblings = _siblings(file) if file in named else [file]
         group = groups.setdefault(file.parent, [])
         group.extend(s for s in siblings if s not in group)
     return groups, problems
+
+
+def _siblings(file: Path) -> list[Path]:
+    """The `.krl` files beside a named file, itself included; a link that cannot be followed
+    is kept, so that reading it reports why (E001)."""
+    return sorted(p for p in file.parent.glob("*.krl") if not p.is_dir())
 
 
 def load_workspace(paths: Sequence[Path], *, strict: bool = False) -> Workspace:

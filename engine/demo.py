@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
-from dsl.canonical import TABLES, Column
+from dsl.canonical import FIRST_DAY, LAST_DAY, TABLES, Column
 from engine.schemas import FILE_NAMES, RECORD_NAMES
 
 if TYPE_CHECKING:
@@ -151,6 +151,7 @@ class _Generator:
         self.ranges = ranges
         self.year_start = np.datetime64(f"{year}-01-01", "D")
         self.year_end = np.datetime64(f"{year}-12-31", "D")
+        self.first_day = np.datetime64(FIRST_DAY, "D")
         self.n_ae = self.n_sdr = self.n_am = 0  # set by reps(), which deals() needs first
 
     # -- tables ------------------------------------------------------------------------------
@@ -179,6 +180,7 @@ class _Generator:
         last = self.rng.integers(0, len(_LAST_NAMES), n)
         names = [f"{_FIRST_NAMES[f]} {_LAST_NAMES[la]}" for f, la in zip(first, last, strict=True)]
         hired = np.datetime64(f"{self.year - 8}-01-01", "D") + self.rng.integers(0, 8 * 365, n)
+        hired = np.maximum(hired, self.first_day)  # validation refuses older dates
         return {
             "id": _ids("R", n),
             "name": _pick(names, np.arange(n)),
@@ -248,6 +250,13 @@ class _Generator:
         stage_entered = stage_entered - excess
         close = close - excess
         entered = entered - np.repeat(excess, counts)
+        # A deal created before the first day validation accepts (a plan year of 1900) moves
+        # forward as a whole; in any later year nothing moves.
+        early = np.maximum((self.first_day - created).astype(np.int64), 0)
+        created = created + early
+        stage_entered = stage_entered + early
+        close = close + early
+        entered = entered + np.repeat(early, counts)
 
         deal_ids = _ids("D", n)
         deals = {
@@ -273,6 +282,7 @@ class _Generator:
 
     def leads(self, n: int) -> dict[str, pd.Series[Any]]:
         created = self.year_start - 90 + self.rng.integers(0, 90 + 365, n)
+        created = np.maximum(created, self.first_day)
         source = self.rng.choice(len(_SOURCES), size=n, p=_SOURCE_SHARES)
         return {
             "id": _ids("L", n),
@@ -396,7 +406,8 @@ def demo_tables(
     model = program.model
     book = program.book
     years = sorted(p.effective[0].year for p in book.plans.values() if p.effective is not None)
-    year = years[0] if years else 2026
+    # Within the years validation accepts (the checker holds a ruleset's dates to them too).
+    year = min(max(years[0] if years else 2026, FIRST_DAY.year), LAST_DAY.year)
     ranges = {
         (record, name): (float(kind.range[0]), float(kind.range[1]))
         for record, fields in model.records.items()

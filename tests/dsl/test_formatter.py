@@ -397,7 +397,7 @@ def test_fmt_usage_errors(workdir: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "not allowed with argument" in capsys.readouterr().err
     (workdir / "empty").mkdir()
     assert main(["fmt", "--check", "empty"]) == 2
-    assert capsys.readouterr().err == "koncept fmt: no .krl files found\n"
+    assert "error[E001]: no .krl file found in empty" in capsys.readouterr().err
 
 
 def test_fmt_does_not_import_pandas(workdir: Path) -> None:
