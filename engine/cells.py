@@ -17,27 +17,33 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from dsl.canonical import FALSE_WORDS, MAX_CENTS, TRUE_WORDS
+from dsl.canonical import FALSE_WORDS, FIRST_DAY, LAST_DAY, MAX_CENTS, TRUE_WORDS
 from dsl.diagnostics import closest
 from dsl.types import FieldType, range_text
-from engine.money import parse_money, parse_number
+from engine.money import currency_of, parse_money, parse_number
 
 __all__ = [
     "BOOL_HELP",
     "DATE_HELP",
     "FIRST_DAY",
+    "ISO_DAY",
     "LAST_DAY",
+    "PERCENT_HELP",
+    "SLASHED_DAY",
+    "SLASHED_TIME",
     "boolean",
     "cents",
     "coercer",
     "day",
     "day_of",
+    "fraction",
     "implausible_date",
     "known_text",
     "not_a_date",
     "not_an_option",
     "not_yes_no",
     "number",
+    "other_currency",
     "percent",
     "unknown_id",
     "whole",
@@ -45,18 +51,22 @@ __all__ = [
 
 BOOL_HELP = "expected true/false, yes/no, oui/non, vrai/faux or 1/0"
 DATE_HELP = "expected YYYY-MM-DD or DD/MM/YYYY"
-#: Dates outside these are typos (0202, 20226), never real deals.
-FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
-
 _TRUE, _FALSE = frozenset(TRUE_WORDS), frozenset(FALSE_WORDS)
 _PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _PLAIN_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
-# ISO dates, with a time and zone that are dropped (the day is the one written), and French
-# day-first dates, with a time. Month-first dates (03/13/2026) fail as dates and are reported.
-_DAY = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
-    r"|(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?"
+# A time of day after a date is checked (hours 0-23, minutes and seconds 0-59, a zone within
+# +-14:00), then dropped: the day is the one written. Both paths read dates with these.
+_TIME = (
+    r"(?:[01]\d|2[0-3]):[0-5]\d(?::(?:[0-5]\d|60)(?:\.\d+)?)?\s*(?:Z|[+-](?:0\d|1[0-4]):?[0-5]\d)?"
 )
+#: The time of a day-first date, as French exports write it (`9:05`, `09:05:30`).
+SLASHED_TIME = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
+#: An ISO date (`2026-02-12`), with a time and zone; groups: year, month, day.
+ISO_DAY = rf"(\d{{4}})-(\d{{2}})-(\d{{2}})(?:[T ]{_TIME})?"
+#: A French day-first date (`12/02/2026`), with a time; groups: day, month, year. Month-first
+#: dates (03/13/2026) fail as dates and are reported.
+SLASHED_DAY = rf"(\d{{1,2}})/(\d{{1,2}})/(\d{{4}})(?:[ T]{SLASHED_TIME})?"
+_DAY = re.compile(f"{ISO_DAY}|{SLASHED_DAY}")
 
 
 def boolean(text: str) -> bool:
@@ -87,22 +97,52 @@ def whole(text: str) -> int:
 
 
 def number(text: str) -> float:
-    """A number (`12.5`, `1 234,5`), finite."""
+    """A number (`12.5`, `1 234,5`), finite: the binary float nearest to the decimal written, so
+    that its shortest repr gives that decimal back (exact arithmetic recovers it)."""
     found = float(text) if _PLAIN_NUMBER.match(text) else float(parse_number(text))
     if not math.isfinite(found):
         raise ValueError(f"{text!r} is not a finite number")
     return found
 
 
+#: The one rule for percentages in data, on both paths.
+PERCENT_HELP = "write 15% or 0.15 for 15%"
+
+
 def percent(text: str) -> float:
-    """A percentage as a fraction: `15%` is 0.15; a bare number is already a fraction."""
+    """A percentage as a fraction: `15%` and `0.15` are 0.15; a bare number above 1 (`15`: 15%
+    or 1500%?) is refused as ambiguous."""
     if text.endswith("%"):
-        return number(text[:-1].strip()) / 100
-    return number(text)
+        written = text[:-1].strip()
+        found = number(written)  # refuses what is not a number, in the number's words
+        exact = Decimal(repr(found)) if _PLAIN_NUMBER.match(written) else parse_number(written)
+        # Divided in decimal, then rounded once to a float: 14.3% is the float nearest 0.143.
+        return float(exact.scaleb(-2))
+    return fraction(number(text), text)
 
 
-def cents(value: str | int | float | Decimal) -> int:
-    """An amount in integer cents (`1 234,56 €`, `50K`); more than two decimals is refused."""
+def fraction(value: float, shown: object) -> float:
+    """A bare number read as a percentage: a fraction within -1..1, else ambiguous."""
+    if abs(value) > 1:
+        raise ValueError(f"{shown!s} is ambiguous as a percentage: {PERCENT_HELP}")
+    return value
+
+
+def other_currency(value: object, found: str, currency: str) -> str:
+    """Why an amount in another currency than the ruleset's is refused."""
+    return (
+        f"{value!s} is an amount in {found}, but the ruleset's currency is {currency} "
+        f"(convert it, or write it without a currency)"
+    )
+
+
+def cents(value: str | int | float | Decimal, currency: str | None = None) -> int:
+    """An amount in integer cents (`1 234,56 €`, `50K`); more than two decimals is refused, and
+    so is an amount marked with another currency than `currency` (when given)."""
+    if currency is not None and isinstance(value, str):
+        found_currency = currency_of(value)
+        if found_currency is not None and found_currency != currency:
+            raise ValueError(other_currency(value, found_currency, currency))
     found = parse_money(value) * 100
     if found != found.to_integral_value():
         raise ValueError(f"{value!r} has more than two decimals (amounts are kept to the cent)")
@@ -241,30 +281,41 @@ def _number(is_percent: bool) -> Callable[[object], float | None]:
     read = percent if is_percent else number
 
     def coerce(value: object) -> float | None:
+        found: float
         if value.__class__ is float:
-            return None if value != value else value
-        if isinstance(value, int | Decimal) and not isinstance(value, bool):
-            return float(value)
-        text = _as_text(value)
-        return None if text is None else read(text)
+            if value != value:
+                return None
+            found = value
+        elif isinstance(value, int | Decimal) and not isinstance(value, bool):
+            found = float(value)
+        else:
+            text = _as_text(value)
+            return None if text is None else read(text)
+        return fraction(found, value) if is_percent else found
 
     return coerce
 
 
-def _money(value: object) -> Decimal | None:
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not an amount")
-    if isinstance(value, int | float | Decimal):
-        if _is_missing(value):
-            return None
-        found = cents(value)
-    else:
-        text = _as_text(value)
-        if text is None:
-            return None
-        found = cents(text)
-    # The same object the table path builds: cents, two places.
-    return Decimal(found).scaleb(-2)
+def _money_reader(currency: str | None) -> Callable[[object], Decimal | None]:
+    def coerce(value: object) -> Decimal | None:
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not an amount")
+        if isinstance(value, int | float | Decimal):
+            if _is_missing(value):
+                return None
+            found = cents(value)
+        else:
+            text = _as_text(value)
+            if text is None:
+                return None
+            found = cents(text, currency)
+        # The same object the table path builds: cents, two places.
+        return Decimal(found).scaleb(-2)
+
+    return coerce
+
+
+_money = _money_reader(None)
 
 
 def _date(value: object) -> dt.date | None:
@@ -276,9 +327,10 @@ def _date(value: object) -> dt.date | None:
     return None if text is None else day(text)
 
 
-def coercer(field_type: FieldType) -> Callable[[object], Any]:
-    """The function turning one input value into the record path's value for a field type."""
-    plain = _coercer(field_type)
+def coercer(field_type: FieldType, currency: str | None = None) -> Callable[[object], Any]:
+    """The function turning one input value into the record path's value for a field type
+    (an amount marked with a currency must be in `currency`, when given)."""
+    plain = _coercer(field_type, currency)
     if field_type.range is None:
         return plain
     low, high = field_type.range
@@ -293,7 +345,7 @@ def coercer(field_type: FieldType) -> Callable[[object], Any]:
     return ranged
 
 
-def _coercer(field_type: FieldType) -> Callable[[object], Any]:
+def _coercer(field_type: FieldType, currency: str | None) -> Callable[[object], Any]:
     kind = field_type.kind
     if kind == "one_of":
         return _one_of(field_type.options)
@@ -302,7 +354,7 @@ def _coercer(field_type: FieldType) -> Callable[[object], Any]:
     simple: dict[str, Callable[[object], Any]] = {
         "boolean": _boolean,
         "integer": _integer,
-        "money": _money,
+        "money": _money if currency is None else _money_reader(currency),
         "date": _date,
     }
     return simple.get(kind, _text)

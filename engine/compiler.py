@@ -15,6 +15,15 @@ Values
     same correctly rounded way in both paths.
   * `+` and `-` of exact values stay exact; `*` of exact values stays exact while the result
     has at most `MAX_SCALE` decimals; `/` always gives a float. Dividing by zero is missing.
+  * `+`, `-` and `*` with a number or percent field (`credit amount * share`, `250K EUR *
+    territory.potential`), or an exact product past `MAX_SCALE`, are exact decimals
+    ("decimal"): each float operand is read back as the decimal it was parsed from (data
+    cells are parsed to the float nearest their decimal, whose shortest repr is that decimal),
+    and the arithmetic is `Decimal` in `engine.money.EXACT` on both paths (object arrays of
+    Decimals on the table path). No binary float is ever rounded to money: 1.50 x 15% is
+    0.225, paid 0.23 half-up. Comparisons, `min`/`max` and aggregates of such a value use its
+    float, as they do for number fields. Arithmetic with a quotient or a mean (a float no one
+    wrote) stays a float.
   * Dates compare as dates; `date - date` is a whole number of days; `date + 14d` and
     `14d + date` are dates; a duration that is not a whole number of days (`30d / 4`) moves a
     date by its whole days (rounded down).
@@ -111,6 +120,7 @@ from engine.ir import (
     StageIR,
     StatusIR,
     ToFloat,
+    children,
     walk,
 )
 
@@ -196,13 +206,23 @@ def _unify(left: Node, right: Node) -> tuple[Node, Node, str, int]:
     """Two comparable operands in one representation: exact with exact (the larger scale),
     float when either is a float."""
     kinds = {left.kind, right.kind}
-    if kinds <= {"fixed", "float"}:
-        if "float" in kinds:
+    if kinds <= {"fixed", "float", "decimal"}:
+        if kinds & {"float", "decimal"}:
             return _as_float(left), _as_float(right), "float", 0
         return left, right, "fixed", max(left.scale, right.scale)
     if left.kind != right.kind:
         raise CompileError(f"cannot hold {left.kind} and {right.kind} in one representation")
     return left, right, left.kind, 0
+
+
+def _read(node: Node) -> bool:
+    """Whether a value is exact or a float read from data (a number or percent field): the
+    decimal it was written as is known, so arithmetic on it can be exact."""
+    if node.kind in ("fixed", "decimal"):
+        return True
+    if isinstance(node, Neg | Func) and node.kind == "float":
+        return all(_read(arg) for arg in children(node))
+    return isinstance(node, FieldRef)
 
 
 def _arith(op: str, left: Node, right: Node, node: t.Arithmetic) -> Node:
@@ -213,12 +233,17 @@ def _arith(op: str, left: Node, right: Node, node: t.Arithmetic) -> Node:
         left, right = right, left
     if "date" in (a, b):
         return Arith(op, left, right, "date")
-    if op == "/" or "float" in (left.kind, right.kind):
+    if op == "/":
+        return Arith(op, _as_float(left), _as_float(right), "float")
+    if {left.kind, right.kind} & {"float", "decimal"}:
+        if _read(left) and _read(right):
+            return Arith(op, left, right, "decimal")
+        # A quotient (or mean) is no decimal anyone wrote: it stays a float.
         return Arith(op, _as_float(left), _as_float(right), "float")
     if op == "*":
         scale = left.scale + right.scale
         if scale > MAX_SCALE:
-            return Arith(op, _as_float(left), _as_float(right), "float")
+            return Arith(op, left, right, "decimal")
         return Arith(op, left, right, "fixed", scale)
     return Arith(op, left, right, "fixed", max(left.scale, right.scale))
 
@@ -235,7 +260,7 @@ def _in_list(value: Node, items: list[Node], negated: bool) -> Node:
         return Not(test) if negated else test
     constants = [i for i in items if isinstance(i, Const)]
     kinds = {value.kind, *(i.kind for i in constants)}
-    if kinds <= {"fixed", "float"} and "float" in kinds:
+    if kinds <= {"fixed", "float", "decimal"} and kinds & {"float", "decimal"}:
         value = _as_float(value)
         constants = [Const(float(i.value), "float") for i in constants]
     return Member(value, tuple(constants), negated)
@@ -334,6 +359,8 @@ class Lowering:
         if node.name == "count":
             return AggregateIR("count", None, where, "fixed", 0)
         assert arg is not None
+        if arg.kind == "decimal":  # aggregates of exact decimals add their floats
+            arg = _as_float(arg)
         if node.name == "sum":
             return AggregateIR("sum", arg, where, arg.kind, arg.scale)
         return AggregateIR(node.name, arg, where, "float")

@@ -15,8 +15,9 @@ from typing import Any
 
 from dsl.types import NUMBER, FieldType
 
-#: Expression kinds: exact numbers, binary floats, dates, text, booleans.
-KINDS = ("fixed", "float", "date", "text", "bool")
+#: Expression kinds: exact numbers (scaled), binary floats, exact decimals (arithmetic with a
+#: number or percent field: Decimal on both paths), dates, text, booleans.
+KINDS = ("fixed", "float", "decimal", "date", "text", "bool")
 
 #: The name under which an evaluation's as-of date is visible to derived values.
 AS_OF = "__as_of"

@@ -34,8 +34,12 @@ from dsl.diagnostics import closest
 __all__ = [
     "CENT",
     "CURRENCY",
+    "CURRENCY_SYMBOLS",
     "EXACT",
     "ROUNDING_MODES",
+    "currency_marks",
+    "currency_of",
+    "decimal_of",
     "exact_div",
     "exact_mul",
     "format_money",
@@ -65,6 +69,14 @@ def exact_mul(*values: Decimal) -> Decimal:
     return result
 
 
+def decimal_of(value: Decimal | int | float) -> Decimal:
+    """A number as the decimal it stands for: ints and Decimals exactly, a float by its
+    shortest repr (`0.15`, never 0.1499999999999999944...): the decimal it was parsed from."""
+    if value.__class__ is float:
+        return Decimal(repr(value))
+    return value if isinstance(value, Decimal) else Decimal(value)
+
+
 def exact_div(a: Decimal, b: Decimal) -> Decimal:
     """The quotient in the exact decimal context."""
     return EXACT.divide(a, b)
@@ -86,8 +98,10 @@ ROUNDING_MODES: dict[str, str] = {
 
 # Exports write grouping with any of these; they all mean the same thing.
 _SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ", "\t": " "})
-#: A currency sign or code, written before or after an amount.
-CURRENCY = r"(?:[€$£]|EUR|USD|GBP|CHF)"
+#: A currency sign or ISO 4217 code, written before or after an amount.
+CURRENCY = r"(?:[€$£]|[A-Z]{3})"
+#: The currency each sign stands for.
+CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP"}
 _MULTIPLIERS = {
     "k": Decimal(10) ** 3,
     "m": Decimal(10) ** 6,
@@ -131,6 +145,24 @@ def parse_money(value: str | int | float | Decimal) -> Decimal:
         # repr is the shortest text that round-trips: 0.1 -> "0.1", never 0.1000000000000000055
         return Decimal(repr(value))
     return _parse_text(value, money=True)
+
+
+def currency_of(text: str) -> str | None:
+    """The ISO code of the currency an amount is marked with (`$1,200` -> USD), or None."""
+    cleaned = text.translate(_SPACES).replace("\u2212", "-").strip()
+    if cleaned.startswith("(") and cleaned.endswith(")"):
+        cleaned = cleaned[1:-1].strip()
+    match = _MONEY_RE.match(cleaned)
+    if match is None:
+        return None
+    mark = match.group("cur1") or match.group("cur2")
+    return None if mark is None else CURRENCY_SYMBOLS.get(mark, mark)
+
+
+def currency_marks(currency: str) -> str:
+    """A regular expression of the marks of `currency`: its code and the signs standing for it."""
+    signs = [re.escape(sign) for sign, code in CURRENCY_SYMBOLS.items() if code == currency]
+    return "(?:" + "|".join([re.escape(currency), *signs]) + ")"
 
 
 def parse_number(text: str) -> Decimal:

@@ -47,6 +47,7 @@ from engine.ir import (
     StageIR,
     ToFloat,
 )
+from engine.money import EXACT, decimal_of
 from engine.results import NO_TRACE, DealResult, FrozenDict, LeadResult, ScoreValue, Trace
 
 __all__ = [
@@ -83,10 +84,14 @@ def _row_reader(
     fields: Mapping[str, FieldType],
     required: frozenset[str],
     known: Mapping[str, tuple[str, ...]] | None = None,
+    currency: str | None = None,
 ) -> Callable[[Mapping[str, object]], Row]:
     known = known or {}
     readers = tuple(
-        (name, cells.known_text(name, known[name]) if name in known else cells.coercer(kind))
+        (
+            name,
+            cells.known_text(name, known[name]) if name in known else cells.coercer(kind, currency),
+        )
         for name, kind in fields.items()
         if name not in DERIVED
     )
@@ -323,6 +328,14 @@ def _arith(node: Arith, stages: Mapping[str, StageIR]) -> Fn:
             return None if x is None or y is None or y == 0 else x / y
 
         return divide
+    if node.kind == "decimal":
+        exact = {"+": EXACT.add, "-": EXACT.subtract, "*": EXACT.multiply}[op]
+
+        def decimal(row: Row) -> Decimal | None:
+            x, y = a(row), b(row)
+            return None if x is None or y is None else exact(decimal_of(x), decimal_of(y))
+
+        return decimal
     function = {"+": operator.add, "-": operator.sub, "*": operator.mul}[op]
 
     def compute(row: Row) -> Any:
@@ -556,7 +569,9 @@ class LeadEvaluator:
 
     def __init__(self, compiled: Compiled) -> None:
         stages = compiled.stages
-        self._read = _row_reader(compiled.reads.get("lead", {}), frozenset({"id"}))
+        self._read = _row_reader(
+            compiled.reads.get("lead", {}), frozenset({"id"}), currency=compiled.currency
+        )
         self._qualify = _Qualifier(compiled.routes["lead"], compiled)
         self._alerts = tuple(
             (a.name, compile_node(a.condition, stages))
@@ -608,6 +623,7 @@ class DealEvaluator:
             compiled.reads.get("deal", {}),
             frozenset({"id", "status"}),
             {"stage": tuple(stages)} if stages else None,
+            compiled.currency,
         )
         self._derived = tuple(
             (name, compile_node(node, stages)) for name, node in compiled.derived.items()

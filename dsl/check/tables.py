@@ -22,7 +22,13 @@ def check_tables(ctx: Context) -> list[Diagnostic]:
         if isinstance(decl, n.Score):
             found.extend(_score_table(ctx.model, decl))
         elif isinstance(decl, n.Pipeline):
+            for entry in decl.items:
+                if isinstance(entry, n.ExpectConversion):
+                    found.extend(_rate("conversion rate", entry.value))
             for stage in decl.stages:
+                for part in stage.items:
+                    if isinstance(part, n.Probability):
+                        found.extend(_rate("stage probability", part.value))
                 if not stage.exits:
                     found.append(
                         Diagnostic(
@@ -35,11 +41,29 @@ def check_tables(ctx: Context) -> list[Diagnostic]:
                     )
         elif isinstance(decl, n.Playbook):
             for item in decl.items:
-                if isinstance(item, n.ExpectWinRate) and item.low.value > item.high.value:
-                    found.append(empty_range("win rate", item.low, item.high, item.span))
+                if isinstance(item, n.ExpectWinRate):
+                    found.extend(_rate("win rate", item.low))
+                    found.extend(_rate("win rate", item.high))
+                    if item.low.value > item.high.value:
+                        found.append(empty_range("win rate", item.low, item.high, item.span))
         elif isinstance(decl, n.Plan):
             found.extend(_plan_table(decl))
     return found
+
+
+def _rate(what: str, value: n.Percent) -> list[Diagnostic]:
+    """E409 for a rate the domain bounds (a probability, a conversion or win rate) outside
+    0%..100%: `probability 400%` would weight a deal at 4x its amount."""
+    if 0 <= value.value <= 1:
+        return []
+    return [
+        Diagnostic(
+            "E409",
+            f"{what} {value.raw} is outside 0%..100%",
+            value.span,
+            help=f"a {what} is between 0% and 100%",
+        )
+    ]
 
 
 def _reachable_cases(criterion: n.Criterion) -> tuple[list[n.Case], list[n.Case], list[n.Case]]:

@@ -22,7 +22,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 from dsl.canonical import FALSE_WORDS, TRUE_WORDS, Column
 from engine import cells
 from engine.data.read import Bools, as_arrow
-from engine.money import CURRENCY
+from engine.money import CURRENCY, currency_marks
 
 __all__ = ["Parsed", "parse_column"]
 
@@ -30,7 +30,11 @@ __all__ = ["Parsed", "parse_column"]
 Parsed = tuple[dict[str, Any], Bools, dict[str | None, str]]
 
 
-def parse_column(column: Column, text: pd.Series[Any], decimals: bool = True) -> Parsed:
+def parse_column(
+    column: Column, text: pd.Series[Any], decimals: bool = True, currency: str | None = None
+) -> Parsed:
+    """A column of text typed by its column type; amounts marked with a currency must be in
+    `currency` (the ruleset's), when given."""
     parsers: dict[str, Callable[[Column, pd.Series[Any]], Parsed]] = {
         "text": _parse_text,
         "one_of": _parse_one_of,
@@ -45,7 +49,7 @@ def parse_column(column: Column, text: pd.Series[Any], decimals: bool = True) ->
     if parser is None:
         raise ValueError(f"column {column.name!r} has unknown type {column.type!r}")
     if column.type == "money":
-        return _parse_money(column, text, decimals)
+        return _parse_money(column, text, decimals, currency)
     return parser(column, text)
 
 
@@ -173,6 +177,9 @@ def _parse_float(column: Column, text: pd.Series[Any]) -> Parsed:
     numbers = np.full(len(text), np.nan)
     if fast.any():
         numbers[fast] = _cast(array, fast, pa.float64())[fast]
+        if column.type == "percent":
+            # A bare number above 1 is ambiguous as a percentage: the exact parser says so.
+            fast = fast & (np.abs(numbers) <= 1)
     slow = present & ~fast
     read = cells.percent if column.type == "percent" else cells.number
     bad, messages = _slow(text, slow, read, numbers)
@@ -200,23 +207,33 @@ _PLAIN_AMOUNT = r"^[+-]?(\d{1,13}(\.\d{1,2}|\.\d\d00+)?|(0\d{0,12}|\d{4,13})\.\d
 # `engine.money` reads them. Dropping it lets the vectorized path read French exports' amounts.
 _BLANK = "[\\s\u00a0\u202f\u2009\u2007]*"
 _BODY = "([+\\-]?[\\d.,' \u00a0\u202f\u2009\u2007]*\\d)"
-_WITH_CURRENCY = (
-    f"^{_BLANK}{CURRENCY}{_BLANK}{_BODY}{_BLANK}$|^{_BLANK}{_BODY}{_BLANK}{CURRENCY}{_BLANK}$"
-)
 
 
-def _without_currency(array: pa.Array) -> pa.Array:
-    """The cells with their currency sign or code dropped (the others as they are)."""
-    return pc.replace_substring_regex(array, _WITH_CURRENCY, r"\1\2")
+def _with_currency(marks: str) -> str:
+    return f"^{_BLANK}{marks}{_BLANK}{_BODY}{_BLANK}$|^{_BLANK}{_BODY}{_BLANK}{marks}{_BLANK}$"
 
 
-def _parse_money(column: Column, text: pd.Series[Any], decimals: bool = True) -> Parsed:
-    array, fast = _plain(as_arrow(text), _PLAIN_AMOUNT, _without_currency)
+def _without_currency(currency: str | None) -> Callable[[pa.Array], pa.Array]:
+    """Drops the currency sign or code of the cells marked with `currency` (any currency when
+    None); the others stay as they are, so the exact parser reads them (and refuses another
+    currency than the ruleset's, never crediting it 1:1)."""
+    pattern = _with_currency(CURRENCY if currency is None else currency_marks(currency))
+
+    def drop(array: pa.Array) -> pa.Array:
+        return pc.replace_substring_regex(array, pattern, r"\1\2")
+
+    return drop
+
+
+def _parse_money(
+    column: Column, text: pd.Series[Any], decimals: bool = True, currency: str | None = None
+) -> Parsed:
+    array, fast = _plain(as_arrow(text), _PLAIN_AMOUNT, _without_currency(currency))
     present = text.notna().to_numpy()
     cents = np.zeros(len(text), dtype=np.int64)
     if fast.any():
         cents[fast] = np.rint(_cast(array, fast, pa.float64())[fast] * 100).astype(np.int64)
-    bad, messages = _slow(text, present & ~fast, cells.cents, cents)
+    bad, messages = _slow(text, present & ~fast, lambda value: cells.cents(value, currency), cents)
     ok = present & ~bad
     integers = pd.arrays.IntegerArray(cents, ~ok)
     typed = {f"{column.name}__cents": pd.Series(integers, index=text.index)}
@@ -233,8 +250,9 @@ def _parse_money(column: Column, text: pd.Series[Any], decimals: bool = True) ->
 
 # ISO dates, with a time and zone that are dropped (the day is the one written), and French
 # day-first dates. Month-first dates (03/13/2026) fail as dates and are reported.
-_ISO_DAY = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?$"
-_SLASHED_TIME = r"^(\d{1,2}/\d{1,2}/\d{4})[ T]\d{1,2}:\d{2}(:\d{2})?$"
+# The patterns of engine.cells (the record path), anchored for Arrow's regex engine.
+_ISO_DAY = f"^{cells.ISO_DAY}$"
+_SLASHED_TIME = rf"^(\d{{1,2}}/\d{{1,2}}/\d{{4}})[ T]{cells.SLASHED_TIME}$"
 
 
 def _parse_date(column: Column, text: pd.Series[Any]) -> Parsed:

@@ -86,11 +86,14 @@ def validate_table(
     known_values: dict[str, tuple[str, ...]] | None = None,
     *,
     decimals: bool = True,
+    currency: str | None = None,
 ) -> Validated:
     """Type the declared columns of `frame`, report invalid cells, keep only the valid rows.
 
     `decimals=False` leaves out the Decimal column of each amount (its `__cents` stay): for
-    callers that compute on the cents only, it spares a Python object per row.
+    callers that compute on the cents only, it spares a Python object per row. `currency` is
+    the ruleset's: an amount marked with another one (`$100`, `50000 GBP` in EUR) is an error
+    of its row, never credited 1:1.
     """
     known_values = known_values or {}
     rows_in = len(frame)
@@ -108,7 +111,7 @@ def validate_table(
     frame = frame.loc[:, ~frame.columns.duplicated()]
     # Columns are taken from the frame here, then checked on their own (maybe side by side).
     given = [
-        (column, frame[column.name], known_values.get(column.name), decimals)
+        (column, frame[column.name], known_values.get(column.name), decimals, currency)
         for column in columns
         if column.name in frame.columns
     ]
@@ -156,15 +159,16 @@ def validate_table(
 
 
 Checked = tuple[Cells, dict[str, Any], Bools, dict[str | None, str]]
+Task = tuple[Column, "pd.Series[Any]", tuple[str, ...] | None, bool, str | None]
 
 
-def _check(task: tuple[Column, pd.Series[Any], tuple[str, ...] | None, bool]) -> Checked:
-    """One column (with its known values and whether amounts get Decimals): its cells, typed
-    values, invalid rows and the message of each bad value."""
-    column, given, known, decimals = task
+def _check(task: Task) -> Checked:
+    """One column (with its known values, whether amounts get Decimals and the ruleset's
+    currency): its cells, typed values, invalid rows and the message of each bad value."""
+    column, given, known, decimals, currency = task
     cells = column_cells(given)
     unit = cells.unit()
-    values, bad, messages = parse_column(column, unit, decimals)
+    values, bad, messages = parse_column(column, unit, decimals, currency)
     if known is not None:
         bad = bad | _unknown(column.name, unit, known, messages)
     if cells.codes is not None:

@@ -207,6 +207,11 @@ class Crediting:
             if rule.value.kind == "fixed":
                 values = np.broadcast_to(np.asarray(v.values, np.int64), (n,))
                 scale = rule.value.scale
+            elif rule.value.kind == "decimal":  # exact: amount x share, as Decimals
+                values = np.empty(n, dtype=object)
+                values[:] = np.broadcast_to(np.asarray(v.values, dtype=object), (n,))
+                values[~value_known] = _ZERO
+                scale = None
             else:
                 floats = np.broadcast_to(np.asarray(v.values, np.float64), (n,))
                 values = np.asarray([exact_value(float(x)) for x in floats.tolist()], dtype=object)

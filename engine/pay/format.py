@@ -4,14 +4,21 @@ shape of a payout row (both pay paths and the fixtures build it here)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from engine.money import EXACT, format_money
 from engine.pay.math import PlanPayout
 from engine.results import FrozenDict
 
-__all__ = ["measure_entry", "payout_row", "show_amount", "show_money", "show_ratio"]
+__all__ = [
+    "measure_entry",
+    "payout_row",
+    "show_amount",
+    "show_attainment",
+    "show_money",
+    "show_ratio",
+]
 
 _MICRO = Decimal("0.000001")
 
@@ -37,11 +44,21 @@ def show_amount(value: Decimal | None) -> str | None:
 
 
 def show_ratio(value: Decimal | None) -> str | None:
-    """An attainment, rate or % as a fraction (`0.95`), at most 6 decimals, no trailing zeros."""
+    """An attainment, rate or % as a fraction (`0.95`), at most 6 decimals, no trailing zeros,
+    truncated like an attainment (a shown ratio is never above the true one)."""
     if value is None:
         return None
-    rounded = value.quantize(_MICRO, context=EXACT).normalize(EXACT)
-    return "0" if not rounded else f"{rounded:f}"
+    return show_attainment(value)
+
+
+def show_attainment(value: Decimal | None) -> str | None:
+    """An attainment as a fraction, truncated (never rounded up) to 6 decimals: 99,999.99 on a
+    100,000 quota shows 0.999999, not 1, beside the band below 100% it was paid in. Band bounds
+    have at most 6 decimals (a percentage with 4), so the shown value is in the band chosen."""
+    if value is None:
+        return None
+    truncated = value.quantize(_MICRO, rounding=ROUND_FLOOR, context=EXACT).normalize(EXACT)
+    return "0" if not truncated else f"{truncated:f}"
 
 
 def measure_entry(
@@ -57,7 +74,7 @@ def measure_entry(
         measure=name,
         credited=show_amount(credited),
         quota=show_amount(quota),
-        attainment=show_ratio(attainment),
+        attainment=show_attainment(attainment),
         rate_or_pct=show_ratio(rate),
         payout=show_money(payout),
     )

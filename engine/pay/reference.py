@@ -64,7 +64,9 @@ class _CreditRunner:
     def __init__(self, rule: CreditRule, compiled: Compiled) -> None:
         stages = compiled.stages
         self.rule = rule
-        self.readers = tuple((name, coercer(kind)) for name, kind in rule.reads.items())
+        self.readers = tuple(
+            (name, coercer(kind, compiled.currency)) for name, kind in rule.reads.items()
+        )
         self.derived = tuple(
             (name, compile_node(node, stages)) for name, node in rule.derived.items()
         )

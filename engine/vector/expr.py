@@ -29,6 +29,7 @@ from engine.ir import (
     ToFloat,
     walk,
 )
+from engine.money import EXACT
 from engine.record import (
     Fn,
     compile_node,
@@ -39,6 +40,7 @@ from engine.vector.values import (
     V,
     and_known,
     bool_value,
+    decimals,
     full_known,
     scaled_const,
     truth,
@@ -276,6 +278,8 @@ class Compiler:
 
                 return lambda frame: combine_values(a(frame), b(frame), shift)
             return lambda frame: combine_values(a(frame), b(frame), lambda x, y: x + sign * y)
+        if node.kind == "decimal":
+            return self._decimal(node)
         if node.kind == "fixed":
             scale = node.scale if op in "+-" else None
             a = self._scaled(node.left, scale) if scale is not None else self.compile(node.left)
@@ -297,6 +301,21 @@ class Compiler:
             return divide
         function = {"+": operator.add, "-": operator.sub, "*": operator.mul}[op]
         return lambda frame: combine_values(a(frame), b(frame), function)
+
+    def _decimal(self, node: Arith) -> VFn:
+        """Exact arithmetic on object arrays of Decimals, as the record path does it."""
+        a, b = self.compile(node.left), self.compile(node.right)
+        left, right = node.left, node.right
+        exact = {"+": EXACT.add, "-": EXACT.subtract, "*": EXACT.multiply}[node.op]
+        function = np.frompyfunc(exact, 2, 1)
+
+        def decimal(frame: Frame) -> V:
+            x, y = a(frame), b(frame)
+            xs = decimals(x.values, left.kind, left.scale, x.known)
+            ys = decimals(y.values, right.kind, right.scale, y.known)
+            return V(np.asarray(function(xs, ys), dtype=object), and_known(x.known, y.known))
+
+        return decimal
 
     def _aggregate(self, node: AggregateIR) -> VFn:
         where = self.compile(node.where) if node.where is not None else None
@@ -370,4 +389,4 @@ def python_value(value: Any, kind: str, scale: int) -> Any:
         return int(value) if scale == 0 else Decimal(int(value)).scaleb(-scale)
     if kind == "float":
         return float(value)
-    return value
+    return value  # decimal (a Decimal), date, text, bool

@@ -13,6 +13,7 @@ import pandas as pd
 from engine.ir import (
     Const,
 )
+from engine.money import decimal_of
 
 Array = npt.NDArray[Any]
 Bools = npt.NDArray[np.bool_]
@@ -92,7 +93,42 @@ def take_rows(v: V, rows: Array) -> V:
     return V(values, known)
 
 
-DTYPES = {"fixed": np.int64, "float": np.float64, "date": np.int64, "bool": bool, "text": object}
+DTYPES = {
+    "fixed": np.int64,
+    "float": np.float64,
+    "decimal": object,
+    "date": np.int64,
+    "bool": bool,
+    "text": object,
+}
+_ZERO = Decimal(0)
+
+
+def decimals(values: Array, kind: str, scale: int, known: Bools | None) -> Array:
+    """A vector value as an object array of exact Decimals (see `engine.money.decimal_of`):
+    scaled integers by their scale, floats by their shortest repr, each distinct value
+    converted once; unknown rows hold 0."""
+    array = np.asarray(values)
+    if kind == "decimal":
+        return array
+
+    def convert(value: Any) -> Decimal:
+        if kind == "fixed":
+            return Decimal(int(value)).scaleb(-scale)
+        return decimal_of(float(value)) if value == value else _ZERO
+
+    if array.ndim == 0:
+        result = np.empty((), dtype=object)
+        result[()] = convert(array.item())
+        return result
+    codes, distinct = pd.factorize(array)
+    made = np.empty(len(distinct) + 1, dtype=object)
+    made[:-1] = [convert(v) for v in distinct.tolist()]
+    made[-1] = _ZERO  # NaN (code -1)
+    found = made[codes]
+    if known is not None and known.ndim and not known.all():
+        found[~known] = _ZERO
+    return found
 
 
 def object_array(values: Sequence[Any]) -> Array:

@@ -296,12 +296,13 @@ cases:
                   measures: [{{measure: bookings, attainment: $attainment}}]}}]
     columns: [booked, attainment, pay]
     rows: [[80000, 80%, 3750.00], [95000, 95%, 5625.00], [120000, 120%, 10500.00],
-           [79999.99, 80%, 1.00]]
+           [79999.99, 79.9999%, 1.00]]
 """,
     )
     results = run([path]).results
     assert [r.status for r in results] == ["pass", "pass", "pass", "fail"]
-    # 79,999.99 is shown as 0.8 (six decimals) but stays under the 80% gate: nothing paid.
+    # 79,999.99 is shown as 0.799999 (truncated, never rounded into the 80% band) and stays
+    # under the 80% gate: nothing paid.
     assert results[3].differences == (
         Difference("payouts[A1 fintech_after].payout", Decimal("1.00"), "0.00"),
     )
