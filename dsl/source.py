@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 
 
@@ -26,17 +27,27 @@ class Span:
 NO_SPAN = Span("<none>", 0, 0, 1, 1, 1, 1)
 
 
+_NEWLINE = re.compile("\n")
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    """The text of one `.krl` file, with a line index for turning offsets into positions."""
+    """The text of one `.krl` file, with a line index for turning offsets into positions.
+
+    Line endings may be LF, CRLF or a lone CR (old Mac files): a lone CR is stored as LF."""
 
     path: str
     text: str
     _line_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        starts = [0]
-        starts.extend(i + 1 for i, char in enumerate(self.text) if char == "\n")
+        if "\r" in self.text:
+            # Old Mac files end lines with a lone CR: a newline, one character for one, so
+            # offsets are those of the file (CRLF stays as it is: its CR ends the line text).
+            object.__setattr__(self, "text", _LONE_CR.sub("\n", self.text))
+        starts = [0]  # the line index, found by the regex engine rather than char by char
+        starts.extend(match.end() for match in _NEWLINE.finditer(self.text))
         object.__setattr__(self, "_line_starts", tuple(starts))
 
     def position(self, offset: int) -> tuple[int, int]:

@@ -22,7 +22,14 @@ from engine.data.mapping import (
     load_inputs,
     load_mapping,
 )
-from engine.data.read import EXTENSIONS, DataError, read_records, read_table
+from engine.data.read import (
+    EXTENSIONS,
+    DataError,
+    loads_json,
+    read_records,
+    read_table,
+    repeated_key,
+)
 from engine.data.validate import KEYS, RowError, Validated, validate_table
 
 __all__ = [
@@ -38,7 +45,9 @@ __all__ = [
     "apply_mapping",
     "load_inputs",
     "load_mapping",
+    "loads_json",
     "read_records",
     "read_table",
+    "repeated_key",
     "validate_table",
 ]

@@ -13,7 +13,7 @@ import pandas as pd
 
 from dsl.model import Model
 from dsl.types import FieldType, range_text
-from engine.data.read import Bools
+from engine.data.read import UNREADABLE, Bools
 from engine.data.validate import RowError, validate_table
 from engine.results import TableCounts
 from engine.schemas import FILE_NAMES, table_columns
@@ -46,6 +46,7 @@ def validate_inputs(
         if frame is None:
             continue
         record = records[table]
+        frame, unreadable = _readable(table, frame)
         checked = validate_table(
             table,
             frame,
@@ -54,16 +55,30 @@ def validate_inputs(
             # Amounts of the big tables are read as cents only (here and by the payouts); the
             # small ones feed the payouts' reference functions, which take Decimals.
             decimals=record not in ("lead", "deal", "stage_event"),
+            currency=model.currency,  # an amount in another currency is an error row
         )
         kept, outside, inside = _in_ranges(table, frame, checked.valid, model.records[record])
-        errors.extend(sorted([*checked.errors, *outside], key=_error_order))
-        counts[table] = TableCounts(table, checked.rows_in, len(kept), checked.rows_in - len(kept))
+        errors.extend(sorted([*unreadable, *checked.errors, *outside], key=_error_order))
+        rows_in = checked.rows_in + len({error.row for error in unreadable})
+        counts[table] = TableCounts(table, rows_in, len(kept), rows_in - len(kept))
         valid[table] = kept.reset_index(drop=True)
         codes[table] = {
             name: (found if inside is None else found[inside], list(distinct))
             for name, (found, distinct) in checked.codes.items()
         }
     return valid, codes, errors, counts
+
+
+def _readable(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RowError]]:
+    """The rows whose every cell was read, and an error per cell the reader could not read
+    (`UNREADABLE`: a formula without a computed value); its row is rejected."""
+    unreadable = frame.attrs.get(UNREADABLE)
+    if not unreadable:
+        return frame, []
+    errors = [
+        RowError(table, row, column or None, None, reason) for row, column, reason in unreadable
+    ]
+    return frame[~frame.index.isin([error.row for error in errors])], errors
 
 
 def _in_ranges(

@@ -19,14 +19,18 @@ import pandas as pd
 import yaml
 
 from dsl.diagnostics import closest
-from engine.data.read import EXTENSIONS, Bools, DataError, read_table
+from engine.data.read import EXTENSIONS, UNREADABLE, Bools, DataError, read_table
 from engine.schemas import FILE_NAMES, PRESETS, RECORD_NAMES, mapping_schema
 
 __all__ = [
+    "MAX_YAML_ALIASES",
+    "MAX_YAML_VALUES",
+    "BoundedLoader",
     "Case",
     "CrmMapping",
     "MappingError",
     "TableMapping",
+    "YamlLimitError",
     "apply_mapping",
     "load_inputs",
     "load_mapping",
@@ -146,15 +150,87 @@ def load_mapping(path: str | Path) -> CrmMapping:
     return _mapping_from(_merge(preset_raw, raw))
 
 
+#: Aliases (`*name`) a YAML file (mapping or fixture) may use.
+MAX_YAML_ALIASES = 1_000
+#: Values (mappings, lists and scalars) a YAML file may hold once its aliases are expanded: a
+#: few lines of nested aliases (a "billion laughs") would otherwise take minutes and gigabytes.
+MAX_YAML_VALUES = 1_000_000
+
+
+class YamlLimitError(yaml.composer.ComposerError):
+    """A YAML file over `MAX_YAML_ALIASES` or `MAX_YAML_VALUES`."""
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses more than `MAX_YAML_ALIASES` aliases, or a document that
+    holds more than `MAX_YAML_VALUES` values once they are expanded."""
+
+    _aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise YamlLimitError(
+                    None,
+                    None,
+                    f"more than {MAX_YAML_ALIASES:,} aliases (*name) in the file",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+        return super().compose_node(parent, index)
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None and self._aliases and expanded_size(node) > MAX_YAML_VALUES:
+            raise YamlLimitError(
+                None,
+                None,
+                f"the file's aliases (*name) expand to more than {MAX_YAML_VALUES:,} values",
+                node.start_mark,
+            )
+        return node
+
+
+def expanded_size(root: yaml.Node) -> int:
+    """The values a composed YAML document holds with every alias expanded (each node's size
+    computed once, so this is quick however large the answer)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if ready:
+            sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), 1 << 62)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
 def _load_yaml(path: Path, text: str) -> dict[str, Any]:
+    loader: BoundedLoader | None = None
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = BoundedLoader(text)  # refuses control characters already
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         place = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
         reason = getattr(error, "problem", None) or str(error)
-        raise MappingError(path, [f"{place}: not valid YAML: {reason}"]) from None
+        words = "" if isinstance(error, YamlLimitError) else "not valid YAML: "
+        raise MappingError(path, [f"{place}: {words}{reason}"]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    repeated = _repeated_keys(path, root)
+    if repeated:
+        raise MappingError(path, repeated)
     data = {} if data is None else _string_keys(data)
     validator = jsonschema.Draft202012Validator(mapping_schema())
     located: list[tuple[tuple[int, int], str]] = []
@@ -163,11 +239,80 @@ def _load_yaml(path: Path, text: str) -> dict[str, Any]:
         line, column = _locate(root, where)
         dotted = ".".join(str(part) for part in where) or "(top level)"
         located.append(((line, column), f"{path}:{line}:{column}: {dotted}: {message}"))
+    if not located and isinstance(data, dict):
+        located.extend(_conflicts(path, root, data))
     if located:
         raise MappingError(path, [message for _, message in sorted(located)])
     if not isinstance(data, dict):  # the schema requires an object; this narrows the type
         raise MappingError(path, [f"{path}:1:1: expected a mapping"])
     return data
+
+
+def _repeated_keys(path: Path, root: yaml.Node | None) -> list[str]:
+    """A located message per key written twice in one YAML mapping (YAML keeps the last)."""
+    found: list[tuple[tuple[int, int], str]] = []
+    seen: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    if key.value in keys:
+                        line, column = key.start_mark.line + 1, key.start_mark.column + 1
+                        found.append(
+                            (
+                                (line, column),
+                                f"{path}:{line}:{column}: key {key.value!r} appears twice in "
+                                "this mapping (only the last would be kept)",
+                            )
+                        )
+                    keys.add(key.value)
+                stack.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return [message for _, message in sorted(found)]
+
+
+def _conflicts(
+    path: Path, root: yaml.Node | None, data: dict[str, Any]
+) -> list[tuple[tuple[int, int], str]]:
+    """What the schema cannot say: two export columns feeding one canonical column (only the
+    last would be kept), a table built `from` itself or from a table built from it."""
+    located: list[tuple[tuple[int, int], str]] = []
+
+    def report(where: list[str | int], message: str) -> None:
+        line, column = _locate(root, where)
+        dotted = ".".join(str(part) for part in where)
+        located.append(((line, column), f"{path}:{line}:{column}: {dotted}: {message}"))
+
+    tables: dict[str, Any] = data.get("tables") or {}
+    for name, entry in tables.items():
+        fed: dict[str, str] = {}
+        for source, targets in (entry.get("columns") or {}).items():
+            for target in [targets] if isinstance(targets, str) else targets:
+                if target in fed:
+                    report(
+                        ["tables", name, "columns", source],
+                        f"{fed[target]!r} and {source!r} both feed column {target!r}: keep one",
+                    )
+                else:
+                    fed[target] = source
+    origins = {name: entry.get("from") for name, entry in tables.items() if entry.get("from")}
+    for name, origin in origins.items():
+        chain = [name]
+        while origin in origins and origin not in chain:
+            chain.append(origin)
+            origin = origins[origin]
+        if origin == name:
+            shown = " <- ".join([*chain, name]) if len(chain) > 1 else name
+            words = "from itself" if len(chain) == 1 else f"in a circle ({shown})"
+            report(["tables", name, "from"], f"table {name!r} is built {words}")
+    return located
 
 
 def _string_keys(value: Any) -> Any:
@@ -267,7 +412,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     for name, entry in override.get("tables", {}).items():
         merged = tables.setdefault(name, {})
         for key, value in entry.items():
-            if key in ("columns", "defaults", "derive"):
+            if key == "columns":
+                merged[key] = {**_unclaimed(merged.get(key, {}), value), **value}
+            elif key in ("defaults", "derive"):
                 merged[key] = {**merged.get(key, {}), **value}
             elif key == "values":
                 values = dict(merged.get("values", {}))
@@ -277,6 +424,22 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
             else:
                 merged[key] = value
     return {"preset": override.get("preset"), "tables": tables}
+
+
+def _unclaimed(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """The preset's columns less the canonical columns the client's file feeds itself: its
+    source wins, rather than two export columns feeding one column."""
+    claimed = {t for targets in override.values() for t in _targets(targets)}
+    kept: dict[str, Any] = {}
+    for source, targets in base.items():
+        left = [t for t in _targets(targets) if t not in claimed or source in override]
+        if left:
+            kept[source] = left[0] if isinstance(targets, str) else left
+    return kept
+
+
+def _targets(targets: str | list[str]) -> list[str]:
+    return [targets] if isinstance(targets, str) else list(targets)
 
 
 def _mapping_from(raw: dict[str, Any]) -> CrmMapping:
@@ -330,15 +493,22 @@ def apply_mapping(
     for table, table_mapping in mapping.tables.items():
         if table_mapping.source is None and table in frames:
             result[table] = _map_frame(frames[table], table_mapping, keep_others=True)
-    for table, table_mapping in mapping.tables.items():
-        source = table_mapping.source
-        # A file given for the table wins over deriving it: real data beats a derived list.
-        if source is None or table in frames or source not in result:
-            continue
-        origin = result[source]
-        used = [name for name, _ in table_mapping.columns if name in origin.columns]
-        distinct = origin[used].dropna(how="all").drop_duplicates()
-        result[table] = _map_frame(distinct, table_mapping, keep_others=False)
+    # A file given for the table wins over deriving it: real data beats a derived list.
+    waiting = {
+        table: table_mapping
+        for table, table_mapping in mapping.tables.items()
+        if table_mapping.source is not None and table not in frames
+    }
+    while waiting:  # a table built from a table built from another: in the order they can be
+        ready = [table for table, m in waiting.items() if m.source in result]
+        if not ready:
+            break  # built from tables not given (load_mapping refuses circles)
+        for table in ready:
+            table_mapping = waiting.pop(table)
+            origin = result[str(table_mapping.source)]
+            used = [name for name, _ in table_mapping.columns if name in origin.columns]
+            distinct = origin[used].dropna(how="all").drop_duplicates()
+            result[table] = _map_frame(distinct, table_mapping, keep_others=False)
     return result
 
 
@@ -370,7 +540,15 @@ def _map_frame(frame: pd.DataFrame, mapping: TableMapping, *, keep_others: bool)
         previous = mapped.get(column)
         filler = pd.Series(default, index=frame.index, dtype="str")
         mapped[column] = filler if previous is None else previous.fillna(default)
-    return pd.DataFrame(mapped, index=frame.index)
+    result = pd.DataFrame(mapped, index=frame.index)
+    unreadable = frame.attrs.get(UNREADABLE)
+    if unreadable and keep_others:
+        # Cells the reader could not read keep their rows' errors, under the mapped names.
+        names = {source: targets[0] for source, targets in mapping.columns if targets}
+        result.attrs[UNREADABLE] = tuple(
+            (row, names.get(column, column), reason) for row, column, reason in unreadable
+        )
+    return result
 
 
 def _derive(frame: pd.DataFrame, cases: tuple[Case, ...]) -> tuple[pd.Series[Any], Bools] | None:

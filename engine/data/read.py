@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,18 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 __all__ = [
     "EXTENSIONS",
+    "MAX_XLSX_CELLS",
+    "UNREADABLE",
     "Bools",
     "Cells",
     "DataError",
     "as_arrow",
     "as_text",
     "column_cells",
+    "loads_json",
     "read_records",
     "read_table",
+    "repeated_key",
 ]
 
 #: File extensions `read_table` understands, in the order `load_inputs` looks for them.
@@ -145,12 +150,15 @@ def _encoding(path: Path, head: bytes) -> str:
     "CSV (séparateur: point-virgule)" in cp1252. cp1252 maps all but five bytes, though, so that
     the file decodes proves little; `_not_cp1252` refuses the text that only reads as nonsense.
     """
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if _decodes(path, "utf-8"):
-        return "utf-8"
+        return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+    mixed = _mixed_lines(path)
+    if mixed is not None:
+        raise DataError(path, mixed)
+    if head.startswith(codecs.BOM_UTF8):
+        raise DataError(path, "not UTF-8 text, though it starts with a UTF-8 byte-order mark")
     if not _decodes(path, "cp1252"):
         raise DataError(path, "not UTF-8 or Windows-1252 text")
     foreign = _not_cp1252(_non_ascii_lines(path))
@@ -171,6 +179,60 @@ def _decodes(path: Path, encoding: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+def _mixed_lines(path: Path) -> str | None:
+    """Why a file that is not UTF-8 throughout is not one encoding either, else None.
+
+    A line of accents that decodes as UTF-8 is UTF-8 (text in cp1252 almost never does), so a
+    file holding such lines and lines that do not decode mixes two encodings (a line pasted from
+    another export): read as cp1252, its UTF-8 lines would silently turn `Dé2` into `DÃ©2`.
+    """
+    utf8: list[int] = []  # the first line and the count of each kind
+    other: list[int] = []
+    number = 0
+    carry = b""
+    with path.open("rb") as stream:
+        while True:
+            chunk = stream.read(1 << 20)
+            buffer = carry + chunk
+            if chunk:
+                # A final "\r" may be half of "\r\n": keep it with the unfinished line.
+                keep = len(buffer) - 1 if buffer.endswith(b"\r") else len(buffer)
+                lines = _LINE_BREAK.split(buffer[:keep])
+                carry = lines.pop() + buffer[keep:]
+            else:
+                lines = [buffer] if buffer else []
+            for line in lines:
+                number += 1
+                if line.isascii():
+                    continue
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    kind = other
+                else:
+                    kind = utf8
+                if kind:
+                    kind[1] += 1
+                else:
+                    kind.extend((number, 1))
+            if not chunk:
+                break
+    if not utf8 or not other:
+        return None
+    if other[1] <= utf8[1]:
+        return (
+            f"line {other[0]} is not UTF-8 while the rest of the file is (line {utf8[0]} is): "
+            "retype that line's accents, or save the file again as CSV UTF-8"
+        )
+    return (
+        f"line {utf8[0]} is UTF-8 while the rest of the file is not (line {other[0]} is not): "
+        "retype that line's accents, or save the file again as CSV UTF-8"
+    )
 
 
 #: Scripts whose text, read as cp1252, comes out as accented nonsense (`Èâàí` for `Иван`).
@@ -238,6 +300,18 @@ def _count_unquoted(line: str, separator: str) -> int:
     return sum(part.count(separator) for part in line.split('"')[::2])
 
 
+#: Cells an XLSX sheet may span (rows up to its last filled one, times columns up to its last
+#: filled one). The sheet is read by its content, never by the size its `<dimension>` declares.
+MAX_XLSX_CELLS = 50_000_000
+
+#: A cell's text that says why it could not be read (see `UNREADABLE`).
+_FORMULA = "formula without a computed value: open and save the file in Excel"
+
+#: `frame.attrs` key of the cells a reader could not read: ((row, column, reason), ...). Their
+#: rows are rejected with that reason by validation, counted among the rows in.
+UNREADABLE = "unreadable_cells"
+
+
 def _read_xlsx(path: Path) -> pd.DataFrame:
     import openpyxl  # type: ignore[import-untyped, unused-ignore]
 
@@ -246,16 +320,85 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
     except Exception as error:
         raise DataError(path, f"not a readable Excel file ({_reason(error)})") from error
     try:
-        sheet = workbook.worksheets[0]
-        rows = [[_cell_text(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
+        rows, formulas = _sheet_rows(path, workbook)
     finally:
         workbook.close()
     if not rows:
         raise DataError(path, "the first sheet is empty (expected a header row)")
-    width = max(len(row) for row in rows)
-    rows = [row + [""] * (width - len(row)) for row in rows]
-    frame = pd.DataFrame(rows[1:], columns=pd.Index(rows[0]), index=pd.RangeIndex(2, len(rows) + 1))
+    width = max(len(row) for row in rows.values())
+    header = rows.pop(1, [])
+    if any(row == 1 for row, _ in formulas):
+        raise DataError(path, f"the header row has a {_FORMULA}")
+    numbers = sorted(rows)
+    body = [rows[number] + [""] * (width - len(rows[number])) for number in numbers]
+    header = header + [""] * (width - len(header))
+    frame = pd.DataFrame(
+        body or None, columns=pd.Index(header), index=pd.Index(numbers, dtype=np.int64)
+    )
+    if formulas:
+        frame.attrs[UNREADABLE] = tuple(
+            (row, str(header[column - 1]).strip(), _FORMULA) for row, column in formulas
+        )
     return frame
+
+
+def _sheet_rows(path: Path, workbook: Any) -> tuple[dict[int, list[str]], list[tuple[int, int]]]:
+    """The filled rows of the first sheet by row number (each up to its last filled cell), and
+    the (row, column) of formula cells without a cached value, read from the sheet's XML: the
+    `<dimension>` it declares is not trusted (too small, rows are lost; too big, memory is)."""
+    from openpyxl.worksheet._reader import (  # type: ignore[import-untyped, unused-ignore]
+        FORMULA_TAG,
+        WorkSheetParser,
+    )
+
+    class Parser(WorkSheetParser):  # type: ignore[misc]
+        def parse_cell(self, element: Any) -> Any:
+            cell = super().parse_cell(element)
+            if cell["value"] is None and element.find(FORMULA_TAG) is not None:
+                cell["data_type"] = "formula"
+            return cell
+
+    sheets = workbook.worksheets
+    if not sheets or not hasattr(sheets[0], "_get_source"):
+        raise DataError(path, "the first sheet is not a worksheet")
+    sheet = sheets[0]
+    rows: dict[int, list[str]] = {}
+    formulas: list[tuple[int, int]] = []
+    width = 0
+    with sheet._get_source() as source:
+        parser = Parser(
+            source,
+            sheet._shared_strings,
+            data_only=True,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        for number, cells in parser.parse():
+            filled = [
+                cell
+                for cell in cells
+                if cell["value"] is not None or cell["data_type"] == "formula"
+            ]
+            if not filled:
+                continue
+            last = max(cell["column"] for cell in filled)
+            width = max(width, last)
+            if number * width > MAX_XLSX_CELLS:
+                raise DataError(
+                    path,
+                    f"the first sheet spans more than {MAX_XLSX_CELLS:,} cells (row {number:,}, "
+                    f"{width:,} columns): keep only the table in the sheet",
+                )
+            row = rows.get(number) or []
+            row.extend([""] * (last - len(row)))
+            for cell in filled:
+                if cell["data_type"] == "formula":
+                    formulas.append((number, cell["column"]))
+                else:
+                    row[cell["column"] - 1] = _cell_text(cell["value"])
+            rows[number] = row
+    return rows, formulas
 
 
 def _cell_text(value: object) -> str:
@@ -275,12 +418,44 @@ def _cell_text(value: object) -> str:
 
 def _read_json(path: Path) -> pd.DataFrame:
     text = path.read_text(encoding="utf-8-sig")
-    # Numbers are kept as written so 1234.10 stays exact text for the money parser.
     try:
-        records = json.loads(text, parse_float=str, parse_int=str)
+        records = loads_json(text)
     except json.JSONDecodeError as error:
         raise DataError(path, f"not valid JSON: {error}") from None
     return _records_frame(records, path)
+
+
+def loads_json(text: str | bytes) -> Any:
+    """JSON as the readers take it: numbers kept as written (1234.10 stays exact text for the
+    money parser), and an object with a key written twice marked (see `repeated_key`), since
+    `json` would silently keep the last value. Raises `json.JSONDecodeError`."""
+    return json.loads(text, parse_float=str, parse_int=str, object_pairs_hook=_object)
+
+
+def repeated_key(value: object) -> str | None:
+    """The key written twice in an object `loads_json` read, or None."""
+    return value.repeated if isinstance(value, _Repeated) else None
+
+
+class _Repeated(dict[str, Any]):
+    """A JSON object with a key written twice (`json` keeps the last): `repeated` names it."""
+
+    repeated: str = ""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict; one with a repeated key is a `_Repeated`, refused per record."""
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    marked = _Repeated(result)
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            marked.repeated = key
+            break
+        seen.add(key)
+    return marked
 
 
 def read_records(records: object, where: str) -> pd.DataFrame:
@@ -296,6 +471,8 @@ def _records_frame(records: object, where: str | Path) -> pd.DataFrame:
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
             raise DataError(where, f"record {number} is not an object")
+        if isinstance(record, _Repeated):
+            raise DataError(where, f"record {number}: key {record.repeated!r} appears twice")
         row: dict[str, str] = {}
         for key, value in record.items():
             if isinstance(value, dict | list):
@@ -349,7 +526,39 @@ def _arrow_text(path: Path, name: str, column: pa.ChunkedArray) -> pa.ChunkedArr
         return pc.strftime(column, format="%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S")
     if pa.types.is_nested(kind):
         raise DataError(path, f"column {name!r}: nested values are not supported")
+    if pa.types.is_decimal(kind):
+        return _decimal_text(column)
     return column.cast(pa.large_string())
+
+
+def _decimal_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A typed decimal column as text that reads as its value only (see `_plain`)."""
+    text = column.cast(pa.large_string())
+    if pc.any(pc.match_substring(text, "E")).as_py():  # Arrow writes 1.0E-7 for tiny values
+        values = [None if value is None else _plain(value) for value in column.to_pylist()]
+        return pa.chunked_array([pa.array(values, type=pa.large_string())])
+    trimmed = pc.replace_substring_regex(text, pattern=r"(\.\d\d\d*?)0+$", replacement=r"\1")
+    ambiguous = pc.match_substring_regex(trimmed, _AMBIGUOUS.pattern)
+    zero, empty = pa.scalar("0", pa.large_string()), pa.scalar("", pa.large_string())
+    return pc.if_else(ambiguous, pc.binary_join_element_wise(trimmed, zero, empty), trimmed)
+
+
+#: A lone point before three digits: a thousands separator or a decimal point? (`1.100`)
+_AMBIGUOUS = re.compile(r"^[+-]?[1-9]\d{0,2}\.\d{3}$")
+
+
+def _plain(value: Decimal) -> str:
+    """A typed decimal as plain text that reads as its value only: no exponent, zeros beyond the
+    second decimal dropped (`1.100` -> `1.10`, `1234.50` stays), and never a lone point before
+    three digits, which reads as a thousands separator too (`1.123` -> `1.1230`)."""
+    if not value.is_finite():
+        return str(value)
+    text = format(value, "f")
+    if "." in text:
+        whole, fraction = text.split(".")
+        fraction = fraction[:2] + fraction[2:].rstrip("0")
+        text = f"{whole}.{fraction}" if fraction else whole
+    return text + "0" if _AMBIGUOUS.fullmatch(text) else text
 
 
 def _normalise(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -365,8 +574,13 @@ def _normalise(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
             raise DataError(path, f"column {name!r} appears twice in the header")
         data[name] = column
     result = pd.DataFrame(data, index=frame.index, copy=False)
+    unreadable = frame.attrs.get(UNREADABLE)
+    if unreadable:
+        result.attrs[UNREADABLE] = unreadable
     if len(result.columns):
         filled = result.notna().any(axis=1).to_numpy()
+        if unreadable:  # a row whose only cell could not be read is not a blank line
+            filled = filled | result.index.isin([row for row, _, _ in unreadable])
         if not filled.all():
             result = result[filled]  # blank lines, ";;;" lines
     return result
@@ -384,12 +598,19 @@ def as_text(column: pd.Series[Any]) -> pd.Series[Any]:
 def _unstripped(column: pd.Series[Any]) -> pd.Series[Any]:
     if isinstance(column.dtype, pd.StringDtype):
         return column
+    if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in _DECIMALS:
+        # Decimals given through the API: 1.100 is the number 1.1, not text to guess at.
+        column = column.map(lambda value: _plain(value) if isinstance(value, Decimal) else value)
     text: pd.Series[Any] = (
         column.dt.strftime("%Y-%m-%d").astype("str")
         if pd.api.types.is_datetime64_any_dtype(column.dtype)
         else column.astype("str")
     )
     return text
+
+
+#: What `infer_dtype` says of an object column that may hold Decimals.
+_DECIMALS = frozenset({"decimal", "mixed", "mixed-integer", "mixed-integer-float"})
 
 
 def _stripped(text: pd.Series[Any]) -> pd.Series[Any]:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import anyio
-from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
@@ -54,7 +54,6 @@ from dsl.diagnostics import Severity, did_you_mean
 from engine import installed_version
 from engine.serve.keys import ALL, ApiKey, KeyRing
 from engine.serve.models import (
-    Cell,
     CheckAnswer,
     CheckRequest,
     DealAnswer,
@@ -318,9 +317,14 @@ def create_app(
         return _ruleset_out(version, store.current)
 
     # ------------------------------------------------------------------ one record
-    @app.post("/v1/rulesets/{ruleset_id}/lead", response_model=LeadAnswer, tags=["records"])
+    @app.post(
+        "/v1/rulesets/{ruleset_id}/lead",
+        response_model=LeadAnswer,
+        tags=["records"],
+        openapi_extra=RECORD_BODY,
+    )
     async def lead(
-        record: dict[str, Cell] = Body(..., examples=[{"id": "L1", "budget": "confirmed"}]),  # noqa: B008
+        record: dict[str, object] = Depends(_record_body),  # noqa: B008
         version: Version = Depends(ruleset),  # noqa: B008
     ) -> dict[str, Any]:
         """Score and classify one lead, as `Program.evaluate_lead` does."""
@@ -339,9 +343,14 @@ def create_app(
             },
         }
 
-    @app.post("/v1/rulesets/{ruleset_id}/deal", response_model=DealAnswer, tags=["records"])
+    @app.post(
+        "/v1/rulesets/{ruleset_id}/deal",
+        response_model=DealAnswer,
+        tags=["records"],
+        openapi_extra=RECORD_BODY,
+    )
     async def deal(
-        record: dict[str, Cell] = Body(..., examples=[{"id": "D1", "stage": "discovery"}]),  # noqa: B008
+        record: dict[str, object] = Depends(_record_body),  # noqa: B008
         as_of: dt.date | None = Query(None, description="the day days are counted to (today)"),  # noqa: B008
         version: Version = Depends(ruleset),  # noqa: B008
     ) -> dict[str, Any]:
@@ -355,10 +364,13 @@ def create_app(
         return {"ruleset": _ref(version), "as_of": day, "deal": out}
 
     @app.post(
-        "/v1/rulesets/{ruleset_id}/lead/explain", response_model=Explanation, tags=["records"]
+        "/v1/rulesets/{ruleset_id}/lead/explain",
+        response_model=Explanation,
+        tags=["records"],
+        openapi_extra=RECORD_BODY,
     )
     async def explain_lead(
-        record: dict[str, Cell] = Body(...),  # noqa: B008
+        record: dict[str, object] = Depends(_record_body),  # noqa: B008
         version: Version = Depends(ruleset),  # noqa: B008
     ) -> dict[str, Any]:
         """One lead in French: each point traced to its rule and values."""
@@ -368,10 +380,13 @@ def create_app(
         return {"ruleset": _ref(version), "text": text}
 
     @app.post(
-        "/v1/rulesets/{ruleset_id}/deal/explain", response_model=Explanation, tags=["records"]
+        "/v1/rulesets/{ruleset_id}/deal/explain",
+        response_model=Explanation,
+        tags=["records"],
+        openapi_extra=RECORD_BODY,
     )
     async def explain_deal(
-        record: dict[str, Cell] = Body(...),  # noqa: B008
+        record: dict[str, object] = Depends(_record_body),  # noqa: B008
         as_of: dt.date | None = Query(None),  # noqa: B008
         version: Version = Depends(ruleset),  # noqa: B008
     ) -> dict[str, Any]:
@@ -632,6 +647,59 @@ class _Guard:
 
 
 # ---------------------------------------------------------------------------------------------
+#: The body of the record routes: one lead or deal, as a CSV row or a CRM gives its fields.
+RECORD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "anyOf": [
+                            {"type": "string"},
+                            {"type": "number"},
+                            {"type": "boolean"},
+                            {"type": "null"},
+                        ]
+                    },
+                },
+                "example": {"id": "L1", "budget": "confirmed", "employees": 120},
+            }
+        },
+    }
+}
+
+
+async def _record_body(request: Request) -> dict[str, object]:
+    """One record, read as the JSON readers read a row: numbers as written, a field written
+    twice or a nested value refused (never silently the last one)."""
+    from engine.data import loads_json, repeated_key
+
+    body = await request.body()
+    try:
+        document = loads_json(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ApiError(422, "invalid_request", "the body must be a JSON object of fields")
+    twice = repeated_key(document)
+    if twice is not None:
+        raise ApiError(
+            422,
+            "invalid_record",
+            f"{twice}: written twice",
+            [{"field": twice, "message": "written twice"}],
+        )
+    for field, value in document.items():
+        if isinstance(value, dict | list):
+            message = "nested values are not supported"
+            raise ApiError(
+                422, "invalid_record", f"{field}: {message}", [{"field": field, "message": message}]
+            )
+    return dict(document)
+
+
 @dataclass(frozen=True, slots=True)
 class _Sent:
     tables: dict[str, Any]
@@ -643,7 +711,14 @@ async def _tables(
     request: Request, version: Version, mapping: bool | None, limits: Limits
 ) -> _Sent:
     """The input tables of a request, read as `koncept eval` reads a data folder."""
-    from engine.data import DataError, MappingError, apply_mapping, load_inputs, read_records
+    from engine.data import (
+        DataError,
+        MappingError,
+        apply_mapping,
+        load_inputs,
+        loads_json,
+        read_records,
+    )
 
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     crm = version.mapping
@@ -657,7 +732,7 @@ async def _tables(
         elif kind in ("application/json", ""):
             body = await request.body()
             try:
-                document = json.loads(body or b"null", parse_float=str, parse_int=str)
+                document = loads_json(body or b"null")
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
                 raise ApiError(
                     400, "malformed_json", f"the body is not valid JSON: {error}"

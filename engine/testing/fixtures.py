@@ -22,10 +22,12 @@ import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import yaml
 
 from dsl.diagnostics import closest
+from engine.data.mapping import BoundedLoader, YamlLimitError
 from engine.diff import plain
 from engine.schemas import DATE_PATTERN, INPUTS, PLACEHOLDER, REPEAT, fixture_schema
 
 __all__ = [
+    "MAX_CASE_RECORDS",
     "Case",
     "FixtureFile",
     "Problem",
@@ -41,9 +43,14 @@ _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
 
 
 # ============================================================================ reading YAML
-class _Loader(yaml.SafeLoader):
+#: Inline records a case may hold once `_repeat` has copied them.
+MAX_CASE_RECORDS = 100_000
+
+
+class _Loader(BoundedLoader):
     """YAML as the fixtures mean it: dates stay text (the engine reads them), numbers with a
-    fraction are exact Decimals, only true/false are booleans, a repeated key is an error."""
+    fraction are exact Decimals, only true/false are booleans, a repeated key is an error,
+    aliases are bounded (`MAX_YAML_ALIASES`, `MAX_YAML_VALUES`)."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -158,19 +165,20 @@ def load_fixture(path: str | Path) -> FixtureFile:
         return FixtureFile(
             shown, default_ruleset, (), (Problem(shown, 1, f"cannot read: {reason}"),)
         )
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # refuses control characters already
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
         reason = getattr(error, "problem", None) or str(error)
-        return FixtureFile(
-            shown, default_ruleset, (), (Problem(shown, line, f"not valid YAML: {reason}"),)
-        )
+        words = "" if isinstance(error, YamlLimitError) else "not valid YAML: "
+        return FixtureFile(shown, default_ruleset, (), (Problem(shown, line, f"{words}{reason}"),))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     validator = _validator()
     problems = sorted(
         (
@@ -183,6 +191,15 @@ def load_fixture(path: str | Path) -> FixtureFile:
         return FixtureFile(shown, default_ruleset, (), tuple(_unique(problems)))
     assert isinstance(data, dict)
     ruleset = (path.parent / data["ruleset"]) if "ruleset" in data else default_ruleset
+    if "ruleset" in data and not _is_ruleset(ruleset):
+        # Never loaded: loading any file would echo its first line in the parse error.
+        problem = Problem(
+            shown,
+            _line(root, ["ruleset"]),
+            f"ruleset: {data['ruleset']!r} is not a ruleset (a .krl file, or a folder holding "
+            ".krl files)",
+        )
+        return FixtureFile(shown, default_ruleset, (), (problem,))
     cases: list[Case] = []
     found: list[Problem] = []
     names: dict[str, int] = {}
@@ -200,6 +217,16 @@ def load_fixture(path: str | Path) -> FixtureFile:
             names[case.name] = case.line
             cases.append(case)
     return FixtureFile(shown, ruleset, tuple(cases), tuple(found))
+
+
+def _is_ruleset(path: Path) -> bool:
+    """Whether `ruleset:` names a `.krl` file or a folder holding `.krl` files."""
+    try:
+        if path.is_file():
+            return path.suffix == ".krl"
+        return path.is_dir() and any(p.is_file() for p in path.glob("*.krl"))
+    except OSError:
+        return False
 
 
 def _validator() -> Any:
@@ -365,6 +392,7 @@ def _case(
             defaults[record] = {**defaults.get(record, {}), **values}
     inputs: dict[str, tuple[Mapping[str, Any], ...]] = {}
     files: dict[str, Path] = {}
+    held = 0  # inline records of the case, repeats counted
     for key, (table, record) in INPUTS.items():
         if key not in raw:
             continue
@@ -380,6 +408,17 @@ def _case(
             count = one.pop(REPEAT, 1)
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 problems.append(Problem(shown, line, f"{REPEAT} takes a whole number from 0"))
+                return
+            held += count if REPEAT in item else 1
+            if held > MAX_CASE_RECORDS:
+                problems.append(
+                    Problem(
+                        shown,
+                        line,
+                        f"the case holds more than {MAX_CASE_RECORDS:,} records "
+                        f"({REPEAT}: {count:,}); give a large table as a file",
+                    )
+                )
                 return
             if REPEAT in item:
                 filled.extend(_repeated(one, count))

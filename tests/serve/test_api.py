@@ -261,7 +261,12 @@ BAD = [
     ("post", "/v1/rulesets/fintech/lead", {"json": ["not", "an", "object"]}, 422,
         "invalid_request"),
     ("post", "/v1/rulesets/fintech/lead", {"json": {"id": "L1", "x": {"nested": 1}}}, 422,
-        "invalid_request"),
+        "invalid_record"),
+    ("post", "/v1/rulesets/fintech/lead", {"content": b'{"id": "L1", "id": "L2"}', "headers":
+        {"content-type": "application/json"}}, 422, "invalid_record"),
+    ("post", "/v1/rulesets/fintech/evaluate", {"content": b'{"tables": {"leads": [{"id": "L1",'
+        b' "budget": "confirmed", "budget": "blocking"}]}}', "headers":
+        {"content-type": "application/json"}}, 422, "unreadable_table"),
     ("post", "/v1/rulesets/fintech/lead", {"json": {"id": "L1", "employees": "many"}}, 422,
         "invalid_record"),
     ("post", "/v1/rulesets/fintech/evaluate", {"json": {"tables": {}, "when": 1}}, 422,
