@@ -15,16 +15,31 @@ The output contract (`koncept eval`):
     two places), dates are date cells.
 In CSV and XLSX, a text cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`,
 `@`, a tab or a carriage return) is written with a leading `'`; text that is a plain number
-(`-5`, `+3.5`) is left alone, as is every number cell.
+(`-5`, `+3.5`) is left alone, as is every number cell. In CSV only, a `;` is also a cell
+boundary (Excel in French, German... splits a CSV on `;`): wherever a `;` is followed, after
+spaces, by one of those formula starts, a `'` goes before that start (`x;=HYPERLINK(...)` ->
+`x;'=HYPERLINK(...)`, `a; +1` -> `a; '+1`), plain numbers included, so no piece of the cell
+can start a formula whichever separator the reader splits on.
+
+Files are written atomically: each under a temporary name in the same folder, renamed to its
+name once complete; the several files of CSV output are all written first, then all renamed
+(with Ctrl-C held back during the renames), so an interrupted or failed run leaves either the
+whole set or none of it, and no temporary file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import errno
 import json
 import math
+import os
 import re
+import signal
+import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -45,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = [
     "XLSX_MAX_ROWS",
     "OutputError",
+    "atomic_file",
+    "atomic_files",
     "counts_rows",
     "escape_formula",
     "money_kpis",
@@ -58,6 +75,8 @@ __all__ = [
 XLSX_MAX_ROWS = 1_048_576
 
 _FORMULA_START = frozenset("=+-@\t\r")
+# A `;` then (after spaces) a formula start: the start of a cell for a reader splitting on `;`.
+_FORMULA_AFTER_SEMICOLON = re.compile(r"(;[ ]*)(?=[=+\-@\t\r])")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 # Characters XML 1.0 cannot hold; openpyxl refuses them, a CRM export may contain them.
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -89,11 +108,71 @@ class OutputError(ValueError):
     """Results that cannot be written in the asked format (too many rows for a sheet)."""
 
 
-def escape_formula(text: str) -> str:
-    """`text` made inert for a spreadsheet: a leading `'` when it would start a formula."""
+def escape_formula(text: str, *, semicolons: bool = True) -> str:
+    """`text` made inert for a spreadsheet: a leading `'` when it would start a formula, and
+    (`semicolons`, for CSV) a `'` before a formula start that follows a `;`."""
+    if semicolons and ";" in text:
+        text = _FORMULA_AFTER_SEMICOLON.sub(r"\1'", text)
     if text and text[0] in _FORMULA_START and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
+
+
+# ----------------------------------------------------------------------------- atomic files
+@contextlib.contextmanager
+def atomic_file(path: Path, newline: str | None = None) -> Iterator[IO[str]]:
+    """A UTF-8 text stream that becomes `path` only when the block ends without error: it is
+    written under a temporary name in the same folder, then renamed; on any error (or Ctrl-C)
+    the temporary file is removed and `path` is left as it was."""
+    with (
+        atomic_files(path.parent) as place,
+        place(path.name).open("w", encoding="utf-8", newline=newline) as stream,
+    ):
+        yield stream
+
+
+@contextlib.contextmanager
+def atomic_files(folder: Path) -> Iterator[Callable[[str], Path]]:
+    """Write several files into `folder` as one set: `place(name)` gives the temporary path to
+    write `name` at (in a hidden temporary folder inside `folder`); when the block ends
+    without error every file is renamed to `folder/name`, with SIGINT held back during the
+    renames. On any error (or Ctrl-C) the temporary folder goes and `folder` keeps what it had.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "it is not a folder", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".koncept-", dir=folder))
+    names: list[str] = []
+
+    def place(name: str) -> Path:
+        names.append(name)
+        return staging / name
+
+    try:
+        yield place
+        with _sigint_held():
+            for name in names:
+                os.replace(staging / name, folder / name)
+    finally:
+        for leftover in staging.iterdir() if staging.exists() else ():
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        with contextlib.suppress(OSError):
+            staging.rmdir()
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold SIGINT back (delivered when the block ends): a few renames must all happen."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def money_kpis(compiled: Compiled) -> frozenset[str]:
@@ -149,6 +228,17 @@ class _Col:
         cells: list[Any] = table[self.codes].tolist()
         return cells
 
+    def cells_by_value(self, convert: Callable[[Any, bool], Any]) -> list[Any]:
+        """`convert(value, money)` of every distinct value, then of missing (index -1): index
+        it with `codes` to get the rows' cells."""
+        flags = self.money if isinstance(self.money, list) else [self.money] * len(self.values)
+        converted = [
+            convert(value, money) if value is not None else convert(None, False)
+            for value, money in zip(self.values, flags, strict=True)
+        ]
+        converted.append(convert(None, False))
+        return converted
+
     def money_rows(self) -> list[bool]:
         """The money flag of every row."""
         if isinstance(self.money, list):
@@ -159,6 +249,15 @@ class _Col:
     def take(self, rows: Sequence[int]) -> _Col:
         """The column at the given row positions."""
         return _Col(self.codes[np.asarray(rows, dtype=np.intp)], self.values, self.money)
+
+
+def _lookup(cells: list[Any]) -> npt.NDArray[np.object_]:
+    """Converted distinct values as an array to index with codes (item by item: a cell that is
+    a list stays one cell)."""
+    table = np.empty(len(cells), dtype=object)
+    for position, cell in enumerate(cells):
+        table[position] = cell
+    return table
 
 
 def _python(value: Any) -> Any:
@@ -245,25 +344,37 @@ def write_json(
     for key, value in head.items():
         stream.write(f"{encode(key)}: {encode(value)},\n")
     for name, frame in results.tables().items():
-        lines = _json_lines(name, frame, money, encode)
         stream.write(f"{encode(name)}: [")
-        for start in range(0, len(lines), _CHUNK):
-            stream.write(("\n" if not start else ",\n") + ",\n".join(lines[start : start + _CHUNK]))
-        stream.write("\n],\n" if lines else "],\n")
+        rows = 0
+        for rows, chunk in enumerate(_json_chunks(name, frame, money, encode), start=1):
+            stream.write(("\n" if rows == 1 else ",\n") + chunk)
+        stream.write("\n],\n" if rows else "],\n")
     counts = {row.pop("table"): row for row in counts_rows(results)}
     stream.write(f'"counts": {encode(counts)}\n}}\n')
 
 
-def _json_lines(
+def _json_chunks(
     name: str, frame: pd.DataFrame, money: frozenset[str], encode: Callable[[Any], str]
-) -> list[str]:
-    """Each row of a table as one JSON object, written as `json` writes a dict."""
+) -> Iterator[str]:
+    """The rows of a table as JSON objects (one per line, as `json` writes a dict), `_CHUNK`
+    rows at a time: memory holds each column's distinct members and one chunk, not the text
+    of the whole table."""
     names, columns = _columns(name, frame, money)
-    parts = [
-        [f"{encode(column)}: {text}" for text in col.cells(lambda v, m: encode(to_json(v, m)))]
+    members = [
+        _lookup(col.cells_by_value(_json_member(encode(column), encode)))
         for column, col in zip(names, columns, strict=True)
     ]
-    return ["{" + ", ".join(row) + "}" for row in zip(*parts, strict=True)]
+    total = len(columns[0]) if columns else 0
+    for start in range(0, total, _CHUNK):
+        parts = [
+            table[col.codes[start : start + _CHUNK]].tolist()
+            for table, col in zip(members, columns, strict=True)
+        ]
+        yield ",\n".join("{" + ", ".join(row) + "}" for row in zip(*parts, strict=True))
+
+
+def _json_member(key: str, encode: Callable[[Any], str]) -> Callable[[Any, bool], str]:
+    return lambda value, money: f"{key}: {encode(to_json(value, money))}"
 
 
 # ----------------------------------------------------------------------------- CSV and XLSX
@@ -347,17 +458,24 @@ def _raw(value: Any, money: bool) -> str:
 
 
 def write_csv(results: Results, folder: Path, money: frozenset[str] = frozenset()) -> list[Path]:
-    """Write one UTF-8 CSV file per table into `folder`; returns the files written."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write one UTF-8 CSV file per table into `folder`, as one set (see `atomic_files`);
+    returns the files written."""
     written = []
-    for name, header, columns in _sheets(results, money):
-        path = folder / f"{name}.csv"
-        texts = [col.cells(_text) for col in columns]
-        with path.open("w", encoding="utf-8", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(header)
-            writer.writerows(zip(*texts, strict=True))
-        written.append(path)
+    with atomic_files(folder) as place:
+        for name, header, columns in _sheets(results, money):
+            file_name = f"{name}.csv"
+            with place(file_name).open("w", encoding="utf-8", newline="") as stream:
+                writer = csv.writer(stream)
+                writer.writerow(header)
+                members = [_lookup(col.cells_by_value(_text)) for col in columns]
+                total = len(columns[0]) if columns else 0
+                for start in range(0, total, _CHUNK):
+                    part = [
+                        table[col.codes[start : start + _CHUNK]].tolist()
+                        for table, col in zip(members, columns, strict=True)
+                    ]
+                    writer.writerows(zip(*part, strict=True))
+            written.append(folder / file_name)
     return written
 
 
@@ -382,7 +500,10 @@ def _cell(value: Any, money: bool) -> Any:
         return value
     if money and isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value):
         return Decimal(value)
-    return _ILLEGAL_XML.sub("", _text(value, money))
+    if isinstance(value, str | list | tuple | set | frozenset | Mapping):
+        # A workbook cell is never split on `;`: only its start matters.
+        return _ILLEGAL_XML.sub("", escape_formula(_raw(value, money), semicolons=False))
+    return _ILLEGAL_XML.sub("", _raw(value, money))
 
 
 def write_xlsx(results: Results, path: Path, money: frozenset[str] = frozenset()) -> Path:
@@ -408,8 +529,8 @@ def write_xlsx(results: Results, path: Path, money: frozenset[str] = frozenset()
             sheet.append(
                 [_styled(sheet, WriteOnlyCell, v, m[r]) for v, m in zip(row, money_at, strict=True)]
             )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    with atomic_files(path.parent) as place:
+        workbook.save(place(path.name))
     return path
 
 

@@ -107,21 +107,23 @@ class Program:
     # ------------------------------------------------------------------ one record
     def evaluate_lead(self, lead: Mapping[str, object]) -> LeadResult:
         """Score and classify one lead (a dict of field -> value); the reference path."""
-        return self._lead(lead)
+        return self._lead(_record_arg("evaluate_lead", "lead", lead))
 
     def evaluate_deal(self, deal: Mapping[str, object], as_of: dt.date | None = None) -> DealResult:
         """Pipeline, qualification and playbook of one deal as of a date (default today)."""
-        return self._deal(deal, as_of or today())
+        record = _record_arg("evaluate_deal", "deal", deal)
+        return self._deal(record, _date_arg("evaluate_deal", as_of) or today())
 
     def trace_lead(self, lead: Mapping[str, object]) -> tuple[LeadResult, Trace]:
         """`evaluate_lead`, and how: the route and the case of each criterion that decided."""
-        return self._lead.run(lead, trace=True)
+        return self._lead.run(_record_arg("trace_lead", "lead", lead), trace=True)
 
     def trace_deal(
         self, deal: Mapping[str, object], as_of: dt.date | None = None
     ) -> tuple[DealResult, Trace]:
         """`evaluate_deal`, and how: route, qualification cases, playbook items due."""
-        return self._deal.run(deal, as_of or today(), trace=True)
+        record = _record_arg("trace_deal", "deal", deal)
+        return self._deal.run(record, _date_arg("trace_deal", as_of) or today(), trace=True)
 
     # ------------------------------------------------------------------ tables
     def validate(
@@ -146,6 +148,7 @@ class Program:
             "quotas": quotas,
             "territories": territories,
         }
+        _table_args("validate", {**given, "splits": splits})
         stages = tuple(self.compiled.stages)
         valid, codes, errors, counts = validate_inputs(self.model, stages, given)
         present = frozenset(name for name, frame in given.items() if frame is not None)
@@ -219,8 +222,25 @@ class Program:
         from engine.results import ALERT_COLUMNS, ERROR_COLUMNS, frozen_counts
         from engine.vector import evaluate_tables
 
+        _table_args(
+            "evaluate",
+            {
+                "leads": leads,
+                "deals": deals,
+                "stage_events": stage_events,
+                "reps": reps,
+                "quotas": quotas,
+                "territories": territories,
+                "splits": splits,
+            },
+        )
+        if period is not None and not isinstance(period, str):
+            raise TypeError(
+                f"evaluate: period must be a text like '2026-Q1', '2026-03', '2026-H1' or "
+                f"'2026', not {_kind(period)}"
+            )
         asked = parse_period(period) if period is not None else None
-        day = as_of or today()
+        day = _date_arg("evaluate", as_of) or today()
         inputs = self.validate(
             leads=leads,
             deals=deals,
@@ -250,6 +270,70 @@ class Program:
             as_of=day,
             period=None if asked is None else asked.id,
         )
+
+
+# ----------------------------------------------------------------------------- arguments
+def _kind(value: object) -> str:
+    """How an argument is called in an error: `None`, `a list`, `the str '2026-01-01'`."""
+    if value is None:
+        return "None"
+    if isinstance(value, str):
+        return f"the str {value!r}"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _record_arg(method: str, name: str, value: object) -> Mapping[str, object]:
+    """A record argument: a mapping of field name -> value, else TypeError."""
+    if not isinstance(value, Mapping):
+        hint = (
+            " (one row of a DataFrame: frame.iloc[i].to_dict(); a whole table: Program.evaluate)"
+            if hasattr(value, "columns") or hasattr(value, "to_dict")
+            else ""
+        )
+        raise TypeError(
+            f"{method}: {name} must be a mapping of field name -> value (a dict), "
+            f"not {_kind(value)}{hint}"
+        )
+    keys = [k for k in value if not isinstance(k, str)]
+    if keys:
+        raise TypeError(f"{method}: {name}'s field names must be text, not {keys[0]!r}")
+    return value
+
+
+def _date_arg(method: str, value: object) -> dt.date | None:
+    """An `as_of` argument: a `datetime.date` (a datetime counts as its day), or None."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    hint = f" (datetime.date.fromisoformat({value!r}))" if isinstance(value, str) else ""
+    raise TypeError(f"{method}: as_of must be a datetime.date, not {_kind(value)}{hint}")
+
+
+def _table_args(method: str, tables: Mapping[str, object]) -> None:
+    """Every table argument is None or a pandas DataFrame with one level of column names."""
+    import pandas as pd
+
+    for name, frame in tables.items():
+        if frame is None:
+            continue
+        if not isinstance(frame, pd.DataFrame):
+            hint = (
+                " (pandas.DataFrame(rows) makes one from a list of dicts)"
+                if isinstance(frame, list | tuple)
+                else ""
+            )
+            raise TypeError(
+                f"{method}: {name} must be a pandas DataFrame or None, not {_kind(frame)}{hint}"
+            )
+        if isinstance(frame.columns, pd.MultiIndex):
+            raise ValueError(
+                f"{method}: {name} has {frame.columns.nlevels} levels of column names; "
+                "give one level, named like the table's fields (frame.columns = [...])"
+            )
 
 
 def _native(value: Any) -> Any:

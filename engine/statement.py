@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,11 +38,13 @@ _ROLE_WORDS = {True: "plan payé", False: "pour comparaison, non payé"}
 # ============================================================================ the statement
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """The text of a statement, and whether everything could be paid and credited."""
+    """The text of a statement, whether everything could be paid and credited, and the input
+    errors behind it (`table row N, column = value: message`, as `koncept eval` lists them)."""
 
     text: str
     ok: bool
     totals: Mapping[str, Decimal]
+    errors: tuple[str, ...] = ()
 
 
 def build_statement(
@@ -53,11 +55,13 @@ def build_statement(
     `tables` holds the input tables by name (`deals`, `reps`, `quotas`, `territories`,
     `stage_events`, `splits`; others, such as `leads`, are not needed and left alone), as read
     from files: every row is validated as `koncept eval` validates it. Raises ValueError for
-    an unknown rep or period.
+    an unknown rep or period, or a splits table without its columns (deal_id, rep_id, share);
+    a split row without a deal id is an error of the statement (listed, `ok` false).
     """
     from engine.pay.reference import pay_everyone
 
     asked = parse_period(period)
+    splits_table, split_errors = _checked_splits(tables.get("splits"))
     inputs = program.validate(
         **{name: tables.get(name) for name in ("deals", "stage_events", "reps", "quotas",
                                               "territories")}
@@ -76,16 +80,18 @@ def build_statement(
         f"Rôle : {role_label or role or 'inconnu'} · Période demandée : {asked.id} "
         f"(du {_date(asked.start)} au {_date(asked.end)})"
     )
-    ok = True
+    ok = not split_errors
     totals: dict[str, Decimal] = {}
+    errors = tuple(_error_text(e) for e in inputs.errors) + split_errors
     if not plans:
         why = (
             f"le rôle {role} n'a pas de plan de rémunération" if role else "le rep n'a pas de rôle"
         )
         out.blank()
         out.line(f"Aucun plan : {why}.")
-        return Statement(out.text(), False, totals)
-    deals, splits, events = _rep_inputs(program, inputs, tables.get("splits"), rep_id, plans)
+        _split_lines(out, split_errors)
+        return Statement(out.text(), False, totals, errors)
+    deals, splits, events = _rep_inputs(program, inputs, splits_table, rep_id, plans)
     territory_id = text_or_none(rep.get("territory"))
     territory = None
     if territory_id is not None:
@@ -153,7 +159,54 @@ def build_statement(
             f"{len(inputs.errors)} ligne(s) des données ont été écartées à la validation "
             "(voir koncept eval)."
         )
-    return Statement(out.text(), ok, totals)
+    _split_lines(out, split_errors)
+    return Statement(out.text(), ok, totals, errors)
+
+
+def _checked_splits(splits: Any) -> tuple[Any, tuple[str, ...]]:
+    """The splits table without its rows that name no deal, and an error for each of them (a
+    share of no deal cannot be credited: it is never silently dropped)."""
+    if splits is None or not len(splits):
+        return splits, ()
+    names = [str(c) for c in splits.columns]
+    missing = [c for c in ("deal_id", "rep_id", "share") if c not in names]
+    if missing:
+        raise ValueError(
+            f"the splits table has no {', '.join(missing)} column "
+            f"(it needs deal_id, rep_id and share; it has {', '.join(names) or 'none'})"
+        )
+    no_deal = [text_or_none(v) is None for v in splits["deal_id"].tolist()]
+    errors = tuple(
+        f"splits row {position + 1}, deal_id: a split row must name its deal "
+        f"(rep_id = {text_or_none(rep)!r}, share = {text_or_none(share)!r})"
+        for position, (empty, rep, share) in enumerate(
+            zip(no_deal, splits["rep_id"].tolist(), splits["share"].tolist(), strict=True)
+        )
+        if empty
+    )
+    if not errors:
+        return splits, ()
+    return splits[[not empty for empty in no_deal]], errors
+
+
+def _split_lines(out: _Writer, errors: Sequence[str]) -> None:
+    if not errors:
+        return
+    out.blank()
+    out.line(f"{len(errors)} ligne(s) de la table des partages (splits) sans deal_id, ignorées :")
+    for error in errors:
+        out.line(f"  - {error}")
+
+
+def _error_text(error: Any) -> str:
+    """A validation error as `koncept eval` lists it: `deals row 4, amount = '1.234': ...`."""
+    where = f"{error.table} row {int(error.row)}" if error.row is not None else str(error.table)
+    if error.row is None and error.value is not None and str(error.value) in error.message:
+        return f"{where}: {error.message}"
+    cell = ""
+    if error.column is not None:
+        cell = f", {error.column}" + (f" = {error.value!r}" if error.value is not None else "")
+    return f"{where}{cell}: {error.message}"
 
 
 _UNITS = {"month": "mois", "quarter": "trimestre", "half": "semestre", "year": "année"}
@@ -452,7 +505,9 @@ class _Writer:
     def pct(self, value: Decimal | None) -> str:
         if value is None:
             return "—"
-        percent = (value * 100).quantize(_CENT).normalize()
+        # Truncated, as attainments are shown (engine.pay.format): 99.999% is never "100 %"
+        # beside the band below 100% it was paid in.
+        percent = (value * 100).quantize(_CENT, rounding=ROUND_FLOOR).normalize()
         return f"{format_french(percent)} %"
 
 

@@ -8,7 +8,9 @@ Wiring only: every step is a call into the library (`engine.loader`, `engine.dat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import errno
 import os
 import sys
 from decimal import Decimal
@@ -31,18 +33,22 @@ __all__ = [
     "Progress",
     "add_input_arguments",
     "as_of_date",
+    "cannot_write",
     "default_mapping",
     "load_program",
     "read_inputs",
     "report_data_error",
     "report_unexpected",
     "row_count",
+    "seed_number",
     "usage",
 ]
 
 #: Rows of leads and of deals `--demo` generates when no number is given.
 DEFAULT_ROWS = 1_000
 _MAX_ROWS = 50_000_000
+#: The largest `--seed` (numpy seeds are unsigned; 32 bits is what every tool accepts).
+MAX_SEED = 2**32 - 1
 #: Input bigger than this (about 100k rows of CSV) shows a progress bar on a terminal.
 PROGRESS_BYTES = 10_000_000
 PROGRESS_ROWS = 100_000
@@ -65,6 +71,19 @@ def row_count(text: str) -> int:
             f"expected a number of rows from 0 to {_MAX_ROWS:,} (like 1000 or 10k), not {text!r}"
         )
     return int(number)
+
+
+def seed_number(text: str) -> int:
+    """An argparse type: a random seed, a whole number from 0 to `MAX_SEED`."""
+    try:
+        number = int(text.strip().replace("_", ""))
+    except ValueError:
+        number = -1
+    if not 0 <= number <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"expected a seed from 0 to {MAX_SEED:,} (a whole number), not {text!r}"
+        )
+    return number
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +118,9 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DATE",
         help="evaluation date for days in stage (default: today; with --demo, the data's last day)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed of --demo (0)")
+    parser.add_argument(
+        "--seed", type=seed_number, default=0, help="random seed of --demo (0; up to 2**32-1)"
+    )
 
 
 def as_of_date(text: str) -> dt.date:
@@ -207,8 +228,51 @@ def report_data_error(error: Exception) -> int:
     return 2
 
 
+def cannot_write(error: OSError | ValueError, where: object = None) -> int:
+    """`error: cannot write <where>: <reason>` for an output that failed (a full disk, a closed
+    stdout...); exit 2. Output still buffered for stdout is dropped: it could not be written."""
+    if isinstance(error, OSError):
+        where = error.filename or where
+        reason = error.strerror or str(error)
+    else:
+        reason = str(error)
+    _drop_stdout()
+    print(f"error: cannot write {where or 'stdout'}: {reason}", file=sys.stderr)
+    return 2
+
+
+def is_write_error(error: BaseException) -> bool:
+    """Whether an exception says output could not be written (not input unreadable)."""
+    if isinstance(error, BrokenPipeError):
+        return False
+    if isinstance(error, OSError):
+        return error.errno in _WRITE_ERRNOS
+    return isinstance(error, ValueError) and "closed file" in str(error)
+
+
+_WRITE_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EBADF", "EROFS")
+    if hasattr(errno, name)
+)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: Python would fail again flushing it at exit."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stdout.flush()
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def report_unexpected(error: Exception) -> int:
-    """Say what stopped the run, without a traceback (unless KONCEPT_DEBUG is set); exit 2."""
+    """Say what stopped the run, without a traceback (unless KONCEPT_DEBUG is set); exit 2.
+    Output that could not be written is said so in one line (`cannot_write`)."""
+    if is_write_error(error) and isinstance(error, OSError | ValueError):
+        return cannot_write(error)
     if os.environ.get("KONCEPT_DEBUG"):
         raise error
     print(

@@ -2,7 +2,8 @@
 
 The tables follow the ruleset: its record declarations (one_of options, declared ranges), its
 stages, the quota measures of its plans, and the year its plans are effective (2026 when none
-says). The same arguments always write the same files. `koncept eval --demo` and `koncept
+says). The same arguments always write the same files, as one set: all of them or (interrupted,
+or the disk full) none. `koncept eval --demo` and `koncept
 explain --demo` evaluate the same tables without writing them.
 """
 
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli._common import DEFAULT_ROWS, load_program, row_count
+from engine.cli._common import DEFAULT_ROWS, cannot_write, load_program, row_count, seed_number
 
 __all__ = ["register", "run"]
 
@@ -35,23 +36,29 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--deals", type=row_count, default=DEFAULT_ROWS, metavar="N", help="deals (1000)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument(
+        "--seed", type=seed_number, default=0, help="random seed (0; up to 2**32-1)"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the tables; list the files on stderr."""
     from engine.demo import demo_tables, write
+    from engine.output import atomic_files
 
     program = load_program(args.ruleset)
     if isinstance(program, int):
         return program
     tables, _ = demo_tables(program, args.leads, args.deals, args.seed)
     try:
-        paths = write(tables, args.out)
+        with atomic_files(args.out) as place:
+            # `write` writes these names into the temporary folder; they are renamed at the end.
+            staged = [place(f"{name}.csv") for name in tables] + [place("mapping.yaml")]
+            written = write(tables, staged[0].parent)
+        paths = [args.out / path.name for path in written]
     except OSError as error:
-        print(f"error: {args.out}: {error.strerror or error}", file=sys.stderr)
-        return 2
+        return cannot_write(error, args.out)
     *files, mapping = paths
     for path, frame in zip(files, tables.values(), strict=True):
         print(f"{path}: {len(frame):,} rows", file=sys.stderr)

@@ -5,8 +5,10 @@ Reads the input tables (a `mapping.yaml` beside the ruleset translates a CRM exp
 `engine.output` for the contract): one JSON document on stdout, or files in `--out DIR`. A
 summary goes to stderr: rows in = out + rejected per table, invalid rows, alerts.
 
-Exit codes: 0 evaluated; 1 the ruleset has errors, or `--strict` and some input row is invalid;
-2 usage, unreadable or unusable input.
+Exit codes: 0 evaluated; 1 the ruleset has errors, or `--strict` and some input row is invalid
+or holds a value validation accepts but pay cannot use (a quota of 0 or less, a duplicate or
+missing quota, a negative amount, an undated deal, a split that does not add up: the payouts'
+errors about a measure); 2 usage, unreadable or unusable input.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from engine.cli._common import (
     Inputs,
     Progress,
     add_input_arguments,
+    cannot_write,
     load_program,
     long_run,
     read_inputs,
@@ -106,7 +109,8 @@ def _evaluate(program: Program, args: argparse.Namespace) -> int:
             progress.step("evaluating")
             results = program.evaluate(**inputs.tables, as_of=inputs.as_of, period=args.period)
             invalid = _input_errors(results)
-            if not (args.strict and len(invalid)):
+            unusable = _unusable_values(results)
+            if not (args.strict and (len(invalid) or len(unusable))):
                 progress.step("writing")
                 written = _write(program, results, args)
     except DataError as error:
@@ -116,18 +120,16 @@ def _evaluate(program: Program, args: argparse.Namespace) -> int:
         _silence_stdout()
         return 0
     except OSError as error:
-        where = error.filename or args.out
-        print(f"error: {where}: cannot write ({error.strerror or error})", file=sys.stderr)
-        return 2
+        return cannot_write(error, args.out or "stdout")
     except OutputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.strict and len(invalid):
+    if args.strict and (len(invalid) or len(unusable)):
         sys.stderr.write(summary(results, inputs, STRICT_SHOWN_ERRORS))
-        print(
-            f"error: --strict: {len(invalid):,} invalid input row(s); nothing written",
-            file=sys.stderr,
-        )
+        why = [f"{len(invalid):,} invalid input row(s)"] if len(invalid) else []
+        if len(unusable):
+            why.append(f"{len(unusable):,} value(s) pay cannot use (see the payouts errors)")
+        print(f"error: --strict: {' and '.join(why)}; nothing written", file=sys.stderr)
         return 1
     sys.stderr.write(summary(results, inputs, SHOWN_ERRORS, written))
     return 0
@@ -135,7 +137,7 @@ def _evaluate(program: Program, args: argparse.Namespace) -> int:
 
 def _write(program: Program, results: Results, args: argparse.Namespace) -> list[Path]:
     """Write the results as asked; returns the files written (none for stdout)."""
-    from engine.output import money_kpis, write_csv, write_json, write_xlsx
+    from engine.output import atomic_file, money_kpis, write_csv, write_json, write_xlsx
 
     money = money_kpis(program.compiled)
     if args.out is None:
@@ -146,9 +148,8 @@ def _write(program: Program, results: Results, args: argparse.Namespace) -> list
         return write_csv(results, args.out, money)
     if args.format == "xlsx":
         return [write_xlsx(results, args.out / "results.xlsx", money)]
-    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "results.json"
-    with path.open("w", encoding="utf-8") as stream:
+    with atomic_file(path) as stream:
         write_json(results, stream, money)
     return [path]
 
@@ -210,6 +211,20 @@ def _by_severity(alerts: pd.DataFrame) -> str:
 def _input_errors(results: Results) -> pd.DataFrame:
     errors = results.errors
     return errors[errors["table"].isin(list(FILE_NAMES.values()))]
+
+
+def _unusable_values(results: Results) -> pd.DataFrame:
+    """The payouts' errors about a measure of a plan: input values that passed validation but
+    pay cannot use (a quota of 0 or less, a negative amount, an undated deal...). Errors about
+    a rep as a whole (a role with no plan) are findings about the plans, not the data.
+
+    The payouts' messages start with where the error is (`rep R1, plan p, 2026-Q1, measure m:`,
+    `engine.pay.vector`): the measure is in that part."""
+    errors = results.errors
+    payouts = errors[errors["table"] == "payouts"]
+    where = payouts["message"].astype("str").str.split(": ", n=1).str[0]
+    about_measure = where.str.contains(r"(?:^|, )measure \S", regex=True)
+    return payouts[about_measure.to_numpy(dtype=bool, na_value=False)]
 
 
 def _silence_stdout() -> None:

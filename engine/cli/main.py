@@ -1,4 +1,14 @@
-"""`koncept`: the entry point; dispatches to one module per subcommand."""
+r"""`koncept`: the entry point; dispatches to one module per subcommand.
+
+Output the terminal cannot show: stdout and stderr keep their encoding (UTF-8, or what
+PYTHONIOENCODING or the console says), and a character it has no byte for is written as a
+Python escape (`\u2265` for `≥` on a cp1252 console) instead of stopping the command. JSON
+output on such a stream uses JSON's own `\uXXXX` escapes, so it stays valid JSON.
+
+Output that cannot be written (a full disk, a closed stdout) ends the command with one line,
+`error: cannot write <where>: <reason>`, and exit 2; a reader that stops early (`| head`) is
+not an error. Ctrl-C exits 130 and leaves no partial output file (`engine.output`).
+"""
 
 from __future__ import annotations
 
@@ -74,13 +84,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    _prepare_streams()
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except (OSError, ValueError) as error:
+        from engine.cli._common import cannot_write, is_write_error
+
+        if not is_write_error(error):
+            raise
+        return cannot_write(error)
+    return code
+
+
+class _ClosedStream:
+    """Stands for a standard stream that was closed when `koncept` started (`>&-`): writing to
+    it fails as writing to a closed descriptor does, so the command says it cannot write."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def write(self, text: str) -> int:
+        import errno
+
+        raise OSError(errno.EBADF, "the stream is closed")
+
+    def flush(self) -> None:
+        return None
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise ValueError("the stream is closed")
+
+
+def _prepare_streams() -> None:
+    """Closed streams fail when written to; unencodable characters are escaped (see above)."""
+    import io
+
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream()
+    if sys.stderr is None:
+        sys.stderr = io.StringIO()  # nowhere to report: keep the messages from failing
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

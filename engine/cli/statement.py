@@ -1,6 +1,8 @@
 """`koncept statement RULESET --rep ID --period P --data DIR | --demo [N]`: a rep's pay, in plain
 words (built by `engine.statement`). The tables are read as `koncept eval` reads them: the same
-mapping, the same validation."""
+mapping (`--mapping`, else the data folder's or the ruleset's `mapping.yaml`), the same
+validation, and the invalid rows listed on stderr as `koncept eval` lists them. A split row
+that names no deal is an error (listed; exit 1)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from engine.cli._common import (
 )
 
 __all__ = ["register", "run"]
+
+#: Input errors listed on stderr (`koncept eval` lists them all in its errors table).
+SHOWN_ERRORS = 20
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -60,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except Exception as error:
         return report_unexpected(error)
+    if statement.errors:
+        print(f"{len(statement.errors):,} error(s) in the input:", file=sys.stderr)
+        for line in statement.errors[:SHOWN_ERRORS]:
+            print(f"  {line}", file=sys.stderr)
+        if len(statement.errors) > SHOWN_ERRORS:
+            print(f"  ... and {len(statement.errors) - SHOWN_ERRORS:,} more", file=sys.stderr)
     sys.stdout.write(statement.text)
     return 0 if statement.ok else 1
 

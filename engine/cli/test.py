@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=_percentage,
         metavar="N",
         help="fail when a ruleset's concept coverage is under N percent (implies --coverage)",
     )
@@ -51,14 +52,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=run)
 
 
+def _percentage(text: str) -> float:
+    """An argparse type: a percentage from 0 to 100 (`80`, `80%`, `92.5`)."""
+    try:
+        number = float(text.strip().removesuffix("%"))
+    except ValueError:
+        number = math.nan
+    if not 0 <= number <= 100:  # NaN and infinities too
+        raise argparse.ArgumentTypeError(f"expected a percentage from 0 to 100, not {text!r}")
+    return number
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the cases and print the report; the exit code says how it went."""
     from engine.testing import run as run_cases
     from engine.testing.report import as_json, as_junit
 
-    if args.threshold is not None and not 0 <= args.threshold <= 100:
-        print("error: --threshold takes a percentage between 0 and 100", file=sys.stderr)
-        return 2
     with_coverage = bool(args.coverage or args.threshold is not None)
     paths = args.paths or [Path(".")]
     live = args.format == "text"
