@@ -25,9 +25,11 @@ import asyncio
 import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,13 +45,13 @@ RULESET = "contech-saas"
 
 
 # ----------------------------------------------------------------------------- the server
-def start_server() -> tuple[subprocess.Popen[bytes], int]:
+def start_server(decision_log: Path | None) -> tuple[subprocess.Popen[bytes], int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     process = subprocess.Popen(
         [sys.executable, "-m", "engine.cli.main", "serve", str(ROOT / "rulesets"), "--port",
-         str(port), "--decision-log", "-"],
+         str(port), "--decision-log", str(decision_log or "-")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -203,6 +205,9 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=10_000, help="rows per batch (10,000)")
     parser.add_argument("--memory", type=int, default=100_000, help="requests for part 3")
     parser.add_argument("--parts", default="123", help="parts to run (123)")
+    parser.add_argument(
+        "--no-decision-log", action="store_true", help="run the server without its decision log"
+    )
     args = parser.parse_args()
 
     program = load(ROOT / "rulesets" / RULESET)
@@ -234,7 +239,9 @@ def main() -> None:
         program.evaluate(leads=pd.read_parquet(io.BytesIO(parquet.getvalue())))
     library_batch = (time.perf_counter() - started) / 3
 
-    process, port = start_server()
+    # The decision log is on, as in operation: one JSON line per request, to a file.
+    log = Path(tempfile.mkdtemp(prefix="koncept-bench-")) / "decisions.jsonl"
+    process, port = start_server(None if args.no_decision_log else log)
     try:
         asyncio.run(closed_loop(port, lead_requests, 2000, 8))  # warm up
         print(f"koncept serve on 127.0.0.1:{port}, pid {process.pid}; {os.cpu_count()} cores")
@@ -247,6 +254,7 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
+        shutil.rmtree(log.parent, ignore_errors=True)
 
 
 def part_latency(
