@@ -125,10 +125,12 @@ def _kpi_rows(
     owner = "id" if kpi.subject == "rep" else "rep_id"
     if role is not None and reps is not None and owner in frame.data.columns:
         codes, owners = frame.codes(owner)
-        # rep index of each record's owner, -1 when not a member of the role
-        member_of = np.asarray(
-            [members.index(o) if o in members else -1 for o in owners] + [-1], dtype=np.int64
-        )[np.where(codes < 0, len(owners), codes)]
+        # rep index of each record's owner, -1 when not a member of the role (a dict: a list
+        # lookup per owner was quadratic in the number of reps)
+        position = {rep: index for index, rep in enumerate(members)}
+        member_of = np.asarray([position.get(o, -1) for o in owners] + [-1], dtype=np.int64)[
+            np.where(codes < 0, len(owners), codes)
+        ]
         per_rep = values(np.where(inside, member_of, -1), len(members))
         found.extend(zip(members, per_rep, strict=True))
         team = values(np.where(inside & (member_of >= 0), 0, -1), 1)
