@@ -29,17 +29,11 @@ whole set or none of it, and no temporary file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
-import errno
 import json
 import math
-import os
 import re
-import signal
-import tempfile
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -50,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from engine.files import atomic_files
 from engine.money import format_money
 from engine.results import is_missing
 
@@ -60,8 +55,6 @@ if TYPE_CHECKING:
 __all__ = [
     "XLSX_MAX_ROWS",
     "OutputError",
-    "atomic_file",
-    "atomic_files",
     "counts_rows",
     "escape_formula",
     "money_kpis",
@@ -116,63 +109,6 @@ def escape_formula(text: str, *, semicolons: bool = True) -> str:
     if text and text[0] in _FORMULA_START and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
-
-
-# ----------------------------------------------------------------------------- atomic files
-@contextlib.contextmanager
-def atomic_file(path: Path, newline: str | None = None) -> Iterator[IO[str]]:
-    """A UTF-8 text stream that becomes `path` only when the block ends without error: it is
-    written under a temporary name in the same folder, then renamed; on any error (or Ctrl-C)
-    the temporary file is removed and `path` is left as it was."""
-    with (
-        atomic_files(path.parent) as place,
-        place(path.name).open("w", encoding="utf-8", newline=newline) as stream,
-    ):
-        yield stream
-
-
-@contextlib.contextmanager
-def atomic_files(folder: Path) -> Iterator[Callable[[str], Path]]:
-    """Write several files into `folder` as one set: `place(name)` gives the temporary path to
-    write `name` at (in a hidden temporary folder inside `folder`); when the block ends
-    without error every file is renamed to `folder/name`, with SIGINT held back during the
-    renames. On any error (or Ctrl-C) the temporary folder goes and `folder` keeps what it had.
-    """
-    if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "it is not a folder", str(folder))
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".koncept-", dir=folder))
-    names: list[str] = []
-
-    def place(name: str) -> Path:
-        names.append(name)
-        return staging / name
-
-    try:
-        yield place
-        with _sigint_held():
-            for name in names:
-                os.replace(staging / name, folder / name)
-    finally:
-        for leftover in staging.iterdir() if staging.exists() else ():
-            with contextlib.suppress(OSError):
-                leftover.unlink()
-        with contextlib.suppress(OSError):
-            staging.rmdir()
-
-
-@contextlib.contextmanager
-def _sigint_held() -> Iterator[None]:
-    """Hold SIGINT back (delivered when the block ends): a few renames must all happen."""
-    main = threading.current_thread() is threading.main_thread()
-    if not main or not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def money_kpis(compiled: Compiled) -> frozenset[str]:

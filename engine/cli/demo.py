@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Generate and write the tables; list the files on stderr."""
     from engine.demo import demo_tables, write
-    from engine.output import atomic_files
+    from engine.files import atomic_files
 
     program = load_program(args.ruleset)
     if isinstance(program, int):

@@ -137,7 +137,8 @@ def _evaluate(program: Program, args: argparse.Namespace) -> int:
 
 def _write(program: Program, results: Results, args: argparse.Namespace) -> list[Path]:
     """Write the results as asked; returns the files written (none for stdout)."""
-    from engine.output import atomic_file, money_kpis, write_csv, write_json, write_xlsx
+    from engine.files import atomic_file
+    from engine.output import money_kpis, write_csv, write_json, write_xlsx
 
     money = money_kpis(program.compiled)
     if args.out is None:

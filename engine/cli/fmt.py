@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +13,7 @@ from dsl.diagnostics import render_all, sort_diagnostics
 from dsl.formatter import format_text
 from dsl.parser import read_source, ruleset_files
 from dsl.source import SourceFile
+from engine.files import atomic_file
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -96,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.writelines(_diff(source.text, result.output, source.path))
         else:
             try:
-                _write_atomically(path, result.output)
+                with atomic_file(path, newline="") as stream:
+                    stream.write(result.output)
             except OSError as error:
                 print(f"koncept fmt: cannot write {path}: {error.strerror}", file=sys.stderr)
                 failed = True
@@ -125,17 +123,3 @@ def _lines(text: str) -> list[str]:
     # Only `\n` ends a line in a ruleset; str.splitlines would also split on `\r` or `\x0c`.
     parts = text.split("\n")
     return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Replace the file's contents all at once (a temporary file, then a rename)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        shutil.copymode(path, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from engine.files import atomic_file
+
 __all__ = ["ALL", "ApiKey", "KeyFileError", "KeyRing", "add_key", "hash_key", "load_keys"]
 
 #: The ruleset list that allows every ruleset.
@@ -106,10 +108,8 @@ def add_key(path: Path, key_id: str, rulesets: Sequence[str]) -> str:
     if len({e["id"] for e in entries}) != len(entries):
         raise KeyFileError(f"{path}: a key named {key_id!r} already exists")
     text = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.chmod(0o600)
-    temporary.replace(path)
+    with atomic_file(path, mode=0o600) as stream:  # readable by its owner only
+        stream.write(text)
     return secret
 
 
