@@ -77,10 +77,34 @@ def hash_key(secret: str) -> str:
 
 def load_keys(path: Path) -> KeyRing:
     """Read a key file; raises KeyFileError naming the file and the entry at fault."""
-    raw = _read(path)
-    entries = raw.get("keys")
+    return _ring(path, _entries(_read(path), path))
+
+
+def add_key(path: Path, key_id: str, rulesets: Sequence[str]) -> str:
+    """Make a new random key, add its hash to the key file (created if absent), return the key
+    (shown once: only its hash is kept)."""
+    raw = _read(path) if path.exists() else {"keys": []}
+    entries = _entries(raw, path)
+    if any(key.id == key_id for key in _ring(path, entries).by_hash.values()):
+        raise KeyFileError(f"{path}: a key named {key_id!r} already exists")
+    secret = "kr_" + secrets.token_urlsafe(32)
+    entries.append({"id": key_id, "sha256": hash_key(secret), "rulesets": list(rulesets)})
+    _ring(path, entries)  # the new entry is checked as the file's others are
+    text = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
+    with atomic_file(path, mode=0o600) as stream:  # readable by its owner only
+        stream.write(text)
+    return secret
+
+
+def _entries(raw: dict[str, Any], path: Path) -> list[Any]:
+    entries = raw.setdefault("keys", [])
     if not isinstance(entries, list):
         raise KeyFileError(f"{path}: expected `keys:` followed by a list of keys")
+    return entries
+
+
+def _ring(path: Path, entries: list[Any]) -> KeyRing:
+    """The keys of a file's entries, each checked; an id or a key used twice is refused."""
     keys: dict[str, ApiKey] = {}
     ids: set[str] = set()
     for number, entry in enumerate(entries, start=1):
@@ -92,25 +116,6 @@ def load_keys(path: Path) -> KeyRing:
         ids.add(key.id)
         keys[key.sha256] = key
     return KeyRing(keys)
-
-
-def add_key(path: Path, key_id: str, rulesets: Sequence[str]) -> str:
-    """Make a new random key, add its hash to the key file (created if absent), return the key
-    (shown once: only its hash is kept)."""
-    raw = _read(path) if path.exists() else {"keys": []}
-    entries = raw.setdefault("keys", [])
-    if not isinstance(entries, list):
-        raise KeyFileError(f"{path}: expected `keys:` followed by a list of keys")
-    secret = "kr_" + secrets.token_urlsafe(32)
-    entries.append({"id": key_id, "sha256": hash_key(secret), "rulesets": list(rulesets)})
-    for number, entry in enumerate(entries, start=1):
-        _entry(path, number, entry)
-    if len({e["id"] for e in entries}) != len(entries):
-        raise KeyFileError(f"{path}: a key named {key_id!r} already exists")
-    text = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
-    with atomic_file(path, mode=0o600) as stream:  # readable by its owner only
-        stream.write(text)
-    return secret
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -17,6 +17,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RULESETS = ROOT / "rulesets"
+#: A fintech lead scoring 69: MQL at the SQL threshold 70, SQL at 65.
+LEAD = {
+    "id": "L-77",
+    "budget": "confirmed",
+    "sector": "industrie",
+    "authority": "influencer",
+    "need": "medium_term",
+    "timing_months": 4,
+    "employees": 100,
+    "source": "outbound",
+}
 
 
 @dataclass

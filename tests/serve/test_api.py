@@ -32,20 +32,10 @@ from engine.serve.models import (
     StatementAnswer,
     TablesAnswer,
 )
-from tests.serve.conftest import ROOT, RULESETS, Server, koncept, serving
+from tests.serve.conftest import LEAD, ROOT, RULESETS, Server, koncept, serving
 
 AS_OF = "2026-12-31"
 STAGE = "proposal"
-LEAD = {
-    "id": "L-77",
-    "budget": "confirmed",
-    "sector": "industrie",
-    "authority": "influencer",
-    "need": "medium_term",
-    "timing_months": 4,
-    "employees": 100,
-    "source": "outbound",
-}
 
 
 @pytest.fixture(scope="module")

@@ -14,18 +14,7 @@ import pytest
 import yaml
 
 import engine
-from tests.serve.conftest import RULESETS, koncept, serving
-
-LEAD = {
-    "id": "L1",
-    "budget": "confirmed",
-    "sector": "industrie",
-    "authority": "influencer",
-    "need": "medium_term",
-    "timing_months": 4,
-    "employees": 100,
-    "source": "outbound",
-}
+from tests.serve.conftest import LEAD, RULESETS, koncept, serving
 
 
 def _new_key(keys: Path, key_id: str, allow: str) -> str:
