@@ -330,20 +330,8 @@ def create_app(
         version: Version = Depends(ruleset),  # noqa: B008
     ) -> dict[str, Any]:
         """Score and classify one lead, as `Program.evaluate_lead` does."""
-        from engine.output import to_json
-
         result = _record(lambda: version.program.evaluate_lead(record))
-        return {
-            "ruleset": _ref(version),
-            "lead": {
-                "id": result.id,
-                "score": to_json(result.score),
-                "status": result.status,
-                "points": to_json(result.points),
-                "missing": list(result.missing),
-                "alerts": list(result.alerts),
-            },
-        }
+        return {"ruleset": _ref(version), "lead": _fields(result)}
 
     @app.post(
         "/v1/rulesets/{ruleset_id}/deal",
@@ -361,8 +349,7 @@ def create_app(
 
         day = as_of or dt.date.today()
         result = _record(lambda: version.program.evaluate_deal(record, day))
-        out = {name: to_json(getattr(result, name)) for name in result.__dataclass_fields__}
-        out["weighted_value"] = to_json(result.weighted_value, money=True)
+        out = {**_fields(result), "weighted_value": to_json(result.weighted_value, money=True)}
         return {"ruleset": _ref(version), "as_of": day, "deal": out}
 
     @app.post(
@@ -864,6 +851,13 @@ def _check(body: CheckRequest) -> dict[str, Any]:
         "warnings": len(found) - errors,
         "diagnostics": found,
     }
+
+
+def _fields(result: Any) -> dict[str, Any]:
+    """A lead's or deal's result as JSON values, field by field (the output contract's)."""
+    from engine.output import to_json
+
+    return {name: to_json(getattr(result, name)) for name in result.__dataclass_fields__}
 
 
 def _ref(version: Version) -> dict[str, Any]:
