@@ -35,6 +35,7 @@ __all__ = [
     "Results",
     "ScoreValue",
     "TableCounts",
+    "error_text",
 ]
 
 #: A score or a criterion's points: int when every point is whole, else an exact Decimal
@@ -203,6 +204,17 @@ def is_missing(value: Any) -> bool:
     if isinstance(value, float):
         return value != value
     return type(value).__name__ in ("NAType", "NaTType")
+
+
+def error_text(table: Any, row: Any, column: Any, value: Any, message: Any) -> str:
+    """An error row as `koncept eval` lists it: `deals row 4, amount = '1.234': ...`."""
+    where = f"{table} row {int(row)}" if not is_missing(row) else str(table)
+    if is_missing(row) and not is_missing(value) and str(value) in str(message):
+        return f"{where}: {message}"  # `rep R0004: role SDR has no plan` says it all
+    cell = ""
+    if not is_missing(column):
+        cell = f", {column}" + (f" = {value!r}" if not is_missing(value) else "")
+    return f"{where}{cell}: {message}"
 
 
 def text_or_none(value: Any) -> str | None:

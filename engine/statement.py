@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from dsl.diagnostics import closest
 from engine.money import format_french, round_money
 from engine.periods import PERIODS_PER_YEAR, coarser_or_same, parse_period
-from engine.results import text_or_none
+from engine.results import error_text, text_or_none
 
 if TYPE_CHECKING:
     from engine.program import Inputs, Program
@@ -82,7 +82,8 @@ def build_statement(
     )
     ok = not split_errors
     totals: dict[str, Decimal] = {}
-    errors = tuple(_error_text(e) for e in inputs.errors) + split_errors
+    errors = tuple(error_text(e.table, e.row, e.column, e.value, e.message) for e in inputs.errors)
+    errors += split_errors
     if not plans:
         why = (
             f"le rôle {role} n'a pas de plan de rémunération" if role else "le rep n'a pas de rôle"
@@ -196,17 +197,6 @@ def _split_lines(out: _Writer, errors: Sequence[str]) -> None:
     out.line(f"{len(errors)} ligne(s) de la table des partages (splits) sans deal_id, ignorées :")
     for error in errors:
         out.line(f"  - {error}")
-
-
-def _error_text(error: Any) -> str:
-    """A validation error as `koncept eval` lists it: `deals row 4, amount = '1.234': ...`."""
-    where = f"{error.table} row {int(error.row)}" if error.row is not None else str(error.table)
-    if error.row is None and error.value is not None and str(error.value) in error.message:
-        return f"{where}: {error.message}"
-    cell = ""
-    if error.column is not None:
-        cell = f", {error.column}" + (f" = {error.value!r}" if error.value is not None else "")
-    return f"{where}{cell}: {error.message}"
 
 
 _UNITS = {"month": "mois", "quarter": "trimestre", "half": "semestre", "year": "année"}

@@ -160,6 +160,8 @@ def summary(
     results: Results, inputs: Inputs, shown: int = SHOWN_ERRORS, written: list[Path] | None = None
 ) -> str:
     """The stderr summary: counts per table, invalid rows (a few shown), alerts, files."""
+    from engine.results import error_text
+
     lines = [f"{inputs.origin}, as of {inputs.as_of.isoformat()}"]
     if results.period:
         lines[0] += f", period {results.period}"
@@ -177,7 +179,7 @@ def summary(
     if len(errors):
         lines.append(f"  {len(errors):,} error(s), all listed in the errors table:")
         for row in errors.head(shown).itertuples(index=False):
-            lines.append(f"    {_error_text(row)}")
+            lines.append(f"    {error_text(*row[:5])}")
         if len(errors) > shown:
             lines.append(f"    ... and {len(errors) - shown:,} more")
     alerts = results.alerts
@@ -185,21 +187,6 @@ def summary(
     for path in written or ():
         lines.append(f"  wrote {path}")
     return "\n".join(lines) + "\n"
-
-
-def _error_text(row: Any) -> str:
-    table, number, column, value, message = (row[0], row[1], row[2], row[3], row[4])
-    where = f"{table} row {int(number)}" if _present(number) else str(table)
-    cell = ""
-    if not _present(number) and _present(value) and str(value) in str(message):
-        return f"{where}: {message}"  # `rep R0004: role SDR has no plan` says it all
-    if _present(column):
-        cell = f", {column}" + (f" = {value!r}" if _present(value) else "")
-    return f"{where}{cell}: {message}"
-
-
-def _present(value: Any) -> bool:
-    return value is not None and value == value
 
 
 def _by_severity(alerts: pd.DataFrame) -> str:
