@@ -43,14 +43,6 @@ def show_amount(value: Decimal | None) -> str | None:
     return "0.00" if text == "-0.00" else text
 
 
-def show_ratio(value: Decimal | None) -> str | None:
-    """An attainment, rate or % as a fraction (`0.95`), at most 6 decimals, no trailing zeros,
-    truncated like an attainment (a shown ratio is never above the true one)."""
-    if value is None:
-        return None
-    return show_attainment(value)
-
-
 def show_attainment(value: Decimal | None) -> str | None:
     """An attainment as a fraction, truncated (never rounded up) to 6 decimals: 99,999.99 on a
     100,000 quota shows 0.999999, not 1, beside the band below 100% it was paid in. Band bounds
@@ -59,6 +51,10 @@ def show_attainment(value: Decimal | None) -> str | None:
         return None
     truncated = value.quantize(_MICRO, rounding=ROUND_FLOOR, context=EXACT).normalize(EXACT)
     return "0" if not truncated else f"{truncated:f}"
+
+
+#: Rates and budget ratios are shown as attainments are: truncated, never above the true one.
+show_ratio = show_attainment
 
 
 def measure_entry(
