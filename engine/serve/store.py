@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from dsl.diagnostics import Diagnostic, Severity
+from dsl.parser import ruleset_files
 
 if TYPE_CHECKING:
     from engine.data import CrmMapping
@@ -196,7 +197,7 @@ def _digest(folder: Path) -> str:
     """A hash of the files that make the ruleset's meaning, by path and content: every `.krl`
     file the loader reads, and the `mapping.yaml` that reads the client's exports."""
     digest = hashlib.sha256()
-    files = sorted(p for p in folder.rglob("*.krl") if p.is_file())
+    files, _ = ruleset_files([folder])  # the files the loader reads, as it finds them
     if (folder / "mapping.yaml").is_file():
         files.append(folder / "mapping.yaml")
     for path in files:
