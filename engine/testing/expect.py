@@ -1,9 +1,10 @@
 """What a case wants against what it got: every difference, labelled by what is wanted.
 
-How two values compare (a wanted mapping is a subset, numbers by value...) is `engine.diff`'s;
-here each `want` key finds the rows it is compared with: leads and deals by id; funnel, KPI,
-payout and budget rows by their key columns; alerts by what they say (or that none is raised);
-errors one for one (an error not wanted is a difference); statement lines in order.
+How two values compare (a wanted mapping is a subset, numbers by value...) is decided in
+`engine.testing.compare`; here each `want` key finds the rows it is compared with: leads and deals
+by id; funnel, KPI, payout and budget rows by their key columns; alerts by what they say (or that
+none is raised); errors one for one (an error not wanted is a difference); statement lines in
+order.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from engine.diff import Difference, compare, plain, same
+from engine.testing.compare import Difference, compare, plain, same
 
 __all__ = ["check"]
 

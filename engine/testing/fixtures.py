@@ -23,8 +23,8 @@ import yaml
 
 from dsl.diagnostics import closest
 from engine.data.mapping import BoundedLoader, YamlLimitError
-from engine.diff import plain
 from engine.schemas import DATE_PATTERN, INPUTS, PLACEHOLDER, REPEAT, fixture_schema
+from engine.testing.compare import plain
 
 __all__ = [
     "MAX_CASE_RECORDS",

@@ -22,7 +22,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 def text_result(result: CaseResult) -> str:
     """One case as text: `file:line  STATUS  name`, then why it failed."""
-    from engine.diff import render
+    from engine.testing.compare import render
 
     case = result.case
     lines = [f"{case.file}:{case.line}  {_LABELS[result.status]:<5}  {case.name}"]
@@ -116,7 +116,7 @@ def as_json(report: Report, threshold: float | None = None) -> dict[str, Any]:
 # ============================================================================ junit
 def as_junit(report: Report, threshold: float | None = None) -> str:
     """The report as JUnit XML: one testsuite per fixture file, one testcase per case."""
-    from engine.diff import render
+    from engine.testing.compare import render
 
     root = ET.Element("testsuites", name="koncept test")
     suites: dict[str, ET.Element] = {}

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.diff import Difference, native, plain
 from engine.results import DEAL_COLUMNS, LEAD_COLUMNS, NO_TRACE, Results, Trace
+from engine.testing.compare import Difference, native, plain
 from engine.testing.coverage import Coverage, Tracer, coverage
 from engine.testing.expect import check
 from engine.testing.fixtures import Case, Problem, cell_text, discover, load_fixture, shown_path

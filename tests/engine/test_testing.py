@@ -20,9 +20,9 @@ import pytest
 
 import engine
 from engine.cli.main import main
-from engine.diff import Difference, as_number, compare, render, same
 from engine.schemas import dumps
 from engine.testing import Runner, fixture_schema, load_fixture, run
+from engine.testing.compare import Difference, as_number, compare, render, same
 from engine.testing.report import text_result
 
 ROOT = Path(__file__).resolve().parents[2]
