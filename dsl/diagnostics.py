@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "E213": "unknown report",
     "E214": "not available in this context",
     "E215": "ambiguous declarations",
+    "E216": "unknown named table or curve",
     # types
     "E301": "type mismatch",
     "E302": "condition is not a boolean",
@@ -70,6 +71,7 @@ CODES: dict[str, str] = {
     "W502": "objectives communicated after the period starts",
     "W503": "payout can decrease as attainment rises",
     "W504": "case can never match",
+    "W505": "named table or curve never used",
     # tools
     "E901": "formatter would change the meaning",
 }

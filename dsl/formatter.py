@@ -249,6 +249,8 @@ class _Builder:
                     names = ", ".join(i.name for i in decl.shows)
                     shows.append(_Leaf(f"show {names}", first.start, last.end))
                 return self.block(header, decl.span, shows)
+            case n.Definition():
+                return self.table(decl.body, f" {decl.name.name}{_label(decl.label)}")
         raise TypeError(f"not a declaration: {decl!r}")  # pragma: no cover
 
     def strategy_item(self, item: n.StrategyItem) -> _Leaf:
@@ -382,16 +384,10 @@ class _Builder:
                 text = f"quota formula {format_expr(item.formula)}"
             case n.Commission():
                 text = f"commission {_literal(item.rate)}"
-            case n.Rates():
-                header = "rates"
-                if item.basis is not None:
-                    header += f" on {item.basis.name}"
-                header += f" method {item.method.name}"
-                return self.block(header, item.span, (self.band(b) for b in item.bands))
-            case n.Steps():
-                return self.block("steps", item.span, (self.band(b) for b in item.bands))
-            case n.Curve():
-                return self.block("curve", item.span, (self.curve_point(p) for p in item.points))
+            case n.Rates() | n.Steps() | n.Curve():
+                return self.table(item)
+            case n.Use():
+                text = f"{item.kind} {item.name.name}"
             case n.PerUnit():
                 text = f"per_unit {_number(item.amount)}"
             case n.Threshold():
@@ -403,6 +399,20 @@ class _Builder:
                     f"bonus {_number(item.amount)} when attainment {item.op} {_literal(item.level)}"
                 )
         return self.leaf(text, item.span)
+
+    def table(self, item: n.Rates | n.Steps | n.Curve, name: str = "") -> _Block:
+        """A rate table, step table or curve; `name` (with its label) when it is a definition."""
+        match item:
+            case n.Rates():
+                header = f"rates{name}"
+                if item.basis is not None:
+                    header += f" on {item.basis.name}"
+                header += f" method {item.method.name}"
+                return self.block(header, item.span, (self.band(b) for b in item.bands))
+            case n.Steps():
+                return self.block(f"steps{name}", item.span, (self.band(b) for b in item.bands))
+        points = (self.curve_point(p) for p in item.points)
+        return self.block(f"curve{name}", item.span, points)
 
     def band(self, band: n.Band) -> _Leaf:
         high = "..." if band.high is None else _literal(band.high)
@@ -654,4 +664,6 @@ def describe(declaration: n.Declaration) -> str:
         return "the strategy" + _label(declaration.label)
     if isinstance(declaration, n.Qualify):
         return f"`qualify {declaration.subject.name}`"
+    if isinstance(declaration, n.Definition):
+        kind = declaration.kind
     return f"`{kind} {declaration.name.name}`"

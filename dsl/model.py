@@ -7,8 +7,8 @@ report).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +35,10 @@ class Model:
     plans: dict[str, n.Plan] = field(default_factory=dict)
     alerts: dict[str, n.Alert] = field(default_factory=dict)
     rituals: dict[str, n.Ritual] = field(default_factory=dict)
+    #: Named rate tables, step tables and curves (`curve standard { ... }`), one namespace.
+    definitions: dict[str, n.Definition] = field(default_factory=dict)
+    #: The definitions some measure uses (the others are reported unused).
+    used_definitions: set[str] = field(default_factory=set)
 
     @property
     def stages(self) -> dict[str, tuple[n.Pipeline, n.Stage]]:
@@ -98,6 +102,7 @@ def build_model(modules: Iterable[n.Module]) -> Model:
         n.Plan: model.plans,
         n.Alert: model.alerts,
         n.Ritual: model.rituals,
+        n.Definition: model.definitions,
     }
     for module in modules:
         for declaration in module.declarations:
@@ -116,3 +121,44 @@ def build_model(modules: Iterable[n.Module]) -> Model:
                 named: dict[str, Any] = tables[type(declaration)]
                 named.setdefault(declaration.name.name, declaration)
     return model
+
+
+def resolve_uses(modules: Sequence[n.Module]) -> tuple[list[n.Module], set[str]]:
+    """The modules with each `curve standard` in a measure replaced by the named definition's
+    body, and the names used.
+
+    Every later stage (checker passes, compiler, pay, coverage) then sees the measure as if the
+    table were written in it: one meaning, decided here. The replaced body keeps the use's span
+    (a finding about the measure points at `curve standard`) while its bands and points keep
+    theirs (a finding about a point points at the definition). A use naming no definition of its
+    kind stays a `Use`, for the names pass to report.
+    """
+    definitions: dict[str, n.Definition] = {}
+    for module in modules:
+        for declaration in module.declarations:
+            if isinstance(declaration, n.Definition):
+                definitions.setdefault(declaration.name.name, declaration)
+    used: set[str] = set()
+
+    def item(entry: n.MeasureItem) -> n.MeasureItem:
+        if not isinstance(entry, n.Use):
+            return entry
+        definition = definitions.get(entry.name.name)
+        if definition is None or definition.kind != entry.kind:
+            return entry
+        used.add(entry.name.name)
+        return replace(definition.body, span=entry.span)
+
+    def plan_item(entry: n.PlanItem) -> n.PlanItem:
+        if not isinstance(entry, n.Measure) or not any(isinstance(i, n.Use) for i in entry.items):
+            return entry
+        return replace(entry, items=tuple(item(i) for i in entry.items))
+
+    resolved: list[n.Module] = []
+    for module in modules:
+        declarations = tuple(
+            replace(d, items=tuple(plan_item(i) for i in d.items)) if isinstance(d, n.Plan) else d
+            for d in module.declarations
+        )
+        resolved.append(replace(module, declarations=declarations))
+    return resolved, used

@@ -702,6 +702,35 @@ class Curve:
 
 
 @dataclass(frozen=True, slots=True)
+class Definition:
+    """`curve standard "Courbe standard" { ... }` at top level: a named rate table, step table or
+    curve, written once and reused by measures (`curve standard` inside a measure)."""
+
+    name: Ident
+    label: str | None
+    body: Rates | Steps | Curve
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+    @property
+    def kind(self) -> str:
+        """`curve`, `rates` or `steps`: the keyword that declares it and that uses it."""
+        return DEFINITION_KINDS[type(self.body)]
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """`curve standard` in a measure: the named definition's body, as if written there."""
+
+    kind: str
+    name: Ident
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+#: The keyword of each kind of named definition.
+DEFINITION_KINDS: dict[type, str] = {Curve: "curve", Rates: "rates", Steps: "steps"}
+
+
+@dataclass(frozen=True, slots=True)
 class PerUnit:
     """`per_unit 150`: a fixed amount per credited unit."""
 
@@ -745,6 +774,7 @@ MeasureItem = (
     | Rates
     | Steps
     | Curve
+    | Use
     | PerUnit
     | Threshold
     | Accelerator
@@ -822,6 +852,7 @@ Declaration = (
     | Plan
     | Alert
     | Ritual
+    | Definition
 )
 
 

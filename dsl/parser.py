@@ -746,6 +746,27 @@ class _AstBuilder:
     def r_curve_until(self, c: list[Any], span: Span) -> n.Percent:
         return c[0]  # type: ignore[no-any-return]
 
+    def r_curve_def(self, c: list[Any], span: Span) -> n.Definition:
+        name, label, rest = _name_label(c)
+        return n.Definition(name, label, n.Curve(tuple(rest), span=span), span=span)
+
+    def r_rates_def(self, c: list[Any], span: Span) -> n.Definition:
+        name, label, rest = _name_label(c)
+        return n.Definition(name, label, self.r_rates(rest, span), span=span)
+
+    def r_steps_def(self, c: list[Any], span: Span) -> n.Definition:
+        name, label, rest = _name_label(c)
+        return n.Definition(name, label, n.Steps(tuple(rest), span=span), span=span)
+
+    def r_use_curve(self, c: list[Any], span: Span) -> n.Use:
+        return n.Use("curve", c[0], span=span)
+
+    def r_use_rates(self, c: list[Any], span: Span) -> n.Use:
+        return n.Use("rates", c[0], span=span)
+
+    def r_use_steps(self, c: list[Any], span: Span) -> n.Use:
+        return n.Use("steps", c[0], span=span)
+
     def r_per_unit(self, c: list[Any], span: Span) -> n.PerUnit:
         return n.PerUnit(c[0], span=span)
 

@@ -21,7 +21,7 @@ from dsl.check.tables import check_tables
 from dsl.check.typer import type_of_expr
 from dsl.check.types import check_types
 from dsl.diagnostics import Diagnostic, Severity, sort_diagnostics
-from dsl.model import Model, build_model
+from dsl.model import Model, build_model, resolve_uses
 from dsl.typed import TypedModel
 
 __all__ = ["PASSES", "CheckResult", "Scope", "check", "scope_for", "type_of_expr"]
@@ -55,7 +55,9 @@ class CheckResult:
 
 def check(modules: Sequence[n.Module], *, strict: bool = False) -> CheckResult:
     """Run every pass over the modules of one ruleset; with `strict`, warnings become errors."""
+    modules, used = resolve_uses(modules)
     model = build_model(modules)
+    model.used_definitions = used
     context = Context.of(model, modules)
     found: list[Diagnostic] = []
     for _name, run in PASSES:

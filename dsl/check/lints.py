@@ -22,7 +22,7 @@ ACTIVITY = re.compile(
 
 def check_lints(ctx: Context) -> list[Diagnostic]:
     """The method's rules: at most 7 KPIs a role, KPIs measure results, objectives known in
-    time, payouts that never fall as attainment rises."""
+    time, payouts that never fall as attainment rises, named tables and curves used."""
     found: list[Diagnostic] = []
     for decl in ctx.declarations():
         if isinstance(decl, n.Role):
@@ -44,6 +44,19 @@ def check_lints(ctx: Context) -> list[Diagnostic]:
             for measure in decl.measures:
                 for item in measure.items:
                     found.extend(_falling_payout(item))
+        elif isinstance(decl, n.Definition):
+            found.extend(_falling_payout(decl.body))
+            if decl.name.name not in ctx.model.used_definitions:
+                found.append(
+                    Diagnostic(
+                        "W505",
+                        f"{decl.kind} `{decl.name.name}` is never used",
+                        decl.name.span,
+                        Severity.WARNING,
+                        help=f"use it in a measure with `{decl.kind} {decl.name.name}`, "
+                        "or remove it",
+                    )
+                )
     return found
 
 

@@ -71,6 +71,8 @@ def check_names(ctx: Context) -> list[Diagnostic]:
                     found.extend(_references(entry.names, "E204", "plan", model.plans))
         elif isinstance(decl, n.Plan):
             found.extend(_plan_names(model, decl))
+        elif isinstance(decl, n.Definition) and isinstance(decl.body, n.Rates):
+            found.extend(_rate_keywords(decl.body))
         elif isinstance(decl, n.Alert):
             found.extend(keyword(decl.severity, "severity", canonical.SEVERITIES))
         elif isinstance(decl, n.Ritual):
@@ -109,6 +111,37 @@ def _plan_names(model: Model, plan: n.Plan) -> list[Diagnostic]:
             if isinstance(entry, n.Threshold):
                 found.extend(keyword(entry.mode, "threshold mode", canonical.THRESHOLD_MODES))
             elif isinstance(entry, n.Rates):
-                found.extend(keyword(entry.method, "rate method", canonical.RATE_METHODS))
-                found.extend(keyword(entry.basis, "rate basis", canonical.RATE_BASES))
+                found.extend(_rate_keywords(entry))
+            elif isinstance(entry, n.Use):
+                found.append(_unresolved(model, entry))
     return found
+
+
+def _rate_keywords(rates: n.Rates) -> list[Diagnostic]:
+    return [
+        *keyword(rates.method, "rate method", canonical.RATE_METHODS),
+        *keyword(rates.basis, "rate basis", canonical.RATE_BASES),
+    ]
+
+
+#: How a message names each kind of definition.
+_KIND_WORDS = {"curve": "curve", "rates": "rate table", "steps": "step table"}
+
+
+def _unresolved(model: Model, use: n.Use) -> Diagnostic:
+    """E216 for a use that `resolve_uses` left: no definition of that name, or of another kind."""
+    what = _KIND_WORDS[use.kind]
+    definition = model.definitions.get(use.name.name)
+    if definition is not None:
+        return Diagnostic(
+            "E216",
+            f"`{use.name.name}` is a {_KIND_WORDS[definition.kind]}, not a {what}",
+            use.name.span,
+            help=f"write `{definition.kind} {use.name.name}`, or name a {what}",
+        )
+    same_kind = [k for k, d in model.definitions.items() if d.kind == use.kind]
+    fallback = (
+        no_such(what, same_kind)
+        + f"; declare it at top level: `{use.kind} {use.name.name} {{ ... }}`"
+    )
+    return unknown("E216", what, use.name, same_kind, fallback)

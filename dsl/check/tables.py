@@ -48,6 +48,8 @@ def check_tables(ctx: Context) -> list[Diagnostic]:
                         found.append(empty_range("win rate", item.low, item.high, item.span))
         elif isinstance(decl, n.Plan):
             found.extend(_plan_table(decl))
+        elif isinstance(decl, n.Definition):
+            found.extend(_table_body(decl.body))
     return found
 
 
@@ -484,17 +486,23 @@ def _measure_table(plan: n.Plan, measure: n.Measure, has_target: bool) -> list[D
                     what, plan.name.name, item.span, "e.g. `target_variable 40K per year`"
                 )
             )
-        if isinstance(item, n.Steps):
-            found.extend(_bands(item.bands, n.Percent, "steps", item.span))
-        elif isinstance(item, n.Rates):
-            basis = item.basis.name if item.basis else None
-            if basis == "amount":
-                kind: type = n.Number
-            elif basis == "attainment" or not item.bands:
-                kind = n.Percent
-            else:
-                kind = type(item.bands[0].low)
-            found.extend(_bands(item.bands, kind, "rates", item.span))
-        elif isinstance(item, n.Curve):
-            found.extend(_curve_table(item))
+        if isinstance(item, (n.Steps, n.Rates, n.Curve)):
+            found.extend(_table_body(item))
     return found
+
+
+def _table_body(item: n.Steps | n.Rates | n.Curve) -> list[Diagnostic]:
+    """Bands without gap or overlap, a curve's points in order: in a measure or a definition
+    (a used definition is checked through each measure too; the repeats are one finding)."""
+    if isinstance(item, n.Steps):
+        return _bands(item.bands, n.Percent, "steps", item.span)
+    if isinstance(item, n.Rates):
+        basis = item.basis.name if item.basis else None
+        if basis == "amount":
+            kind: type = n.Number
+        elif basis == "attainment" or not item.bands:
+            kind = n.Percent
+        else:
+            kind = type(item.bands[0].low)
+        return _bands(item.bands, kind, "rates", item.span)
+    return _curve_table(item)

@@ -37,6 +37,14 @@ NOT_IN_CLIENT_RULESETS = {
     "single_eq": "always an error",
     # Unary minus: no client brief has a negative quantity to write (the parser tests cover it).
     "negate": "no negative quantity in any brief",
+    # contech-saas's one curve is shared by three measures, so it is a named definition; no
+    # client writes a curve for one measure only (tests/dsl/test_definitions.py covers both).
+    "curve": "every client curve is shared, so named",
+    # No client repeats a rate or step table: each is written in the one measure that pays it.
+    "rates_def": "no client shares a rate table",
+    "use_rates": "no client shares a rate table",
+    "steps_def": "no client shares a step table",
+    "use_steps": "no client shares a step table",
 }
 
 
