@@ -52,6 +52,10 @@ CODES: dict[str, str] = {
     "E214": "not available in this context",
     "E215": "ambiguous declarations",
     "E216": "unknown named table or curve",
+    "E217": "override of an unknown item",
+    "E218": "templates extend each other",
+    "E219": "template not found",
+    "E220": "definition refers to itself",
     # types
     "E301": "type mismatch",
     "E302": "condition is not a boolean",
@@ -71,7 +75,7 @@ CODES: dict[str, str] = {
     "W502": "objectives communicated after the period starts",
     "W503": "payout can decrease as attainment rises",
     "W504": "case can never match",
-    "W505": "named table or curve never used",
+    "W505": "named definition never used",
     # tools
     "E901": "formatter would change the meaning",
 }
@@ -192,3 +196,45 @@ def render_json(diagnostics: Iterable[Diagnostic]) -> str:
     return json.dumps(
         {"diagnostics": [d.to_json() for d in diagnostics]}, ensure_ascii=False, indent=2
     )
+
+
+def workflow_command(kind: str, message: str, **properties: object) -> str:
+    """A GitHub Actions workflow command, `::error file=F,line=L,title=T::message`: the one
+    place its escaping is written (`%`, CR and LF in the message; also `:` and `,` in the
+    properties, as GitHub documents). Properties that are None are left out."""
+    shown = ",".join(
+        f"{name}={_escape_property(str(value))}"
+        for name, value in properties.items()
+        if value is not None
+    )
+    return f"::{kind}{' ' + shown if shown else ''}::{_escape_data(message)}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(diagnostics: Iterable[Diagnostic]) -> str:
+    """Every finding as a GitHub workflow command (`--format github`): an annotation on the
+    file and line of the pull request, the help on a second line of the message."""
+    lines = []
+    for d in diagnostics:
+        span = d.span
+        message = f"{d.message}\nhelp: {d.help}" if d.help else d.message
+        lines.append(
+            workflow_command(
+                d.severity.value,
+                message,
+                file=span.path,
+                line=span.line,
+                endLine=span.end_line,
+                col=span.column,
+                endColumn=span.end_column,
+                title=f"{d.code} {CODES.get(d.code, '')}".rstrip(),
+            )
+        )
+    return "".join(f"{line}\n" for line in lines)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dsl import nodes as n
 from dsl.diagnostics import Diagnostic
@@ -183,16 +183,22 @@ class _Builder:
     def declaration(self, decl: n.Declaration) -> _Doc:
         match decl:
             case n.Ruleset():
-                settings: list[tuple[Span, str]] = []
+                settings: list[_Leaf] = []
+                if decl.extends:
+                    paths = ", ".join(quote(p.path) for p in decl.extends)
+                    first, last = decl.extends[0].span, decl.extends[-1].span
+                    settings.append(_Leaf(f"extends {paths}", first.start, last.end))
+                if decl.template is not None:
+                    settings.append(self.leaf("template", decl.template.span))
                 if decl.currency is not None:
-                    settings.append((decl.currency.span, f"currency {decl.currency.name}"))
+                    settings.append(self.leaf(f"currency {decl.currency.name}", decl.currency.span))
                 if decl.rounding is not None:
                     rounding = decl.rounding
                     text = f"rounding {rounding.mode.name} {_number(rounding.step)}"
-                    settings.append((rounding.span, text))
-                settings.sort(key=lambda s: s[0].start)  # stable: currency first without spans
+                    settings.append(self.leaf(text, rounding.span))
+                settings.sort(key=lambda s: s.start)  # stable: extends first without spans
                 header = f"ruleset {decl.name.name}{_label(decl.label)}"
-                return self.block(header, decl.span, (self.leaf(t, s) for s, t in settings))
+                return self.block(header, decl.span, settings)
             case n.Record():
                 return self.block(
                     f"record {decl.name.name}",
@@ -251,6 +257,19 @@ class _Builder:
                 return self.block(header, decl.span, shows)
             case n.Definition():
                 return self.table(decl.body, f" {decl.name.name}{_label(decl.label)}")
+            case n.NamedExpression():
+                text = (
+                    f"define {decl.name.name}{_label(decl.label)} on {decl.subject.name}"
+                    f" = {format_expr(decl.value)}"
+                )
+                return self.leaf(text, decl.span)
+            case n.Override():
+                inner = self.declaration(decl.declaration)
+                if isinstance(inner, _Leaf):
+                    return _Leaf("override " + inner.text, decl.span.start, inner.end)
+                flat = None if inner.flat is None else "override " + inner.flat
+                return replace(inner, header="override " + inner.header, start=decl.span.start,
+                               flat=flat)  # fmt: skip
         raise TypeError(f"not a declaration: {decl!r}")  # pragma: no cover
 
     def strategy_item(self, item: n.StrategyItem) -> _Leaf:
@@ -275,23 +294,21 @@ class _Builder:
         header = f"score {score.name.name}{_label(score.label)} on {score.subject.name}"
         if score.max is not None:
             header += f" max {_number(score.max)}"
-        children: list[_Doc] = []
-        for criterion in score.criteria:
-            head = f"{criterion.name.name}{_label(criterion.label)}"
-            if isinstance(criterion, n.FieldCriterion):
-                children.append(self.leaf(f"{head} -> {criterion.field.name}", criterion.span))
-                continue
-            if criterion.of is not None:
-                head += f" of {criterion.of.name}"
-            cases = [_case(c) for c in criterion.cases]
-            flat = f"{head} {{ {', '.join(cases)} }}" if cases else f"{head} {{}}"
-            leaves = (
-                self.leaf(text, c.span) for text, c in zip(cases, criterion.cases, strict=True)
-            )
-            children.append(self.block(head, criterion.span, leaves, flat))
+        children = [self.criterion(c) for c in score.criteria]
         if score.statuses:
             children.append(self.status_block(score, children))
         return self.block(header, score.span, children)
+
+    def criterion(self, criterion: n.Criterion | n.FieldCriterion) -> _Doc:
+        head = f"{criterion.name.name}{_label(criterion.label)}"
+        if isinstance(criterion, n.FieldCriterion):
+            return self.leaf(f"{head} -> {criterion.field.name}", criterion.span)
+        if criterion.of is not None:
+            head += f" of {criterion.of.name}"
+        cases = [_case(c) for c in criterion.cases]
+        flat = f"{head} {{ {', '.join(cases)} }}" if cases else f"{head} {{}}"
+        leaves = (self.leaf(text, c.span) for text, c in zip(cases, criterion.cases, strict=True))
+        return self.block(head, criterion.span, leaves, flat)
 
     def status_block(self, score: n.Score, before: Sequence[_Doc]) -> _Block:
         rules = score.statuses
@@ -657,6 +674,60 @@ def _soundness(parsed: ParsedFile, output: str) -> Diagnostic | None:
     return None
 
 
+def node_text(node: object) -> str:
+    """A node as the formatter writes it, alone and without comments (several lines for a
+    block): how `koncept check --deviations` shows a template's and a client's version."""
+    if isinstance(node, tuple):
+        return "\n".join(node_text(item) for item in node)
+    if isinstance(node, str):
+        return quote(node)
+    builder = _Builder("")
+    doc: _Doc
+    match node:
+        case n.Ident():
+            return node.name
+        case n.Number() | n.Percent() | n.Duration():
+            return _literal(node)
+        case n.StatusRule():
+            return _status(node)
+        case n.Stage() | n.ExpectConversion():
+            doc = builder.pipeline_item(node)
+        case n.Probability() | n.MaxDays() | n.ExitCriterion() | n.Action():
+            doc = builder.stage_item(node)
+        case n.Criterion() | n.FieldCriterion():
+            doc = builder.criterion(node)
+        case n.Requirement() | n.ExpectWinRate():
+            doc = builder.playbook_item(node)
+        case n.Mission() | n.RoleKpis() | n.RolePlans():
+            doc = builder.role_item(node)
+        case n.Band():
+            doc = builder.band(node)
+        case n.CurveBelow() | n.CurveAt() | n.CurveSlope():
+            doc = builder.curve_point(node)
+        case n.Effective() | n.Communicated() | n.Period() | n.TargetVariable() | n.Proration():
+            doc = builder.plan_item(node)
+        case n.Cap() | n.BudgetGuardrail() | n.Measure():
+            doc = builder.plan_item(node)
+        case _ if isinstance(node, _DECLARATIONS):
+            doc = builder.declaration(node)
+        case _ if isinstance(node, _EXPRESSIONS):
+            return format_expr(node)
+        case _:
+            doc = builder.plan_item(node)  # type: ignore[arg-type]
+    layout = _Layout("", ())
+    layout.declaration(doc)
+    return layout.finish().rstrip("\n")
+
+
+_DECLARATIONS = (
+    n.Ruleset, n.Record, n.Strategy, n.Score, n.Qualify, n.Pipeline, n.Playbook, n.Kpi, n.Role,
+    n.Plan, n.Alert, n.Ritual, n.Definition, n.NamedExpression, n.Override,
+)  # fmt: skip
+_EXPRESSIONS = (
+    n.Ref, n.Call, n.ListExpr, n.RangeExpr, n.Unary, n.Binary, n.Membership, n.IsMissing,
+)  # fmt: skip
+
+
 def describe(declaration: n.Declaration) -> str:
     """How a message names a declaration: `score bmanter`, `the strategy`, `qualify deal`."""
     kind = type(declaration).__name__.lower()
@@ -664,6 +735,8 @@ def describe(declaration: n.Declaration) -> str:
         return "the strategy" + _label(declaration.label)
     if isinstance(declaration, n.Qualify):
         return f"`qualify {declaration.subject.name}`"
+    if isinstance(declaration, n.Override):
+        return describe(declaration.declaration)
     if isinstance(declaration, n.Definition):
         kind = declaration.kind
     return f"`{kind} {declaration.name.name}`"

@@ -37,8 +37,12 @@ class Model:
     rituals: dict[str, n.Ritual] = field(default_factory=dict)
     #: Named rate tables, step tables and curves (`curve standard { ... }`), one namespace.
     definitions: dict[str, n.Definition] = field(default_factory=dict)
+    #: Named expressions (`define large_deal on deal = ...`), read by name in expressions.
+    expressions: dict[str, n.NamedExpression] = field(default_factory=dict)
     #: The definitions some measure uses (the others are reported unused).
     used_definitions: set[str] = field(default_factory=set)
+    #: The files that come from templates this ruleset extends.
+    inherited_paths: frozenset[str] = frozenset()
 
     @property
     def stages(self) -> dict[str, tuple[n.Pipeline, n.Stage]]:
@@ -103,6 +107,7 @@ def build_model(modules: Iterable[n.Module]) -> Model:
         n.Alert: model.alerts,
         n.Ritual: model.rituals,
         n.Definition: model.definitions,
+        n.NamedExpression: model.expressions,
     }
     for module in modules:
         for declaration in module.declarations:
@@ -117,7 +122,7 @@ def build_model(modules: Iterable[n.Module]) -> Model:
                 fields = model.records.setdefault(declaration.name.name, {})
                 for item in declaration.fields:
                     fields[item.name.name] = type_of(item.type)
-            else:
+            elif not isinstance(declaration, n.Override):  # resolved before: dsl.templates
                 named: dict[str, Any] = tables[type(declaration)]
                 named.setdefault(declaration.name.name, declaration)
     return model

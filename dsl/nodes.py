@@ -178,6 +178,18 @@ class Ruleset:
     label: str | None
     currency: Ident | None = None
     rounding: Rounding | None = None
+    #: The template folders this ruleset starts from (`extends "../house"`), in order.
+    extends: tuple[TemplatePath, ...] = ()
+    #: `template` (the word, for its place): a house method that clients extend.
+    template: Ident | None = None
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplatePath:
+    """`"../house"` in `extends`: a ruleset folder, relative to the folder of this file."""
+
+    path: str
     span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
@@ -839,6 +851,28 @@ class Ritual:
     span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
+@dataclass(frozen=True, slots=True)
+class NamedExpression:
+    """`define large_deal "Gros deal" on deal = type == new_logo and amount > 100K`: read by
+    name (`when large_deal`) wherever a deal is in scope, as if written there."""
+
+    name: Ident
+    label: str | None
+    subject: Ident
+    value: Expr
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """`override plan ae_2026 { ... }`: the client's version of a template's declaration.
+
+    Resolved before checking (`dsl.templates`): nothing after that sees an Override."""
+
+    declaration: Declaration
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
 Declaration = (
     Ruleset
     | Record
@@ -853,6 +887,8 @@ Declaration = (
     | Alert
     | Ritual
     | Definition
+    | NamedExpression
+    | Override
 )
 
 

@@ -459,11 +459,36 @@ class _AstBuilder:
         settings: dict[str, Any] = {}
         for kind, value in rest:
             if kind in settings:
+                where = value[0].span if isinstance(value, tuple) else value.span
                 self.diagnostics.append(
-                    Diagnostic("E108", f"`{kind}` is set twice", value.span, help="keep one")
+                    Diagnostic("E108", f"`{kind}` is set twice", where, help="keep one")
                 )
             settings[kind] = value
-        return n.Ruleset(name, label, settings.get("currency"), settings.get("rounding"), span=span)
+        return n.Ruleset(
+            name,
+            label,
+            settings.get("currency"),
+            settings.get("rounding"),
+            settings.get("extends", ()),
+            settings.get("template"),
+            span=span,
+        )
+
+    def r_extends(self, c: list[Any], span: Span) -> tuple[str, tuple[n.TemplatePath, ...]]:
+        return "extends", tuple(c)
+
+    def r_template_path(self, c: list[Any], span: Span) -> n.TemplatePath:
+        return n.TemplatePath(str(c[0].value), span=span)
+
+    def r_template(self, c: list[Any], span: Span) -> tuple[str, n.Ident]:
+        return "template", n.Ident("template", span=span)
+
+    def r_define(self, c: list[Any], span: Span) -> n.NamedExpression:
+        name, label, rest = _name_label(c)
+        return n.NamedExpression(name, label, rest[0], rest[1], span=span)
+
+    def r_override(self, c: list[Any], span: Span) -> n.Override:
+        return n.Override(c[0], span=span)
 
     def r_currency(self, c: list[Any], span: Span) -> tuple[str, n.Ident]:
         return "currency", c[0]

@@ -10,10 +10,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dsl import nodes as n
 from dsl.check import CheckResult, check
-from dsl.diagnostics import Diagnostic, sort_diagnostics
+from dsl.diagnostics import Diagnostic, Severity, sort_diagnostics
 from dsl.parser import ParsedFile, parse, read_source, ruleset_files
 from dsl.source import SourceFile
+from dsl.templates import Deviation, Template, apply_templates
 
 #: Codes that mean the input could not be read at all (exit code 2 rather than 1).
 UNREADABLE = frozenset({"E001", "E002", "E003"})
@@ -27,6 +29,15 @@ class LoadedRuleset:
     files: tuple[ParsedFile, ...]
     result: CheckResult | None
     diagnostics: tuple[Diagnostic, ...]
+    #: The files of the templates it extends (`extends "../house"`), for rendering findings.
+    templates: tuple[ParsedFile, ...] = ()
+    #: Where it differs from its templates (`koncept check --deviations`).
+    deviations: tuple[Deviation, ...] = ()
+
+    @property
+    def sources(self) -> dict[str, SourceFile]:
+        """Every source a finding may point into: its own files and its templates'."""
+        return {p.source.path: p.source for p in (*self.files, *self.templates)}
 
     @property
     def ok(self) -> bool:
@@ -82,7 +93,7 @@ def load_workspace(paths: Sequence[Path], *, strict: bool = False) -> Workspace:
     everything: list[Diagnostic] = list(problems)
     for folder, files in groups.items():
         loaded = load_files(folder, files, strict=strict)
-        sources.update({f.source.path: f.source for f in loaded.files})
+        sources.update(loaded.sources)
         rulesets.append(loaded)
         everything.extend(loaded.diagnostics)
     return Workspace(tuple(rulesets), sources, tuple(sort_diagnostics(everything)))
@@ -112,7 +123,120 @@ def check_sources(
     diagnostics = [*problems, *(d for p in parsed for d in p.diagnostics)]
     modules = [p.module for p in parsed if p.module is not None]
     checked = None
+    extended = _Extended(tuple(modules))
     if not diagnostics and modules:
-        checked = check(modules, strict=strict)
+        extended = _extend(folder, modules, (folder.resolve(),))
+        diagnostics.extend(extended.diagnostics)
+    if not diagnostics and modules:
+        inherited = frozenset(p.source.path for p in extended.files)
+        checked = check(extended.modules, strict=strict, inherited=inherited)
         diagnostics.extend(checked.diagnostics)
-    return LoadedRuleset(folder, tuple(parsed), checked, tuple(sort_diagnostics(diagnostics)))
+    return LoadedRuleset(
+        folder,
+        tuple(parsed),
+        checked,
+        tuple(sort_diagnostics(diagnostics)),
+        extended.files,
+        extended.deviations,
+    )
+
+
+def template_folders(folder: Path) -> list[Path]:
+    """Every template folder a ruleset folder extends, directly or not, each once in `extends`
+    order (resolved paths): with the ruleset's own files, everything its meaning depends on.
+    Missing or broken templates are left for the loader to report."""
+    seen = [folder.resolve()]
+
+    def visit(current: Path) -> None:
+        files, _ = ruleset_files([current])
+        header = None
+        for path in files:
+            source, _ = read_source(path, str(path))
+            module = parse(source).module if source is not None else None
+            if module is not None:
+                header = next((d for d in module.declarations if isinstance(d, n.Ruleset)), None)
+            if header is not None:
+                break
+        for written in header.extends if header is not None else ():
+            target = (current / written.path).resolve()
+            if target not in seen and target.is_dir():
+                seen.append(target)
+                visit(target)
+
+    visit(folder)
+    return seen[1:]
+
+
+def template_files(folder: Path) -> list[Path]:
+    """The `.krl` files of the templates a ruleset folder extends (`template_folders`)."""
+    return [path for template in template_folders(folder) for path in ruleset_files([template])[0]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Extended:
+    """Modules with their templates applied, the templates' files, findings, deviations."""
+
+    modules: tuple[n.Module, ...]
+    files: tuple[ParsedFile, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    deviations: tuple[Deviation, ...] = ()
+
+
+def _extend(folder: Path, modules: Sequence[n.Module], chain: tuple[Path, ...]) -> _Extended:
+    """Apply the templates the header `extends`, each resolved first (they may extend others).
+
+    A path is relative to the ruleset's folder. A template that is missing, does not parse or
+    extends back into the chain stops the merge, with a finding at its path in `extends`."""
+    header = next((d for m in modules for d in m.declarations if isinstance(d, n.Ruleset)), None)
+    if header is None or not header.extends:
+        if any(isinstance(d, n.Override) for m in modules for d in m.declarations):
+            merged = apply_templates((), modules)  # each override: "extends no template"
+            return _Extended(merged.modules, (), merged.diagnostics)
+        return _Extended(tuple(modules))
+    templates: list[Template] = []
+    files: list[ParsedFile] = []
+    found: list[Diagnostic] = []
+    for written in header.extends:
+        target = (folder / written.path).resolve()
+        if target in chain:
+            loop = " -> ".join(_display(p) for p in (*chain, target))
+            found.append(
+                Diagnostic(
+                    "E218",
+                    f"templates extend each other: {loop}",
+                    written.span,
+                    help="a template cannot extend, directly or not, the ruleset that extends it",
+                )
+            )
+            continue
+        paths, problems = ruleset_files([target]) if target.is_dir() else ([], [])
+        if not paths:
+            why = "is not a folder" if not target.is_dir() else "holds no .krl file"
+            found.append(
+                Diagnostic(
+                    "E219",
+                    f"template `{written.path}` {why} ({_display(target)})",
+                    written.span,
+                    help=f"the path is relative to this ruleset's folder, {_display(folder)}",
+                )
+            )
+            continue
+        parsed = []
+        for path in paths:
+            source, unreadable = read_source(path, _display(path))
+            problems.extend(unreadable)
+            if source is not None:
+                parsed.append(parse(source))
+        problems.extend(d for p in parsed for d in p.diagnostics)
+        files.extend(parsed)
+        if problems:
+            found.extend(problems)
+            continue
+        inner = _extend(target, [p.module for p in parsed if p.module], (*chain, target))
+        files.extend(inner.files)
+        found.extend(inner.diagnostics)
+        templates.append(Template(written.path, inner.modules))
+    if any(d.severity is Severity.ERROR for d in found):
+        return _Extended(tuple(modules), tuple(files), tuple(found))
+    merged = apply_templates(templates, modules)
+    return _Extended(merged.modules, tuple(files), (*found, *merged.diagnostics), merged.deviations)

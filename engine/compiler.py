@@ -601,6 +601,7 @@ def compile_model(model: Model, typed: TypedModel) -> Compiled:
     for kpi in kpis.values():
         on.setdefault(kpi.subject, []).append(kpi.value)
     reads = {record: _reads(nodes) for record, nodes in on.items()}
+    texts = {record: _compared_texts(nodes) for record, nodes in on.items()}
     # Fields of linked records (`territory.potential` on a rep), read through the link.
     links = {
         record: tuple(sorted(name for name in names if "." in name))
@@ -629,6 +630,7 @@ def compile_model(model: Model, typed: TypedModel) -> Compiled:
         alerts=alerts,
         weighted_scale=compiler.weighted_scale,
         reads=read_types,
+        compared_texts=texts,
         derived=derived,
         links={record: found for record, found in links.items() if found},
     )
@@ -652,6 +654,26 @@ def _reads(nodes: list[Node | None]) -> set[str]:
             elif isinstance(node, EnteredAt):
                 found |= {"stage", "stage_entered_at"}
     return found
+
+
+def _compared_texts(nodes: list[Node | None]) -> dict[str, tuple[str, ...]]:
+    """Per text field, the texts the expressions compare it with (`sector in ["industrie",
+    "services"]`), in reading order: values a realistic sample must hold (the demo data)."""
+    found: dict[str, dict[str, None]] = {}
+    for root in nodes:
+        for node in walk(root) if root is not None else ():
+            pairs: list[tuple[Node, tuple[Node, ...]]] = []
+            if isinstance(node, Compare) and node.op in ("==", "!="):
+                pairs = [(node.left, (node.right,)), (node.right, (node.left,))]
+            elif isinstance(node, Member):
+                pairs = [(node.value, node.items)]
+            for side, others in pairs:
+                if isinstance(side, FieldRef) and side.kind == "text":
+                    texts = [o.value for o in others if isinstance(o, Const)]
+                    found.setdefault(side.name, {}).update(
+                        dict.fromkeys(t for t in texts if isinstance(t, str))
+                    )
+    return {name: tuple(values) for name, values in found.items() if values}
 
 
 def derived_nodes(reads: set[str]) -> dict[str, Node]:

@@ -83,6 +83,7 @@ def generate(
     measures: tuple[str, ...] = DEFAULT_MEASURES,
     ranges: Mapping[tuple[str, str], Range] | None = None,
     year: int = 2026,
+    texts: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Generate leads, deals, stage_events, reps, quotas and territories as text tables."""
     if not stages:
@@ -92,8 +93,9 @@ def generate(
     described = {RECORD_NAMES.get(name, name): cols for name, cols in (columns or {}).items()}
     layout = {record: described.get(record, TABLES[record]) for record in FILE_NAMES}
     bounds = {(RECORD_NAMES.get(t, t), c): r for (t, c), r in (ranges or {}).items()}
+    known = {(RECORD_NAMES.get(t, t), c): v for (t, c), v in (texts or {}).items()}
     rng = np.random.default_rng(seed)
-    gen = _Generator(rng, year, bounds)
+    gen = _Generator(rng, year, bounds, known)
 
     territories = gen.territories()
     reps = gen.reps(n_deals)
@@ -144,11 +146,16 @@ class _Generator:
     """Draws the tables in a fixed order from one random generator."""
 
     def __init__(
-        self, rng: np.random.Generator, year: int, ranges: Mapping[tuple[str, str], Range]
+        self,
+        rng: np.random.Generator,
+        year: int,
+        ranges: Mapping[tuple[str, str], Range],
+        texts: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
     ):
         self.rng = rng
         self.year = year
         self.ranges = ranges
+        self.texts = texts or {}
         self.year_start = np.datetime64(f"{year}-01-01", "D")
         self.year_end = np.datetime64(f"{year}-12-31", "D")
         self.first_day = np.datetime64(FIRST_DAY, "D")
@@ -348,7 +355,11 @@ class _Generator:
             return _money(np.rint(rng.uniform(low, high, n) * 100).astype(np.int64))
         if column.type == "date":
             return _dates(self.year_start + rng.integers(0, 365, n))
-        return _pick([f"{column.name}_{k}" for k in range(10)], rng.integers(0, 10, n))
+        # A text the rules compare with (`sector in ["industrie", "services"]`) is drawn as often
+        # as each of a few others, so the sample exercises both sides of the rule.
+        compared = self.texts.get((record, column.name), ())
+        options = [*compared, *(f"{column.name}_{k}" for k in range(10 - min(len(compared), 7)))]
+        return _pick(options, rng.integers(0, len(options), n))
 
 
 def _default_range(kind: str) -> Range:
@@ -423,6 +434,11 @@ def demo_tables(
         measures=tuple(sorted(book.quota_measures)) if book.plans else DEFAULT_MEASURES,
         ranges=ranges,
         year=year,
+        texts={
+            (record, name): values
+            for record, fields in program.compiled.compared_texts.items()
+            for name, values in fields.items()
+        },
     )
     declared = list(model.roles)
     if declared:

@@ -390,6 +390,8 @@ class Compiled:
     derived: Mapping[str, Node] = field(default_factory=dict)
     #: Per record, the linked fields its expressions read (`territory.potential` on a rep).
     links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Per record and text field, the texts its expressions compare the field with.
+    compared_texts: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- traversal

@@ -72,7 +72,7 @@ def load_text(text: str, name: str = "<ruleset>.krl", *, strict: bool = False) -
 
 
 def _program(loaded: LoadedRuleset) -> Program:
-    sources = {p.source.path: p.source for p in loaded.files}
+    sources = loaded.sources
     diagnostics = list(loaded.diagnostics)
     if not loaded.ok or loaded.result is None:
         if not diagnostics:  # files that declare nothing

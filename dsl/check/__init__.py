@@ -8,7 +8,7 @@ the symbol tables: what `check` accepts is what the engine runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from dsl import nodes as n
@@ -53,11 +53,17 @@ class CheckResult:
         return not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
-def check(modules: Sequence[n.Module], *, strict: bool = False) -> CheckResult:
-    """Run every pass over the modules of one ruleset; with `strict`, warnings become errors."""
+def check(
+    modules: Sequence[n.Module], *, strict: bool = False, inherited: Collection[str] = ()
+) -> CheckResult:
+    """Run every pass over the modules of one ruleset; with `strict`, warnings become errors.
+
+    `inherited`: the paths of the template files among the modules (their named tables need
+    not be used by this ruleset)."""
     modules, used = resolve_uses(modules)
     model = build_model(modules)
     model.used_definitions = used
+    model.inherited_paths = frozenset(inherited)
     context = Context.of(model, modules)
     found: list[Diagnostic] = []
     for _name, run in PASSES:

@@ -139,7 +139,7 @@ def check_declarations(ctx: Context) -> list[Diagnostic]:
     qualified: list[n.Ident] = []
     fields: dict[str, list[n.Ident]] = {}
     for decl in ctx.declarations():
-        if isinstance(decl, (n.Ruleset, n.Strategy)):
+        if isinstance(decl, (n.Ruleset, n.Strategy, n.Override)):  # no Override left: templates
             continue
         if isinstance(decl, n.Qualify):
             qualified.append(decl.subject)
@@ -171,6 +171,17 @@ def check_declarations(ctx: Context) -> list[Diagnostic]:
             found.extend(_duplicates(i.name for i in decl.items if isinstance(i, n.Requirement)))
         elif isinstance(decl, (n.Kpi, n.Alert)):
             found.extend(_record_name(decl.subject))
+        elif isinstance(decl, n.NamedExpression):
+            found.extend(_record_name(decl.subject))
+            if decl.name.name in ctx.model.records.get(decl.subject.name, {}):
+                found.append(
+                    Diagnostic(
+                        "E207",
+                        f"`{decl.name.name}` is already a field of {decl.subject.name}",
+                        decl.name.span,
+                        help="give the named expression another id",
+                    )
+                )
         elif isinstance(decl, n.Plan):
             found.extend(_duplicates(m.name for m in decl.measures))
             for measure in decl.measures:

@@ -24,7 +24,19 @@ def check_lints(ctx: Context) -> list[Diagnostic]:
     """The method's rules: at most 7 KPIs a role, KPIs measure results, objectives known in
     time, payouts that never fall as attainment rises, named tables and curves used."""
     found: list[Diagnostic] = []
+    read = _names_read(ctx)
     for decl in ctx.declarations():
+        if isinstance(decl, n.NamedExpression) and _unread(ctx, decl, read):
+            found.append(
+                Diagnostic(
+                    "W505",
+                    f"define `{decl.name.name}` is never used",
+                    decl.name.span,
+                    Severity.WARNING,
+                    help=f"read it in a condition on {decl.subject.name} "
+                    f"(`when {decl.name.name}`), or remove it",
+                )
+            )
         if isinstance(decl, n.Role):
             kpis = {i.name for e in decl.items if isinstance(e, n.RoleKpis) for i in e.names}
             if len(kpis) > MAX_KPIS_PER_ROLE:
@@ -46,7 +58,7 @@ def check_lints(ctx: Context) -> list[Diagnostic]:
                     found.extend(_falling_payout(item))
         elif isinstance(decl, n.Definition):
             found.extend(_falling_payout(decl.body))
-            if decl.name.name not in ctx.model.used_definitions:
+            if _unused(ctx, decl):
                 found.append(
                     Diagnostic(
                         "W505",
@@ -58,6 +70,41 @@ def check_lints(ctx: Context) -> list[Diagnostic]:
                     )
                 )
     return found
+
+
+def _unused(ctx: Context, definition: n.Definition) -> bool:
+    """No measure uses it, and it is this ruleset's own: a template (`template` in its header)
+    defines tables for its clients, and a client need not use all it inherits."""
+    return (
+        definition.name.name not in ctx.model.used_definitions
+        and definition.span.path not in ctx.model.inherited_paths
+        and not _is_template(ctx)
+    )
+
+
+def _unread(ctx: Context, definition: n.NamedExpression, read: set[str]) -> bool:
+    """Nothing reads it, and it is this ruleset's own (as `_unused` for tables)."""
+    return (
+        definition.name.name not in read
+        and definition.span.path not in ctx.model.inherited_paths
+        and not _is_template(ctx)
+    )
+
+
+def _is_template(ctx: Context) -> bool:
+    header = ctx.model.ruleset
+    return header is not None and header.template is not None
+
+
+def _names_read(ctx: Context) -> set[str]:
+    """Every bare name some expression of the ruleset reads (a named expression read by
+    another counts: its reader is checked for use in turn only through W505 on itself)."""
+    names: set[str] = set()
+    for source, _ in ctx.sites.exprs.values():
+        for node in walk(source):
+            if isinstance(node, n.Ref) and len(node.parts) == 1:
+                names.add(node.parts[0])
+    return names
 
 
 def _activity(kpi: n.Kpi) -> list[Diagnostic]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dsl import canonical
+from dsl import nodes as n
 from dsl.model import Model
 from dsl.types import FieldType
 
@@ -43,6 +44,8 @@ class Scope:
     unavailable: Mapping[str, str] = field(default_factory=dict)
     #: Why attainment() is not available here (when `measures` is None on a rep).
     no_attainment: str | None = None
+    #: The ruleset's named expressions (`define`): read by name where their record is in scope.
+    expressions: Mapping[str, n.NamedExpression] = field(default_factory=dict)
 
 
 def scope_for(
@@ -69,5 +72,5 @@ def scope_for(
     measures = frozenset(model.measures) if record == "rep" and no_attainment is None else None
     return Scope(
         record, fields, dict(extras or {}), links, aggregate, stages, measures, model.currency,
-        dict(unavailable or {}), no_attainment,
+        dict(unavailable or {}), no_attainment, model.expressions,
     )  # fmt: skip

@@ -124,6 +124,10 @@ class Sites:
                     self.condition(item.condition, scope)
         elif isinstance(decl, n.Kpi):
             self._kpi(decl)
+        elif isinstance(decl, n.NamedExpression):
+            # Typed once where it is declared, so its findings show even if nothing reads it;
+            # each place that reads it types it again in its own scope (the same findings).
+            self.value(decl.value, self.scope(decl.subject.name))
         elif isinstance(decl, n.Strategy):
             scope = self.scope("deal")
             for entry in decl.items:

@@ -157,6 +157,8 @@ class Typer:
         self.scope = scope
         self.names: list[Diagnostic] = []
         self.types: list[Diagnostic] = []
+        #: The named expressions being expanded, innermost last (a cycle is E220).
+        self._expanding: list[str] = []
 
     # entry points ----------------------------------------------------------------------
     def condition(self, expr: n.Expr) -> t.TExpr:
@@ -246,6 +248,50 @@ class Typer:
             and expr.parts[0] not in self.scope.fields
         )
 
+    def _expand(self, ref: n.Ref, definition: n.NamedExpression, hint: _Hint | None) -> t.TExpr:
+        """A named expression read by name: its value typed here, in this scope, as if written
+        in place (its own findings point into the definition)."""
+        name, span = ref.dotted, ref.span
+        wrong = t.Field(name, ANY, span=span)
+        if definition.subject.name != self.scope.record:
+            self.names.append(
+                Diagnostic(
+                    "E214",
+                    f"`{name}` is defined on {definition.subject.name}, not on {self.scope.record}",
+                    span,
+                    help=f"it reads {definition.subject.name} fields; define one on "
+                    f"{self.scope.record} for this place",
+                )
+            )
+            return wrong
+        if self.scope.aggregate:
+            self.names.append(
+                Diagnostic(
+                    "E214",
+                    f"`{name}` is computed on each {self.scope.record}; a KPI reads it inside "
+                    "an aggregate",
+                    span,
+                    help=f"e.g. count({name}) or sum(amount where {name})",
+                )
+            )
+            return wrong
+        if name in self._expanding:
+            loop = " -> ".join([*self._expanding[self._expanding.index(name) :], name])
+            self.names.append(
+                Diagnostic(
+                    "E220",
+                    f"`{name}` is defined in terms of itself: {loop}",
+                    span,
+                    help="a named expression may read others, never itself",
+                )
+            )
+            return wrong
+        self._expanding.append(name)
+        try:
+            return self.type(definition.value, hint)
+        finally:
+            self._expanding.pop()
+
     def _ref(self, ref: n.Ref, hint: _Hint | None) -> t.TExpr:
         scope = self.scope
         span = ref.span
@@ -283,6 +329,8 @@ class Typer:
                 self.names.append(unavailable)
                 return wrong
             return t.Field(name, scope.fields[name], span=span)
+        if name in scope.expressions:
+            return self._expand(ref, scope.expressions[name], hint)
         if hint is not None:
             other, other_name = hint
             if other.kind == "any":

@@ -2,8 +2,9 @@
 
 record lead {
   budget one_of confirmed "Confirmé", to_validate "À valider", blocking "Bloquant"
-  # Closed list of the CRM's sector picklist; industrie and services are the target sectors.
-  sector one_of industrie "Industrie", services "Services", construction "BTP", immobilier "Immobilier", public "Secteur public", autre "Autre"
+  # The brief names two target sectors, industrie and services, not a closed list: a lead from
+  # any other sector (retail, banque, santé...) scores 0 on Market and is evaluated.
+  sector text
   authority one_of decision_maker "Décideur", influencer "Influenceur", user "Utilisateur"
   need one_of urgent "Urgent", medium_term "Moyen terme", exploration "Exploration"
   timing_months number
@@ -14,7 +15,7 @@ record lead {
 
 score bmanter "BMANTER" on lead max 100 {
   budget "Budget" { confirmed -> 20, to_validate -> 10, blocking -> 0 }
-  market "Market" { when sector in [industrie, services] -> 15, otherwise -> 0 }
+  market "Market" { when sector in ["industrie", "services"] -> 15, otherwise -> 0 }
   authority "Authority" { decision_maker -> 20, influencer -> 10, user -> 3 }
   need "Need" { urgent -> 15, medium_term -> 8, exploration -> 2 }
   # "3 to 6 inclusive": the range 3..6 includes both ends; 2.5 months is < 3, 6.5 is > 6.

@@ -2,6 +2,7 @@
 # One folder is one ruleset: this file holds the header and the strategy; leads.krl, deals.krl,
 # pipeline.krl, team.krl and plans.krl hold the rest.
 ruleset contech_saas "ConTech – SaaS B2B" {
+  extends "../house"
   currency EUR
   rounding half_up 0.01
 }

@@ -22,19 +22,19 @@ plan ae_2026 "AE – prime variable 2026" for AE {
   proration daily
   # The three measures share the curve `standard` (above), each capped at 200% of its target.
   measure new_logo "New Logos" weight 60% {
-    credit amount of deals where type == new_logo and status == won
+    credit amount of deals where won_new_logo
     quota new_logo
     curve standard
     cap 200%
   }
   measure upsell "Upsell" weight 30% {
-    credit amount of deals where type == upsell and status == won
+    credit amount of deals where won_upsell
     quota upsell
     curve standard
     cap 200%
   }
   measure renewal "Renouvellements" weight 10% {
-    credit amount of deals where type == renewal and status == won
+    credit amount of deals where won_renewal
     quota renewal
     curve standard
     cap 200%

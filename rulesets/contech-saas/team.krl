@@ -1,8 +1,8 @@
 # Roles and their KPIs: never more than 7 per role, results rather than activity.
 
-kpi new_logo_acv "ACV New Logos signé" family volume on deal = sum(amount where type == new_logo and status == won)
+kpi new_logo_acv "ACV New Logos signé" family volume on deal = sum(amount where won_new_logo)
 
-kpi upsell_acv "ACV Upsell signé" family volume on deal = sum(amount where type == upsell and status == won)
+kpi upsell_acv "ACV Upsell signé" family volume on deal = sum(amount where won_upsell)
 
 # The lower end of the New Logo playbook's expected win rate.
 kpi win_rate "Taux de closing" family efficiency on deal = count(status == won) / count(status in [won, lost]) target >= 30%

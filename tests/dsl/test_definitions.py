@@ -183,3 +183,66 @@ def test_measure_level_rules_point_at_the_use() -> None:
         "measure `a` has two payout methods: commission and curve",
         "curve house",
     )
+
+
+# ----------------------------------------------------------------------------- define
+DEFINES = """
+define large_deal "Gros deal" on deal = type == new_logo and amount > 100K
+define huge on deal = large_deal and amount > 500K
+"""
+
+
+def test_named_expressions_mean_the_expression_written_in_place() -> None:
+    import datetime as dt
+
+    from engine.demo import demo_tables
+
+    plain = 'ruleset t "T" { currency EUR }\n'
+    named = load_text(
+        plain + DEFINES + "kpi big on deal = count(huge and status == won)\n"
+        "kpi large_amount on deal = sum(amount where large_deal)\n"
+        "alert a on deal when large_deal and stale severity info\n"
+    )
+    written = load_text(
+        plain + "kpi big on deal = count(type == new_logo and amount > 100K and amount > 500K"
+        " and status == won)\nkpi large_amount on deal = sum(amount where type == new_logo"
+        " and amount > 100K)\nalert a on deal when type == new_logo and amount > 100K and stale"
+        " severity info\n"
+    )
+    tables, year = demo_tables(named, 50, 400, seed=5)
+    as_of = dt.date(year, 12, 31)
+    left = named.evaluate(**tables, as_of=as_of)
+    right = written.evaluate(**tables, as_of=as_of)
+    assert left.kpis.equals(right.kpis) and left.alerts.equals(right.alerts)
+    assert float(left.kpis.set_index("kpi").loc["large_amount", "value"]) > 0
+    deal = {"id": "D1", "type": "new_logo", "amount": 600000, "status": "open",
+            "stage": "detection", "stage_entered_at": "2026-01-01"}  # fmt: skip
+    assert (
+        named.evaluate_deal(deal, as_of=as_of).alerts
+        == written.evaluate_deal(deal, as_of=as_of).alerts
+    )
+
+
+def test_named_expression_findings() -> None:
+    text = (
+        DEFINES + "define loop1 on deal = loop2 or amount > 1\ndefine loop2 on deal = loop1\n"
+        "define spare on lead = employees > 10\ndefine amount on deal = 1\n"
+        "kpi k on deal = count(huge)\nalert b on lead when large_deal\n"
+        "kpi k2 on deal = large_deal\n"
+    )
+    assert findings(text) == [
+        error("E220", "`loop2` is defined in terms of itself: loop2 -> loop1 -> loop2",
+              "loop2", "a named expression may read others, never itself"),
+        error("E220", "`loop1` is defined in terms of itself: loop1 -> loop2 -> loop1",
+              "loop1", "a named expression may read others, never itself"),
+        warning("W505", "define `spare` is never used", "spare",
+                "read it in a condition on lead (`when spare`), or remove it"),
+        error("E201", "unknown field `employees` on lead", "employees",
+              "lead has no field `employees`; declare it in `record lead { ... }`"),
+        error("E207", "`amount` is already a field of deal", "amount",
+              "give the named expression another id"),
+        error("E214", "`large_deal` is defined on deal, not on lead", "large_deal",
+              "it reads deal fields; define one on lead for this place"),
+        error("E214", "`large_deal` is computed on each deal; a KPI reads it inside an aggregate",
+              "large_deal", "e.g. count(large_deal) or sum(amount where large_deal)"),
+    ]  # fmt: skip

@@ -184,7 +184,7 @@ def test_single_quotes() -> None:
 def test_stray_closing_brace() -> None:
     [(code, message, underlined, help_text)] = diagnostics_of("score s on lead { }\n}\n")
     assert (code, underlined) == ("E101", "}")
-    assert message.startswith("unexpected `}`: expected `alert`, `curve`, `kpi`")
+    assert message.startswith("unexpected `}`: expected `alert`, `curve`, `define`, `kpi`")
     assert help_text == "this `}` closes nothing: remove it, or look for a missing `{`"
 
 

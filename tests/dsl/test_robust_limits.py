@@ -5,6 +5,7 @@ dates are ones its own data may hold."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,12 @@ from dsl.source import SourceFile
 from dsl.syntax import MAX_EXPRESSION_DEPTH
 from engine.cli.main import main
 from engine.demo import demo_tables
-from engine.loader import load_text
+from engine.loader import load, load_text
 
 RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
 HEADER = "ruleset t { currency EUR }\n"
-#: A record with yes/no and integer fields to chain (the fintech deal: MEDDPICC, exit criteria).
-DEALS = (RULESETS / "fintech" / "deals.krl").read_text(encoding="utf-8")
+#: A record with yes/no and integer fields to chain (the house's deal: MEDDPICC, exit criteria).
+DEALS = (RULESETS / "house" / "deals.krl").read_text(encoding="utf-8")
 
 Finding = tuple[str, str, str, str | None]
 
@@ -93,7 +94,7 @@ def test_check_refuses_and_fmt_reports_a_condition_of_hundreds_of_terms(
     (tmp_path / "deep").mkdir()
     for name in ("main.krl", "deals.krl"):
         (tmp_path / "deep" / name).write_text(
-            (RULESETS / "fintech" / name).read_text(encoding="utf-8"), encoding="utf-8"
+            (RULESETS / "house" / name).read_text(encoding="utf-8"), encoding="utf-8"
         )
     for n_terms, op, term in ((500, "and", "need_identified"), (500, "+", "m_metrics")):
         condition = f" {op} ".join([term] * n_terms) + (" > 3" if op == "+" else "")
@@ -271,14 +272,16 @@ def test_a_date_outside_the_plausible_years_is_refused_where_it_is_written(date:
 
 
 @pytest.mark.parametrize("year", [1900, 2026, 2199])
-def test_demo_data_of_an_accepted_ruleset_validates(year: int) -> None:
-    files = [
-        (RULESETS / "fintech" / name).read_text(encoding="utf-8")
-        for name in ("main.krl", "team.krl", "leads.krl", "deals.krl", "pipeline.krl")
-    ]
+def test_demo_data_of_an_accepted_ruleset_validates(year: int, tmp_path: Path) -> None:
+    # fintech (and the house template it extends) with plans dated in `year`.
+    shutil.copytree(RULESETS / "house", tmp_path / "house")
+    shutil.copytree(
+        RULESETS / "fintech", tmp_path / "fintech", ignore=shutil.ignore_patterns("tests")
+    )
     plans = _plans(f"{year}-01-01 to {year}-12-31", f"{year}-01-01")
     assert syntax_findings(plans) == []
-    program = load_text("\n".join([*files, plans]), strict=True)
+    (tmp_path / "fintech" / "plans.krl").write_text(plans, encoding="utf-8")
+    program = load(tmp_path / "fintech", strict=True)
     tables, demo_year = demo_tables(program, 300, 300)
     assert demo_year == year
     inputs = program.validate(**tables)

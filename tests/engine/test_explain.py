@@ -47,7 +47,7 @@ LEAD_TEXT = """\
 Lead L-001 : SQL (74 > 70).
   Score BMANTER : 74 / 100
   Budget : 20 (Confirmé)
-  Market : 15 (sector = Industrie ; sector dans [industrie, services])
+  Market : 15 (sector = industrie ; sector dans [industrie, services])
   Authority : 20 (Décideur)
   Need : 15 (Urgent)
   Entreprise : 2 (employees = 12 ; sinon)

@@ -5,6 +5,7 @@ paths alike and pays. One test per way the engine used to decide the language a 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -323,6 +324,8 @@ def test_declaration_order_and_files_change_no_result(tmp_path: Path) -> None:
     one, other = tmp_path / "one", tmp_path / "other"
     one.mkdir()
     other.mkdir()
+    # contech-saas extends the house template: both orders start from the same one.
+    shutil.copytree(RULESETS / "house", tmp_path / "house")
     (one / "all.krl").write_text("\n\n".join(declarations), encoding="utf-8")
     for i, text in enumerate(reversed(declarations)):
         (other / f"z{i:03d}.krl").write_text(text, encoding="utf-8")

@@ -82,7 +82,7 @@ def test_published_schema_equals_the_generated_one() -> None:
 def test_every_client_fixture_file_is_valid() -> None:
     files = sorted(ROOT.glob("rulesets/*/tests/*.yaml"))
     assert {f.parent.parent.name for f in files} == {
-        "contech-saas", "fintech", "industrie-services", "maven-crm", "services-b2b"
+        "contech-saas", "fintech", "house", "industrie-services", "maven-crm", "services-b2b"
     }  # fmt: skip
     for path in files:
         fixture = load_fixture(path)
@@ -337,6 +337,7 @@ def test_client_rulesets_reach_full_concept_coverage() -> None:
     assert {Path(c.ruleset).name: c.percent for c in report.coverage} == {
         "contech-saas": 100.0,
         "fintech": 100.0,
+        "house": 100.0,
         "industrie-services": 100.0,
         "maven-crm": 100.0,
         "services-b2b": 100.0,

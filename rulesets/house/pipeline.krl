@@ -1,6 +1,6 @@
-# The method's seven-stage sales path. The brief gives no stage durations or probabilities for
-# this client, so none are invented: stages carry their exit criteria and actions only. The
-# SDR plan credits deals when they reach `qualification`.
+# The method's seven-stage sales path: each stage with the criteria a deal must meet to leave it
+# and what the rep does there. No durations or probabilities: they are the client's (from its
+# own cycle and history), so a client that has them adds them in an `override`.
 
 pipeline sales "Parcours de vente" on deal {
   stage detection "Détection" {
