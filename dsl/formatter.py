@@ -674,58 +674,7 @@ def _soundness(parsed: ParsedFile, output: str) -> Diagnostic | None:
     return None
 
 
-def node_text(node: object) -> str:
-    """A node as the formatter writes it, alone and without comments (several lines for a
-    block): how `koncept check --deviations` shows a template's and a client's version."""
-    if isinstance(node, tuple):
-        return "\n".join(node_text(item) for item in node)
-    if isinstance(node, str):
-        return quote(node)
-    builder = _Builder("")
-    doc: _Doc
-    match node:
-        case n.Ident():
-            return node.name
-        case n.Number() | n.Percent() | n.Duration():
-            return _literal(node)
-        case n.StatusRule():
-            return _status(node)
-        case n.Stage() | n.ExpectConversion():
-            doc = builder.pipeline_item(node)
-        case n.Probability() | n.MaxDays() | n.ExitCriterion() | n.Action():
-            doc = builder.stage_item(node)
-        case n.Criterion() | n.FieldCriterion():
-            doc = builder.criterion(node)
-        case n.Requirement() | n.ExpectWinRate():
-            doc = builder.playbook_item(node)
-        case n.Mission() | n.RoleKpis() | n.RolePlans():
-            doc = builder.role_item(node)
-        case n.Band():
-            doc = builder.band(node)
-        case n.CurveBelow() | n.CurveAt() | n.CurveSlope():
-            doc = builder.curve_point(node)
-        case n.Effective() | n.Communicated() | n.Period() | n.TargetVariable() | n.Proration():
-            doc = builder.plan_item(node)
-        case n.Cap() | n.BudgetGuardrail() | n.Measure():
-            doc = builder.plan_item(node)
-        case _ if isinstance(node, _DECLARATIONS):
-            doc = builder.declaration(node)
-        case _ if isinstance(node, _EXPRESSIONS):
-            return format_expr(node)
-        case _:
-            doc = builder.plan_item(node)  # type: ignore[arg-type]
-    layout = _Layout("", ())
-    layout.declaration(doc)
-    return layout.finish().rstrip("\n")
 
-
-_DECLARATIONS = (
-    n.Ruleset, n.Record, n.Strategy, n.Score, n.Qualify, n.Pipeline, n.Playbook, n.Kpi, n.Role,
-    n.Plan, n.Alert, n.Ritual, n.Definition, n.NamedExpression, n.Override,
-)  # fmt: skip
-_EXPRESSIONS = (
-    n.Ref, n.Call, n.ListExpr, n.RangeExpr, n.Unary, n.Binary, n.Membership, n.IsMissing,
-)  # fmt: skip
 
 
 def describe(declaration: n.Declaration) -> str:
@@ -740,3 +689,88 @@ def describe(declaration: n.Declaration) -> str:
     if isinstance(declaration, n.Definition):
         kind = declaration.kind
     return f"`{kind} {declaration.name.name}`"
+
+
+def _alone(node: object) -> _Doc | str:
+    """How the formatter lays out a node on its own (no source, no comments); a string for a
+    node that is always one line and has no layout of its own."""
+    builder = _Builder("")
+    match node:
+        case str():
+            return quote(node)
+        case n.Ident():
+            return node.name
+        case n.Number() | n.Percent() | n.Duration():
+            return _literal(node)
+        case n.ValueCase() | n.WhenCase() | n.OtherwiseCase():
+            return _case(node)
+        case n.StatusRule():
+            return _status(node)
+        case n.Route():
+            return f"use {node.score.name} {_condition(node.condition)}"
+        case n.Field():
+            return f"{node.name.name} {_type(node.type)}"
+        case n.Option():
+            return f"{node.name.name}{_label(node.label)}"
+        case n.Target():
+            return f"target {node.op} {_literal(node.value)}"
+        case n.Rounding():
+            return f"rounding {node.mode.name} {_number(node.step)}"
+        case n.TypeSpec():
+            return _type(node)
+        case n.TemplatePath():
+            return quote(node.path)
+        case n.Band():
+            return builder.band(node)
+        case n.CurveBelow() | n.CurveAt() | n.CurveSlope():
+            return builder.curve_point(node)
+        case n.StrategyTarget() | n.StrategyGrowth() | n.StrategyFocus() | n.StrategyChannel():
+            return builder.strategy_item(node)
+        case n.Stage() | n.ExpectConversion():
+            return builder.pipeline_item(node)
+        case n.Probability() | n.MaxDays() | n.ExitCriterion() | n.Action():
+            return builder.stage_item(node)
+        case n.Criterion() | n.FieldCriterion():
+            return builder.criterion(node)
+        case n.Requirement() | n.ExpectWinRate():
+            return builder.playbook_item(node)
+        case n.Mission() | n.RoleKpis() | n.RolePlans():
+            return builder.role_item(node)
+        case (
+            n.Effective() | n.Communicated() | n.Period() | n.TargetVariable() | n.Proration()
+            | n.Cap() | n.BudgetGuardrail() | n.Measure() | n.Credit() | n.QuotaTable()
+            | n.QuotaFormula() | n.Commission() | n.Rates() | n.Steps() | n.Curve() | n.Use()
+            | n.PerUnit() | n.Threshold() | n.Accelerator() | n.Bonus()
+        ):  # fmt: skip
+            return builder.plan_item(node)
+        case (
+            n.Ruleset() | n.Record() | n.Strategy() | n.Score() | n.Qualify() | n.Pipeline()
+            | n.Playbook() | n.Kpi() | n.Role() | n.Plan() | n.Alert() | n.Ritual()
+            | n.Definition() | n.NamedExpression() | n.Override()
+        ):  # fmt: skip
+            return builder.declaration(node)
+        case _ if isinstance(node, n.Expr):
+            return format_expr(node)
+    return type(node).__name__.lower()  # a node without a line of its own: its kind
+
+
+def one_line(node: object) -> str:
+    """A node as the formatter writes it, on one line (a block: its header line), for messages
+    that name a stage, a band or a rate in the ruleset's own words (`koncept diff`)."""
+    doc = _alone(node)
+    if isinstance(doc, str):
+        return doc
+    return doc.text if isinstance(doc, _Leaf) else doc.header
+
+
+def node_text(node: object) -> str:
+    """A node as the formatter writes it, alone and without comments (several lines for a
+    block): how `koncept check --deviations` shows a template's and a client's version."""
+    if isinstance(node, tuple):
+        return "\n".join(node_text(item) for item in node)
+    doc = _alone(node)
+    if isinstance(doc, str):
+        return doc
+    layout = _Layout("", ())
+    layout.declaration(doc)
+    return layout.finish().rstrip("\n")

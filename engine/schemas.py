@@ -465,7 +465,95 @@ def schema_files() -> dict[str, dict[str, Any]]:
     files = {f"{record}.schema.json": table_schema(record) for record in FILE_NAMES}
     files["mapping.schema.json"] = mapping_schema()
     files["fixture.schema.json"] = fixture_schema()
+    files["diff.schema.json"] = diff_schema()
     return files
+
+
+def diff_schema() -> dict[str, Any]:
+    """The JSON document `koncept diff --format json` writes (`engine.diff.render.to_json`)."""
+    text = {"type": "string"}
+    maybe_text = {"type": ["string", "null"]}
+    money = {"type": "string", "pattern": _MONEY_PATTERN}
+    maybe_money = {"type": ["string", "null"], "pattern": _MONEY_PATTERN}
+    flag = {"type": ["boolean", "null"]}
+    cell = {"type": ["string", "number", "boolean", "null"]}
+
+    def row(properties: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": list(properties),
+            "additionalProperties": False,
+            "properties": properties,
+        }
+
+    def rows(properties: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": row(properties)}
+
+    change = row({
+        "kind": {"enum": ["changed", "renamed", "reordered", "added", "removed"]},
+        "where": {"type": "array", "items": text},
+        "what": maybe_text, "before": maybe_text, "after": maybe_text,
+        "before_at": maybe_text, "after_at": maybe_text, "text": text,
+    })  # fmt: skip
+    impact = row({
+        "data": maybe_text,
+        "as_of": {"type": ["string", "null"], "pattern": _DATE_PATTERN},
+        "period": maybe_text,
+        "leads": row({
+            "count": {"type": "integer"},
+            "transitions": rows({"from": maybe_text, "to": maybe_text,
+                                 "count": {"type": "integer"},
+                                 "ids": {"type": "array", "items": text}}),
+        }),
+        "deals": row({
+            "count": {"type": "integer"},
+            "changes": rows({"id": text, "changes": {
+                "type": "object",
+                "additionalProperties": row({"before": cell, "after": cell}),
+            }}),
+        }),
+        "kpis": rows({"kpi": text, "role": maybe_text, "rep_id": maybe_text, "before": cell,
+                      "after": cell, "met_before": flag, "met_after": flag}),
+        "alerts": rows({"change": {"enum": ["raised", "cleared"]}, "kind": text,
+                        "subject": text, "id": maybe_text, "message": text,
+                        "severity": maybe_text}),
+        "payouts": row({
+            "total_before": money, "total_after": money, "delta": money,
+            "changes": rows({"rep_id": text, "plan": text, "period": text,
+                             "paid": {"type": "boolean"}, "before": maybe_money,
+                             "after": maybe_money, "delta": money,
+                             "percent": {"type": ["string", "null"]}}),
+        }),
+        "budget": rows({"plan": text, "period": text, "before": maybe_money,
+                        "after": maybe_money, "delta": money, "budget_before": maybe_money,
+                        "budget_after": maybe_money, "guardrail": maybe_text,
+                        "alert_before": {"type": "boolean"}, "alert_after": {"type": "boolean"},
+                        "message": maybe_text}),
+        "errors": rows({"table": text, "row": {"type": ["integer", "null"]},
+                        "column": maybe_text, "value": cell, "message": text, "text": text}),
+    })  # fmt: skip
+    return {
+        "$schema": DRAFT,
+        "$id": "urn:koncept-rules:schema:diff",
+        "title": "koncept diff --format json",
+        "description": "Two versions of rulesets compared: changes in meaning, in the "
+        "ruleset's words with file:line on both sides, and the impact on the same input "
+        "data (statuses, deals, KPIs, alerts, payouts and budget; money as exact strings).",
+        **row({
+            "base": text,
+            "head": text,
+            "failed": {"type": "boolean"},
+            "rulesets": rows({
+                "path": text,
+                "status": {"enum": ["changed", "unchanged", "added", "removed", "error"]},
+                "changes": {"type": "array", "items": change},
+                "diagnostics": {"type": "object", "additionalProperties": text},
+                "impact": {"oneOf": [{"type": "null"}, impact]},
+            }),
+            "gates": rows({"gate": text, "tripped": {"type": "boolean"},
+                           "reasons": {"type": "array", "items": text}}),
+        }),
+    }  # fmt: skip
 
 
 def dumps(schema: dict[str, Any]) -> str:

@@ -131,6 +131,18 @@ def as_of_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date like 2026-03-31, not {text!r}") from None
 
 
+def period_text(text: str) -> str:
+    """An argparse type: a period (`2026-Q1`, `2026-H1`, `2026-03`, `2026`), checked by the one
+    period parser and kept as written."""
+    from engine.periods import parse_period
+
+    try:
+        parse_period(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def load_program(path: Path) -> Program | int:
     """The compiled ruleset, or the exit code after printing why it cannot be loaded."""
     from dsl.workspace import UNREADABLE

@@ -14,6 +14,7 @@ from typing import Any
 from engine.cli._common import (
     add_input_arguments,
     load_program,
+    period_text,
     read_inputs,
     report_data_error,
     report_unexpected,
@@ -36,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("ruleset", type=Path, help="ruleset folder or .krl file")
     parser.add_argument("--rep", required=True, help="the rep's id (reps table)")
-    parser.add_argument("--period", required=True, help="e.g. 2026-Q1, 2026-03, 2026-H1 or 2026")
+    parser.add_argument(
+        "--period", type=period_text, required=True, help="e.g. 2026-Q1, 2026-03, 2026-H1 or 2026"
+    )
     add_input_arguments(parser)
     parser.add_argument("--splits", type=Path, help="splits table (deal_id, rep_id, share)")
     parser.set_defaults(func=run)

@@ -1,4 +1,4 @@
-"""`koncept test [PATHS] [-k PATTERN] [--format text|json|junit] [--coverage [--threshold N]]
+"""`koncept test [PATHS] [-k PATTERN] [--format text|json|junit|github] [--coverage [--threshold N]]
 [--fail-on-empty]`: run the rulesets' fixture files, both evaluators, with concept coverage."""
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="run the cases whose `file::name` contains every word (`-word`: does not contain)",
     )
     parser.add_argument(
-        "--format", choices=("text", "json", "junit"), default="text", help="output format"
+        "--format",
+        choices=("text", "json", "junit", "github"),
+        default="text",
+        help="output format (github: workflow commands, annotations in a GitHub Action)",
     )
     parser.add_argument(
         "--coverage", action="store_true", help="report concept coverage per ruleset"
@@ -66,7 +69,7 @@ def _percentage(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     """Run the cases and print the report; the exit code says how it went."""
     from engine.testing import run as run_cases
-    from engine.testing.report import as_json, as_junit
+    from engine.testing.report import as_github, as_json, as_junit
 
     with_coverage = bool(args.coverage or args.threshold is not None)
     paths = args.paths or [Path(".")]
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(as_json(report, args.threshold), indent=2, ensure_ascii=False))
     elif args.format == "junit":
         sys.stdout.write(as_junit(report, args.threshold))
+    elif args.format == "github":
+        sys.stdout.write(as_github(report, args.threshold))
     else:
         _print_summary(report, args.threshold, args.fail_on_empty)
     if report.problems:

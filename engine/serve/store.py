@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
+import os
 import shutil
-import subprocess
-import tarfile
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -33,6 +31,8 @@ from typing import TYPE_CHECKING
 
 from dsl.diagnostics import Diagnostic, Severity
 from dsl.parser import ruleset_files
+from dsl.workspace import template_files, template_folders
+from engine import revisions
 
 if TYPE_CHECKING:
     from engine.data import CrmMapping
@@ -153,31 +153,28 @@ class Store:
     def _materialize(self, scratch: Path) -> tuple[Path, str | None]:
         """A private copy of the served files (rules and mappings only), and the commit."""
         if self._git_root is None:
-            for pattern in _COPIED:
-                for source in self.path.rglob(pattern):
-                    if source.is_file():
-                        target = scratch / source.relative_to(self.path)
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(source, target)
-            return scratch, None
+            # The templates the rulesets extend come along, at the same place relative to them
+            # (`extends "../house"` from `rulesets/fintech` when serving that folder alone).
+            served = self.path.resolve()
+            rulesets = [folder for _, folder in _ruleset_folders(served, served.name)]
+            templates = {t for folder in rulesets for t in template_folders(folder)}
+            folders = [served, *sorted(t for t in templates if not t.is_relative_to(served))]
+            base = Path(os.path.commonpath(folders))
+            for folder in folders:
+                for pattern in _COPIED:
+                    for source in folder.rglob(pattern):
+                        if source.is_file():
+                            target = scratch / source.relative_to(base)
+                            target.parent.mkdir(parents=True, exist_ok=True)
+                            shutil.copyfile(source, target)
+            return scratch / served.relative_to(base), None
         assert self.ref is not None
-        commit = _git(self._git_root, "rev-parse", "--verify", "--quiet", f"{self.ref}^{{commit}}")
-        if not commit:
-            raise SourceError(f"{self.ref!r} is not a branch, tag or commit of {self._git_root}")
         inside = self.path.resolve().relative_to(self._git_root).as_posix()
-        archive = subprocess.run(
-            ["git", "-C", str(self._git_root), "archive", "--format=tar", commit,
-             "--", inside if inside != "." else "."],
-            capture_output=True, check=False,
-        )  # fmt: skip
-        if archive.returncode != 0:
-            reason = archive.stderr.decode(errors="replace").strip().splitlines()
-            raise SourceError(
-                f"{self.path} at {self.ref}: " + (reason[-1] if reason else "git archive failed")
-            )
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(scratch, filter="data")
-        return scratch / inside, commit
+        try:
+            commit = revisions.resolve(self._git_root, self.ref)
+            return revisions.archive(self._git_root, commit, inside, scratch), commit
+        except revisions.RevisionError as error:
+            raise SourceError(str(error)) from None
 
 
 def _ruleset_folders(root: Path, name: str) -> Iterator[tuple[str, Path]]:
@@ -195,13 +192,15 @@ def _ruleset_folders(root: Path, name: str) -> Iterator[tuple[str, Path]]:
 
 def _digest(folder: Path) -> str:
     """A hash of the files that make the ruleset's meaning, by path and content: every `.krl`
-    file the loader reads, and the `mapping.yaml` that reads the client's exports."""
+    file the loader reads (the templates' it extends included), and the `mapping.yaml` that
+    reads the client's exports."""
     digest = hashlib.sha256()
     files, _ = ruleset_files([folder])  # the files the loader reads, as it finds them
+    files.extend(template_files(folder))  # a change in the house template is a new version
     if (folder / "mapping.yaml").is_file():
         files.append(folder / "mapping.yaml")
     for path in files:
-        name = path.relative_to(folder).as_posix().encode()
+        name = Path(os.path.relpath(path, folder)).as_posix().encode()
         content = path.read_bytes()
         digest.update(len(name).to_bytes(8, "big") + name + len(content).to_bytes(8, "big"))
         digest.update(content)
@@ -229,17 +228,7 @@ def _load(ruleset_id: str, folder: Path, digest: str, commit: str | None) -> Ver
 
 
 def _git_root(path: Path) -> Path:
-    top = _git(path, "rev-parse", "--show-toplevel")
-    if not top:
-        raise SourceError(f"{path}: not in a git repository (serve the folder without --ref)")
-    return Path(top).resolve()
-
-
-def _git(where: Path, *args: str) -> str:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(where), *args], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError:
-        raise SourceError("git is not installed: serve a folder without --ref") from None
-    return done.stdout.strip() if done.returncode == 0 else ""
+        return revisions.repository_root(path)
+    except revisions.RevisionError as error:
+        raise SourceError(f"{error} (serve the folder without --ref)") from None

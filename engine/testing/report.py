@@ -1,6 +1,6 @@
 """The report of a fixture run as `koncept test` and the pytest plugin show it: text (one line a
 case, then why it failed; coverage with every concept not covered), the documented JSON
-document, and JUnit XML for CI."""
+document, JUnit XML for CI, and GitHub workflow commands (annotations on the fixture's line)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from dsl.diagnostics import workflow_command
 from engine.testing.coverage import Coverage
 from engine.testing.runner import CaseResult, Report
 
-__all__ = ["JSON_VERSION", "as_json", "as_junit", "text_coverage", "text_result"]
+__all__ = ["JSON_VERSION", "as_github", "as_json", "as_junit", "text_coverage", "text_result"]
 
 #: Version of the JSON output (docs/testing.md); bumped when a field changes meaning.
 JSON_VERSION = 1
@@ -111,6 +112,51 @@ def as_json(report: Report, threshold: float | None = None) -> dict[str, Any]:
             for c in report.coverage
         ],
     }
+
+
+# ============================================================================ github
+def as_github(report: Report, threshold: float | None = None) -> str:
+    """The report as GitHub workflow commands: an error annotation on the fixture file and line
+    of each failing case (a warning for an unexpected pass), each invalid fixture file and each
+    ruleset under the coverage threshold, then the summary line as plain text."""
+    lines = []
+    for result in report.results:
+        if result.status not in ("fail", "error", "xpass"):
+            continue
+        case = result.case
+        kind = "warning" if result.status == "xpass" else "error"
+        body = text_result(result).split("\n", 1)[1:]  # why, without the `file:line` line
+        lines.append(
+            workflow_command(
+                kind,
+                "\n".join([case.name, *body]),
+                file=case.file,
+                line=case.line,
+                title=f"koncept test: {_LABELS[result.status]}",
+            )
+        )
+    for problem in report.problems:
+        lines.append(
+            workflow_command(
+                "error",
+                problem.message,
+                file=problem.path,
+                line=problem.line,
+                title="koncept test: invalid fixture",
+            )
+        )
+    for item in report.coverage:
+        if threshold is not None and item.percent < threshold:
+            lines.append(
+                workflow_command(
+                    "error", text_coverage(item, threshold), title="koncept test: coverage"
+                )
+            )
+    counts = ", ".join(
+        f"{report.count(status)} {status}" for status in ("pass", "fail", "error", "xfail", "xpass")
+    )
+    lines.append(f"{len(report.results)} cases in {report.files} files: {counts}")
+    return "".join(f"{line}\n" for line in lines)
 
 
 # ============================================================================ junit
