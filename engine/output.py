@@ -12,7 +12,10 @@ The output contract (`koncept eval`):
     lists of mappings (the payouts' `measures`) becomes its own file (`payouts_measures.csv`)
     keyed by the row's other columns.
   * XLSX: the same tables as sheets of one workbook; numbers are number cells (money shown with
-    two places), dates are date cells.
+    two places and the currency), attainments, rates and ratios are percent cells, dates are
+    date cells (`engine.report.xlsx`: header frozen, filters, column widths).
+`--csv-dialect excel-fr` writes CSV for French Excel: `;` between cells, decimal comma, dates
+`31/03/2026`, UTF-8 with a BOM (`engine.report.spreadsheet`).
 In CSV and XLSX, a text cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`,
 `@`, a tab or a carriage return) is written with a leading `'`; text that is a plain number
 (`-5`, `+3.5`) is left alone, as is every number cell. In CSV only, a `;` is also a cell
@@ -46,10 +49,12 @@ import pandas as pd
 
 from engine.files import atomic_files
 from engine.money import format_money
+from engine.report.spreadsheet import CSV_DIALECTS, CsvDialect, escape_formula, plain_number
 from engine.results import is_missing
 
 if TYPE_CHECKING:
     from engine.ir import Compiled
+    from engine.program import Program
     from engine.results import Results
 
 __all__ = [
@@ -58,6 +63,7 @@ __all__ = [
     "counts_rows",
     "escape_formula",
     "money_kpis",
+    "percent_kpis",
     "to_json",
     "write_csv",
     "write_json",
@@ -67,10 +73,6 @@ __all__ = [
 #: Rows an Excel sheet holds, header included.
 XLSX_MAX_ROWS = 1_048_576
 
-_FORMULA_START = frozenset("=+-@\t\r")
-# A `;` then (after spaces) a formula start: the start of a cell for a reader splitting on `;`.
-_FORMULA_AFTER_SEMICOLON = re.compile(r"(;[ ]*)(?=[=+\-@\t\r])")
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 # Characters XML 1.0 cannot hold; openpyxl refuses them, a CRM export may contain them.
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _CHUNK = 10_000
@@ -88,6 +90,17 @@ _MONEY_COLUMNS = frozenset(
         ("budget", "budget"),
     }
 )
+#: (table, column) pairs holding fractions (attainments, rates, ratios; pay writes some as
+#: text): percent number cells in a workbook.
+_PERCENT_COLUMNS = frozenset(
+    {
+        ("funnel", "conversion_to_next"),
+        ("payouts_measures", "attainment"),
+        ("payouts_measures", "rate_or_pct"),
+        ("budget", "ratio"),
+        ("budget", "guardrail"),
+    }
+)
 #: Columns holding a list of records per row, with the keys of a record: each gets its own
 #: CSV file or sheet, named `<table>_<column>` (the keys stay known when the table is empty).
 _RECORD_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -101,20 +114,18 @@ class OutputError(ValueError):
     """Results that cannot be written in the asked format (too many rows for a sheet)."""
 
 
-def escape_formula(text: str, *, semicolons: bool = True) -> str:
-    """`text` made inert for a spreadsheet: a leading `'` when it would start a formula, and
-    (`semicolons`, for CSV) a `'` before a formula start that follows a `;`."""
-    if semicolons and ";" in text:
-        text = _FORMULA_AFTER_SEMICOLON.sub(r"\1'", text)
-    if text and text[0] in _FORMULA_START and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
-
-
 def money_kpis(compiled: Compiled) -> frozenset[str]:
     """The KPIs whose value is an amount of money (their value and target are money), as the
     checker typed them."""
     return frozenset(name for name, kpi in compiled.kpis.items() if kpi.type.kind == "money")
+
+
+def percent_kpis(program: Program) -> frozenset[str]:
+    """The KPIs whose value is a rate (a fraction shown as a percentage; see
+    `engine.report.rituals.kpi_kind`)."""
+    from engine.report.rituals import kpi_kind
+
+    return frozenset(name for name in program.compiled.kpis if kpi_kind(program, name) == "percent")
 
 
 def counts_rows(results: Results) -> list[dict[str, Any]]:
@@ -369,11 +380,26 @@ def _keys(mappings: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(seen)
 
 
-def _text(value: Any, money: bool) -> str:
-    """One cell as CSV text; text (not numbers) is made inert for spreadsheets."""
-    if isinstance(value, str | list | tuple | set | frozenset | Mapping):
-        return escape_formula(_raw(value, money))
-    return _raw(value, money)
+def _text(dialect: CsvDialect, numeric: bool) -> Callable[[Any, bool], str]:
+    """The converter of one CSV column: text (not numbers) made inert for spreadsheets;
+    numbers, and the amounts and fractions pay writes as text (`numeric`), in the dialect's
+    decimal mark; dates in its layout."""
+    plain = dialect.name == "standard"
+
+    def convert(value: Any, money: bool) -> str:
+        if isinstance(value, str) and (money or numeric) and plain_number(value):
+            return value if plain else dialect.number(value)
+        if isinstance(value, str | list | tuple | set | frozenset | Mapping):
+            return escape_formula(_raw(value, money))
+        if plain or value is None or isinstance(value, bool):
+            return _raw(value, money)
+        if isinstance(value, dt.datetime):
+            return dialect.date(value.date()) if value.time() == dt.time() else _raw(value, money)
+        if isinstance(value, dt.date):
+            return dialect.date(value)
+        return dialect.number(_raw(value, money))
+
+    return convert
 
 
 def _raw(value: Any, money: bool) -> str:
@@ -393,17 +419,25 @@ def _raw(value: Any, money: bool) -> str:
     return shown if isinstance(shown, str) else str(shown)
 
 
-def write_csv(results: Results, folder: Path, money: frozenset[str] = frozenset()) -> list[Path]:
-    """Write one UTF-8 CSV file per table into `folder`, as one set (see `atomic_files`);
-    returns the files written."""
+def write_csv(
+    results: Results,
+    folder: Path,
+    money: frozenset[str] = frozenset(),
+    dialect: CsvDialect = CSV_DIALECTS["standard"],
+) -> list[Path]:
+    """Write one CSV file per table into `folder`, as one set (see `atomic_files`), in a
+    dialect (UTF-8 with `,` by default; `excel-fr` for French Excel); returns the files."""
     written = []
     with atomic_files(folder) as place:
         for name, header, columns in _sheets(results, money):
             file_name = f"{name}.csv"
-            with place(file_name).open("w", encoding="utf-8", newline="") as stream:
-                writer = csv.writer(stream)
-                writer.writerow(header)
-                members = [_lookup(col.cells_by_value(_text)) for col in columns]
+            with place(file_name).open("w", encoding=dialect.encoding, newline="") as stream:
+                writer = csv.writer(stream, delimiter=dialect.delimiter)
+                writer.writerow([escape_formula(h) for h in header])
+                members = [
+                    _lookup(col.cells_by_value(_text(dialect, (name, column) in _PERCENT_COLUMNS)))
+                    for column, col in zip(header, columns, strict=True)
+                ]
                 total = len(columns[0]) if columns else 0
                 for start in range(0, total, _CHUNK):
                     part = [
@@ -434,7 +468,7 @@ def _cell(value: Any, money: bool) -> Any:
         return value.date() if value.time() == dt.time() else value.replace(tzinfo=None)
     if isinstance(value, dt.date):
         return value
-    if money and isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value):
+    if money and isinstance(value, str) and plain_number(value):
         return Decimal(value)
     if isinstance(value, str | list | tuple | set | frozenset | Mapping):
         # A workbook cell is never split on `;`: only its start matters.
@@ -442,10 +476,26 @@ def _cell(value: Any, money: bool) -> Any:
     return _ILLEGAL_XML.sub("", _raw(value, money))
 
 
-def write_xlsx(results: Results, path: Path, money: frozenset[str] = frozenset()) -> Path:
-    """Write every table as a sheet of one workbook at `path`."""
+def _fraction(value: Any, money: bool) -> Any:
+    """A cell of a column of fractions: text pay wrote (`"0.95"`) becomes the exact number."""
+    if isinstance(value, str) and plain_number(value):
+        return Decimal(value)
+    return _cell(value, money)
+
+
+def write_xlsx(
+    results: Results,
+    path: Path,
+    money: frozenset[str] = frozenset(),
+    percent: frozenset[str] = frozenset(),
+    currency: str = "EUR",
+) -> Path:
+    """Write every table as a sheet of one workbook at `path`, typed and styled as every
+    workbook of the project (`engine.report.xlsx`): `money` and `percent` name the KPIs whose
+    value and target are amounts and rates."""
     from openpyxl import Workbook  # type: ignore[import-untyped, unused-ignore]
-    from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped, unused-ignore]
+
+    from engine.report.xlsx import SheetWriter, sheet_titles
 
     sheets = list(_sheets(results, money))
     for name, _, columns in sheets:
@@ -456,23 +506,40 @@ def write_xlsx(results: Results, path: Path, money: frozenset[str] = frozenset()
                 f"{XLSX_MAX_ROWS - 1:,}: use --format csv"
             )
     workbook = Workbook(write_only=True)
-    for name, header, columns in sheets:
-        sheet = workbook.create_sheet(title=name[:31])
-        sheet.append(header)
-        cells = [col.cells(_cell) for col in columns]
+    titles = sheet_titles([name for name, _, _ in sheets])
+    for (name, header, columns), title in zip(sheets, titles, strict=True):
+        percents = [(name, column) in _PERCENT_COLUMNS for column in header]
+        cells = [
+            col.cells(_fraction if fraction else _cell)
+            for col, fraction in zip(columns, percents, strict=True)
+        ]
+        kinds = ["percent" if fraction else "text" for fraction in percents]
         money_at = [col.money_rows() for col in columns]
+        rates = _rate_rows(name, header, cells, percent)
+        total = len(columns[0]) if columns else 0
+        writer = SheetWriter(
+            workbook, title, header, kinds, total, list(zip(*cells, strict=True))[:200], currency
+        )
         for r, row in enumerate(zip(*cells, strict=True)):
-            sheet.append(
-                [_styled(sheet, WriteOnlyCell, v, m[r]) for v, m in zip(row, money_at, strict=True)]
-            )
+            row_kinds = [
+                "money"
+                if m[r]
+                else "percent"
+                if rates[r] and k == "text" and c in _KPI_MONEY_COLUMNS
+                else k
+                for k, m, c in zip(kinds, money_at, header, strict=True)
+            ]
+            writer.append(row, row_kinds, typed=True)
     with atomic_files(path.parent) as place:
         workbook.save(place(path.name))
     return path
 
 
-def _styled(sheet: Any, make: Any, value: Any, money: bool) -> Any:
-    if money and isinstance(value, Decimal):
-        cell = make(sheet, value=value)
-        cell.number_format = "#,##0.00"
-        return cell
-    return value
+def _rate_rows(
+    name: str, header: list[str], cells: list[list[Any]], percent: frozenset[str]
+) -> list[bool]:
+    """Per row of the KPI table, whether its value and target are rates."""
+    total = len(cells[0]) if cells else 0
+    if name != "kpis" or "kpi" not in header or not percent:
+        return [False] * total
+    return [kpi in percent for kpi in cells[header.index("kpi")]]

@@ -82,6 +82,10 @@ BUDGET_COLUMNS = (
 )
 
 
+#: Rows of each table shown in a notebook.
+_HTML_ROWS = 20
+
+
 class FrozenDict(dict[str, Any]):
     """A dict that refuses changes: safe to share between rows, results and threads.
 
@@ -195,6 +199,25 @@ class Results:
             "payouts": self.payouts,
             "budget": self.budget,
         }
+
+    def _repr_html_(self) -> str:
+        """The results as HTML tables in a notebook: the counts, then each non-empty table
+        (its first rows; the DataFrames hold them all). pandas writes the tables, escaped."""
+        from html import escape
+
+        import pandas as pd
+
+        parts = [f"<p><b>Koncept results</b> · as of {self.as_of} · period {self.period}</p>"]
+        counts = pd.DataFrame(
+            [(c.table, c.rows_in, c.rows_out, c.rejected) for c in self.counts.values()],
+            columns=["table", "in", "out", "rejected"],
+        )
+        parts.append(counts.to_html(index=False, border=0))
+        for name, frame in self.tables().items():
+            if len(frame):
+                parts.append(f"<h4>{escape(name)} ({len(frame):,} rows)</h4>")
+                parts.append(frame.head(_HTML_ROWS).to_html(index=False, border=0, na_rep=""))
+        return "\n".join(parts)
 
 
 def is_missing(value: Any) -> bool:

@@ -8,7 +8,8 @@ summary goes to stderr: rows in = out + rejected per table, invalid rows, alerts
 Exit codes: 0 evaluated; 1 the ruleset has errors, or `--strict` and some input row is invalid
 or holds a value validation accepts but pay cannot use (a quota of 0 or less, a duplicate or
 missing quota, a negative amount, an undated deal, a split that does not add up: the payouts'
-errors about a measure); 2 usage, unreadable or unusable input.
+errors about a measure), or `--fail-on budget` and a plan's pay for a period is above its
+budget guardrail (the results are written first); 2 usage, unreadable or unusable input.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from engine.cli._common import (
     cannot_write,
     load_program,
     long_run,
+    period_text,
     read_inputs,
     report_data_error,
     report_unexpected,
@@ -53,13 +55,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="evaluate a ruleset on input tables",
         description="Score leads, check deals against their stage, qualification and playbook, "
         "measure the funnel, KPIs, alerts and payouts. Writes one JSON document on stdout, or "
-        "files in --out. Exit 0: evaluated; 1: ruleset errors, or invalid rows with --strict; "
+        "files in --out. Exit 0: evaluated; 1: ruleset errors, invalid rows with --strict, or "
+        "a budget over its guardrail with --fail-on budget; "
         "2: usage, unreadable or unusable input.",
     )
     parser.add_argument("ruleset", type=Path, help="ruleset folder or .krl file")
     add_input_arguments(parser)
     parser.add_argument(
-        "--period", help="period for KPIs and payouts: 2026-Q1, 2026-H1, 2026-03 or 2026"
+        "--period",
+        type=period_text,
+        help="period for KPIs and payouts: 2026-Q1, 2026-H1, 2026-03 or 2026",
     )
     parser.add_argument(
         "--format", choices=("json", "csv", "xlsx"), default="json", help="output format (json)"
@@ -73,6 +78,19 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="fail (exit 1) when any input row is invalid"
     )
+    parser.add_argument(
+        "--csv-dialect",
+        choices=("standard", "excel-fr"),
+        default="standard",
+        help="--format csv: standard (`,`, `.`, UTF-8) or excel-fr (`;`, decimal comma, BOM)",
+    )
+    parser.add_argument(
+        "--fail-on",
+        action="append",
+        choices=("budget",),
+        default=[],
+        help="budget: exit 1 when a plan's pay for a period is above its budget guardrail",
+    )
     parser.set_defaults(func=run)
 
 
@@ -80,13 +98,6 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and write the results; the summary goes to stderr."""
     if args.format != "json" and args.out is None:
         return usage(f"--format {args.format} writes several tables: give --out DIR")
-    if args.period is not None:
-        from engine.periods import parse_period
-
-        try:
-            parse_period(args.period)
-        except ValueError as error:
-            return usage(str(error))
     program = load_program(args.ruleset)
     if isinstance(program, int):
         return program
@@ -132,13 +143,26 @@ def _evaluate(program: Program, args: argparse.Namespace) -> int:
         print(f"error: --strict: {' and '.join(why)}; nothing written", file=sys.stderr)
         return 1
     sys.stderr.write(summary(results, inputs, SHOWN_ERRORS, written))
+    if "budget" in args.fail_on:
+        return _budget_gate(results)
     return 0
+
+
+def _budget_gate(results: Results) -> int:
+    """`--fail-on budget`: 1 when a plan's pay for a period is above its budget guardrail."""
+    from engine.diff.impact import budget_breaches
+
+    over = budget_breaches(results.budget)
+    for _plan, _period, message in over:
+        print(f"error: --fail-on budget: {message}", file=sys.stderr)
+    return 1 if over else 0
 
 
 def _write(program: Program, results: Results, args: argparse.Namespace) -> list[Path]:
     """Write the results as asked; returns the files written (none for stdout)."""
     from engine.files import atomic_file
-    from engine.output import money_kpis, write_csv, write_json, write_xlsx
+    from engine.output import money_kpis, percent_kpis, write_csv, write_json, write_xlsx
+    from engine.report.spreadsheet import csv_dialect
 
     money = money_kpis(program.compiled)
     if args.out is None:
@@ -146,9 +170,11 @@ def _write(program: Program, results: Results, args: argparse.Namespace) -> list
         sys.stdout.flush()
         return []
     if args.format == "csv":
-        return write_csv(results, args.out, money)
+        return write_csv(results, args.out, money, csv_dialect(args.csv_dialect))
     if args.format == "xlsx":
-        return [write_xlsx(results, args.out / "results.xlsx", money)]
+        path = args.out / "results.xlsx"
+        currency = program.compiled.currency
+        return [write_xlsx(results, path, money, percent_kpis(program), currency)]
     path = args.out / "results.json"
     with atomic_file(path) as stream:
         write_json(results, stream, money)
