@@ -17,6 +17,8 @@ from engine.report.document import Chart, Document, Table, show_cell
 __all__ = ["render_html", "table_html", "write_html"]
 
 _NUMERIC = frozenset({"int", "number", "money", "percent", "ratio"})
+#: Tables longer than this are folded under their title (`<details>`).
+_FOLDED_ROWS = 25
 
 # The page's own style (a standalone file only) and the report's, scoped to its wrapper so that a
 # report shown inside a notebook does not restyle the notebook.
@@ -45,6 +47,8 @@ table.koncept td.num, table.koncept th.num { text-align: right; font-variant-num
   white-space: nowrap; }
 table.koncept tbody tr:nth-child(even) td { background: #fafbfc; }
 .koncept-report .note { color: var(--muted); font-size: 12px; }
+.koncept-report details > summary { cursor: pointer; }
+.koncept-report details > summary h3 { display: inline; }
 .koncept-report figure { margin: 12px 0 20px; break-inside: avoid; }
 .koncept-report figcaption { font-weight: 600; margin-bottom: 4px; }
 .koncept-report figure svg { width: 100%; height: auto; display: block; }
@@ -101,12 +105,18 @@ def render_html(doc: Document, *, standalone: bool = True) -> str:
     for section in doc.sections:
         parts.append(f"<section><h2>{escape(section.title)}</h2>")
         parts.extend(f"<p>{escape(p)}</p>" for p in section.paragraphs)
+        # The picture first (people look before they read), then the figures behind it; a
+        # long table is folded under its title (the XLSX holds every row too).
+        parts.extend(_chart(chart, doc.currency) for chart in section.charts)
         for table in section.tables:
-            parts.append(f"<h3>{escape(table.title)}</h3>")
-            parts.append(f'<div class="scroll">{table_html(table, doc.currency)}</div>')
+            shown = f'<div class="scroll">{table_html(table, doc.currency)}</div>'
+            if len(table.rows) > _FOLDED_ROWS:
+                title = f"{escape(table.title)} ({len(table.rows):,} lignes)".replace(",", "\u202f")
+                parts.append(f"<details><summary><h3>{title}</h3></summary>{shown}</details>")
+            else:
+                parts.append(f"<h3>{escape(table.title)}</h3>{shown}")
             if table.note:
                 parts.append(f'<p class="note">{escape(table.note)}</p>')
-        parts.extend(_chart(chart, doc.currency) for chart in section.charts)
         parts.append("</section>")
     body = '<div class="koncept-report">\n' + "\n".join(parts) + "\n</div>"
     if not standalone:
