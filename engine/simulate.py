@@ -358,10 +358,16 @@ _ITEM_TYPES: dict[str, type] = {
 }
 
 
-def apply_edits(plan: n.Plan, edits: Sequence[Edit]) -> tuple[n.Plan, tuple[Change, ...]]:
+def apply_edits(
+    plan: n.Plan, edits: Sequence[Edit], definitions: Mapping[str, n.Definition] | None = None
+) -> tuple[n.Plan, tuple[Change, ...]]:
     """The plan with every edit applied, in order, and what each changed; SimulationError
-    (located) for an edit that names nothing of the plan."""
+    (located) for an edit that names nothing of the plan.
+
+    A measure that uses a named table or curve (`curve standard`) gets its own copy of it,
+    edited: the what-if is about this measure, not every measure sharing the definition."""
     changes: list[Change] = []
+    definitions = definitions or {}
     for edit in edits:
         measure = _measure_of(plan, edit)
         fields = MEASURE_FIELDS if measure is not None else PLAN_FIELDS
@@ -393,6 +399,11 @@ def apply_edits(plan: n.Plan, edits: Sequence[Edit]) -> tuple[n.Plan, tuple[Chan
         items: tuple[Any, ...] = measure.items if measure is not None else plan.items
         wanted = _ITEM_TYPES[edit.field]
         position = next((i for i, x in enumerate(items) if isinstance(x, wanted)), None)
+        use = next((x for x in items if isinstance(x, n.Use) and x.kind == edit.field), None)
+        if position is None and use is not None and use.name.name in definitions:
+            copy = _inline(use, definitions[use.name.name])
+            items = tuple(copy if x is use else x for x in items)
+            position = next(i for i, x in enumerate(items) if isinstance(x, wanted))
         if position is None:
             owner = f"measure {measure.name.name}" if measure else f"plan {plan.name.name}"
             present = [
@@ -416,6 +427,16 @@ def apply_edits(plan: n.Plan, edits: Sequence[Edit]) -> tuple[n.Plan, tuple[Chan
         else:
             plan = dataclasses.replace(plan, items=new_items)
     return plan, tuple(changes)
+
+
+def _inline(use: n.Use, definition: n.Definition) -> Any:
+    """The definition's body written where the use is: every part placed on the use's line,
+    so the formatter writes it there (and no comment of the definition moves with it)."""
+    body = definition.body
+    parts = body.points if isinstance(body, n.Curve) else body.bands
+    placed = tuple(dataclasses.replace(part, span=use.span) for part in parts)
+    field = "points" if isinstance(body, n.Curve) else "bands"
+    return dataclasses.replace(body, span=use.span, **{field: placed})
 
 
 def _swap(plan: n.Plan, old: n.Measure, new: n.Measure) -> n.Plan:
@@ -467,7 +488,7 @@ def load_edited(
             )
         raise SimulationError(unknown_plan(plan_name, plans))
     parsed, original = found[0]
-    edited, changes = apply_edits(original, edits)
+    edited, changes = apply_edits(original, edits, loaded.result.model.definitions)
     assert parsed.module is not None
     module = dataclasses.replace(
         parsed.module,

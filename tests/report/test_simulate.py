@@ -403,3 +403,19 @@ def test_the_maven_crm_export_is_simulated_from_its_history(
     cost = tables["costs"]["rows"][0]
     assert cost["ratio"] is None and cost["team_budget"] is None  # no target variable
     assert Decimal(cost["team_expected"]) > 0
+
+
+def test_set_on_a_shared_curve_edits_that_measure_only() -> None:
+    # contech-saas's three measures share `curve standard`: a what-if on new_logo's curve
+    # gives new_logo its own edited copy (50% -> 60% paid at 80%); upsell keeps the original.
+    from engine.simulate import load_edited, pay_at
+
+    program, changes = load_edited(
+        RULESETS / "contech-saas", "ae_2026", [parse_edit("new_logo.curve[2]=60%")]
+    )
+    assert [(c.before, c.after) for c in changes] == [("50%", "60%")]
+    plan = program.book.plans["ae_2026"]
+    quotas = {m.name: Decimal("100000") for m in plan.measures}
+    paid = {m.measure: m.payout for m in pay_at(plan, Decimal("0.8"), quotas).measures}
+    # Targets per quarter: 40K a year x 60% / 4 = 6,000 and x 30% / 4 = 3,000.
+    assert paid["new_logo"] == Decimal("3600.00") and paid["upsell"] == Decimal("1500.00")
