@@ -674,9 +674,6 @@ def _soundness(parsed: ParsedFile, output: str) -> Diagnostic | None:
     return None
 
 
-
-
-
 def describe(declaration: n.Declaration) -> str:
     """How a message names a declaration: `score bmanter`, `the strategy`, `qualify deal`."""
     kind = type(declaration).__name__.lower()

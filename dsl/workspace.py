@@ -125,7 +125,8 @@ def check_sources(
     checked = None
     extended = _Extended(tuple(modules))
     if not diagnostics and modules:
-        extended = _extend(folder, modules, (folder.resolve(),))
+        home = folder if not folder.is_file() else folder.parent  # `load("one.krl")`
+        extended = _extend(home, modules, (home.resolve(),))
         diagnostics.extend(extended.diagnostics)
     if not diagnostics and modules:
         inherited = frozenset(p.source.path for p in extended.files)

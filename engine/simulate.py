@@ -433,10 +433,11 @@ def _inline(use: n.Use, definition: n.Definition) -> Any:
     """The definition's body written where the use is: every part placed on the use's line,
     so the formatter writes it there (and no comment of the definition moves with it)."""
     body = definition.body
-    parts = body.points if isinstance(body, n.Curve) else body.bands
-    placed = tuple(dataclasses.replace(part, span=use.span) for part in parts)
-    field = "points" if isinstance(body, n.Curve) else "bands"
-    return dataclasses.replace(body, span=use.span, **{field: placed})
+    if isinstance(body, n.Curve):
+        points = tuple(dataclasses.replace(p, span=use.span) for p in body.points)
+        return dataclasses.replace(body, span=use.span, points=points)
+    bands = tuple(dataclasses.replace(b, span=use.span) for b in body.bands)
+    return dataclasses.replace(body, span=use.span, bands=bands)
 
 
 def _swap(plan: n.Plan, old: n.Measure, new: n.Measure) -> n.Plan:

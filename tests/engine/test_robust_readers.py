@@ -5,6 +5,7 @@ mixed encodings, YAML alias bombs, fixture limits, CR-only line endings, typed d
 from __future__ import annotations
 
 import re
+import shutil
 import time
 import zipfile
 from decimal import Decimal
@@ -413,7 +414,9 @@ def test_a_cr_only_ruleset_loads_like_its_lf_twin(tmp_path: Path) -> None:
     text = (ROOT / "rulesets" / "contech-saas" / "main.krl").read_text(encoding="utf-8")
     for name in ("leads", "deals", "pipeline", "team", "plans"):
         text += (ROOT / "rulesets" / "contech-saas" / f"{name}.krl").read_text(encoding="utf-8")
-    lf, cr = tmp_path / "lf.krl", tmp_path / "cr.krl"
+    shutil.copytree(ROOT / "rulesets" / "house", tmp_path / "house")  # `extends "../house"`
+    (tmp_path / "contech").mkdir()
+    lf, cr = tmp_path / "contech" / "lf.krl", tmp_path / "contech" / "cr.krl"
     lf.write_bytes(text.encode())
     cr.write_bytes(text.replace("\n", "\r").encode())
     lead = {"id": "L1", "budget": "confirmed", "sector": "industrie", "employees": 300}

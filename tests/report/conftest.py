@@ -1,4 +1,5 @@
-"""Shared by the report, simulator and diagnosis tests: one headless Chromium per session."""
+"""Shared by the report, simulator and diagnosis tests: one headless Chromium per module (its
+event loop stops with the module, so later tests can run their own)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from tests.report.browser import launch
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, started once (see tests/report/browser.py for when it is skipped)."""
+    """Debian's Chromium, started once a module (tests/report/browser.py: when it is skipped)."""
     yield from launch()
