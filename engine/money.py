@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from decimal import (
     ROUND_DOWN,
     ROUND_HALF_DOWN,
@@ -25,6 +26,7 @@ from decimal import (
     localcontext,
 )
 from functools import cache
+from itertools import repeat
 
 from babel import Locale
 from babel.numbers import NumberFormatError, format_decimal, get_group_symbol, parse_decimal
@@ -46,6 +48,7 @@ __all__ = [
     "parse_money",
     "parse_number",
     "round_money",
+    "scaled",
     "snap",
 ]
 
@@ -67,6 +70,13 @@ def exact_mul(*values: Decimal) -> Decimal:
     for value in values:
         result = EXACT.multiply(result, value)
     return result
+
+
+def scaled(units: Iterable[int], places: int) -> list[Decimal]:
+    """Whole numbers of 10**-places as Decimals with exactly `places` places (12345 cents,
+    2 -> 123.45): `Decimal(u).scaleb(-places)` of each, without a Python call per value."""
+    unit = Decimal(1).scaleb(-places)
+    return list(map(EXACT.multiply, map(Decimal, units), repeat(unit)))
 
 
 def decimal_of(value: Decimal | int | float) -> Decimal:

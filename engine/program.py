@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dsl.diagnostics import Diagnostic
 from dsl.model import Model
 from dsl.typed import TypedModel
+from engine.codegen import lead_function
 from engine.compiler import today
 from engine.ir import Compiled
 from engine.pay.spec import PlanBook, compile_plans
@@ -85,7 +86,9 @@ class Inputs:
 class Program:
     """A compiled ruleset: evaluates one lead or deal, or whole tables. Immutable, shareable."""
 
-    __slots__ = ("_deal", "_lead", "book", "compiled", "diagnostics", "model", "typed")
+    __slots__ = (
+        "_deal", "_lead", "_lead_call", "book", "compiled", "diagnostics", "model", "typed",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -103,11 +106,15 @@ class Program:
         self.diagnostics = tuple(diagnostics)
         self._lead = LeadEvaluator(compiled)
         self._deal = DealEvaluator(compiled)
+        # One lead at a time: the ruleset written out as one Python function (the reference
+        # evaluator when it cannot be), compiled once here.
+        self._lead_call = lead_function(compiled, self._lead.reader) or self._lead
 
     # ------------------------------------------------------------------ one record
     def evaluate_lead(self, lead: Mapping[str, object]) -> LeadResult:
-        """Score and classify one lead (a dict of field -> value); the reference path."""
-        return self._lead(_record_arg("evaluate_lead", "lead", lead))
+        """Score and classify one lead (a dict of field -> value): the reference evaluator's
+        result (`engine.record`), by its generated form (`engine.codegen`)."""
+        return self._lead_call(_record_arg("evaluate_lead", "lead", lead))
 
     def evaluate_deal(self, deal: Mapping[str, object], as_of: dt.date | None = None) -> DealResult:
         """Pipeline, qualification and playbook of one deal as of a date (default today)."""
@@ -285,6 +292,13 @@ def _kind(value: object) -> str:
 
 def _record_arg(method: str, name: str, value: object) -> Mapping[str, object]:
     """A record argument: a mapping of field name -> value, else TypeError."""
+    if value.__class__ is dict:
+        try:
+            "".join(value)  # every key is text: one C loop (this runs on every record)
+        except TypeError:
+            pass
+        else:
+            return value
     if not isinstance(value, Mapping):
         hint = (
             " (one row of a DataFrame: frame.iloc[i].to_dict(); a whole table: Program.evaluate)"

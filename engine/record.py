@@ -57,10 +57,12 @@ __all__ = [
     "Fn",
     "LeadEvaluator",
     "RecordError",
+    "RowReader",
     "ScoreRunner",
     "assemble",
     "compile_node",
     "probability_units",
+    "value_cases",
     "weighted",
     "weighted_units",
 ]
@@ -80,48 +82,58 @@ class RecordError(ValueError):
         self.errors = tuple(errors)
 
 
-def _row_reader(
-    fields: Mapping[str, FieldType],
-    required: frozenset[str],
-    known: Mapping[str, tuple[str, ...]] | None = None,
-    currency: str | None = None,
-) -> Callable[[Mapping[str, object]], Row]:
-    known = known or {}
-    readers = tuple(
-        (
-            name,
-            cells.known_text(name, known[name]) if name in known else cells.coercer(kind, currency),
-        )
-        for name, kind in fields.items()
-        if name not in DERIVED
-    )
-    needed = tuple(name for name, _ in readers if name in required)
+class RowReader:
+    """Reads a record's fields into a row: each field's coercer (`engine.cells`), then the
+    required ones checked; a bad field raises `RecordError` with every bad field."""
 
-    def errors_of(record: Mapping[str, object]) -> list[tuple[str, object, str]]:
+    __slots__ = ("needed", "readers")
+
+    def __init__(
+        self,
+        fields: Mapping[str, FieldType],
+        required: frozenset[str],
+        known: Mapping[str, tuple[str, ...]] | None = None,
+        currency: str | None = None,
+    ) -> None:
+        known = known or {}
+        #: (field, coercer) of every field read, in the order of the record's fields.
+        self.readers: tuple[tuple[str, Callable[[object], Any]], ...] = tuple(
+            (
+                name,
+                cells.known_text(name, known[name])
+                if name in known
+                else cells.coercer(kind, currency),
+            )
+            for name, kind in fields.items()
+            if name not in DERIVED
+        )
+        #: The required fields among them.
+        self.needed = tuple(name for name, _ in self.readers if name in required)
+
+    def errors_of(self, record: Mapping[str, object]) -> list[tuple[str, object, str]]:
+        """(field, value, message) of each field that cannot be read."""
         errors: list[tuple[str, object, str]] = []
-        for name, coerce in readers:
+        for name, coerce in self.readers:
             raw = record.get(name)
             try:
                 value = coerce(raw)
             except (ValueError, ArithmeticError) as error:
                 errors.append((name, raw, str(error)))
                 continue
-            if value is None and name in needed:
+            if value is None and name in self.needed:
                 errors.append((name, raw, "required value is missing"))
         return errors
 
-    def read(record: Mapping[str, object]) -> Row:
-        get = record.get
+    def __call__(self, record: Mapping[str, object]) -> Row:
+        get, readers = record.get, self.readers
         try:
             row = {name: coerce(get(name)) for name, coerce in readers}
         except (ValueError, ArithmeticError):
-            raise RecordError(errors_of(record)) from None
-        for name in needed:
+            raise RecordError(self.errors_of(record)) from None
+        for name in self.needed:
             if row[name] is None:
-                raise RecordError(errors_of(record))
+                raise RecordError(self.errors_of(record))
         return row
-
-    return read
 
 
 # ----------------------------------------------------------------------------- expressions
@@ -409,6 +421,21 @@ class _Unlike:
     """A value equal to no option: what a field holds when no value case matches it."""
 
 
+def value_cases(
+    criterion: CriterionIR, stages: Mapping[str, StageIR]
+) -> tuple[dict[Any, int | None], int | None]:
+    """A criterion of value cases only as a lookup: the first-match rule run once per option
+    (the case each value takes), and once for a value no case names (the fallback)."""
+    assert criterion.table_field is not None
+    name = criterion.table_field
+    which = first_match([condition(c.condition, stages) for c in criterion.cases])
+    found: dict[Any, int | None] = {}
+    for case in criterion.cases:
+        if case.value is not None:
+            found.setdefault(case.value, which({name: case.value}))
+    return found, which({name: _Unlike()})
+
+
 def _criterion(criterion: CriterionIR, stages: Mapping[str, StageIR]) -> tuple[Fn, Fn]:
     """Closures giving the criterion's points and the index of the case that decided them
     (-1: none matched, 0 for a field's value); both None when it cannot be decided."""
@@ -419,13 +446,8 @@ def _criterion(criterion: CriterionIR, stages: Mapping[str, StageIR]) -> tuple[F
     which = first_match([condition(c.condition, stages) for c in cases])
     points = (*(c.points for c in cases), 0)  # index -1: no case matched, 0 points
     if criterion.table_field is not None:
-        # Value cases only: the first-match rule, run once per option, becomes a lookup.
         name = criterion.table_field
-        found: dict[Any, int] = {}
-        for case in cases:
-            if case.value is not None:
-                found.setdefault(case.value, which({name: case.value}))  # type: ignore[arg-type]
-        fallback = which({name: _Unlike()})
+        found, fallback = value_cases(criterion, stages)
         table = {value: points[index] for value, index in found.items() if index is not None}
         other = None if fallback is None else points[fallback]
         get, get_index = table.get, found.get
@@ -569,7 +591,7 @@ class LeadEvaluator:
 
     def __init__(self, compiled: Compiled) -> None:
         stages = compiled.stages
-        self._read = _row_reader(
+        self._read = RowReader(
             compiled.reads.get("lead", {}), frozenset({"id"}), currency=compiled.currency
         )
         self._qualify = _Qualifier(compiled.routes["lead"], compiled)
@@ -581,6 +603,11 @@ class LeadEvaluator:
 
     def __call__(self, record: Mapping[str, object]) -> LeadResult:
         return self.run(record)[0]
+
+    @property
+    def reader(self) -> RowReader:
+        """How a lead's fields are read (`engine.codegen` reads them the same way)."""
+        return self._read
 
     def run(self, record: Mapping[str, object], trace: bool = False) -> tuple[LeadResult, Trace]:
         """The result, and with `trace` which route and which case of each criterion decided."""
@@ -619,7 +646,7 @@ class DealEvaluator:
         self._stages = stages
         self._weighted_scale = compiled.weighted_scale
         # Stage ids are checked as the table path checks them, so both reject the same rows.
-        self._read = _row_reader(
+        self._read = RowReader(
             compiled.reads.get("deal", {}),
             frozenset({"id", "status"}),
             {"stage": tuple(stages)} if stages else None,

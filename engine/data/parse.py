@@ -10,7 +10,6 @@ instead of guessing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 from dsl.canonical import FALSE_WORDS, TRUE_WORDS, Column
 from engine import cells
 from engine.data.read import Bools, as_arrow
-from engine.money import CURRENCY, currency_marks
+from engine.money import CURRENCY, currency_marks, scaled
 
 __all__ = ["Parsed", "parse_column"]
 
@@ -243,7 +242,7 @@ def _parse_money(
     if ok.any():
         codes, distinct = pd.factorize(cents[ok])  # one Decimal per distinct amount
         made = np.empty(len(distinct), dtype=object)
-        made[:] = [Decimal(int(c)).scaleb(-2) for c in distinct.tolist()]
+        made[:] = scaled(distinct.tolist(), 2)
         objects[ok] = made[codes]
     return {column.name: pd.Series(objects, index=text.index, dtype=object), **typed}, bad, messages
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from dsl.canonical import Column
 from dsl.diagnostics import closest
@@ -221,12 +222,11 @@ def _missing_column(name: str, frame: pd.DataFrame) -> str:
 def _empty_column(column: Column, index: pd.Index[Any], decimals: bool) -> dict[str, Any]:
     n = len(index)
     if column.type == "money":
-        cents = {
-            f"{column.name}__cents": pd.Series(pd.array([pd.NA] * n, dtype="Int64"), index=index)
-        }
+        nothing = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+        cents = {f"{column.name}__cents": pd.Series(nothing, index=index)}
         if not decimals:
             return cents
-        return {column.name: pd.Series([None] * n, index=index, dtype=object), **cents}
+        return {column.name: pd.Series(np.full(n, None, dtype=object), index=index), **cents}
     dtypes = {
         "date": "datetime64[ns]",
         "number": "float64",
@@ -234,7 +234,14 @@ def _empty_column(column: Column, index: pd.Index[Any], decimals: bool) -> dict[
         "integer": "Int64",
         "boolean": "boolean",
     }
-    return {column.name: pd.Series(index=index, dtype=dtypes.get(column.type, "str"))}
+    if column.type in dtypes:
+        return {column.name: pd.Series(index=index, dtype=dtypes[column.type])}
+    # A text column of nothing, straight from Arrow: pandas fills one cell at a time.
+    nothing = pd.array(pa.nulls(n, pa.large_string()), dtype=_TEXT)
+    return {column.name: pd.Series(nothing, index=index)}
+
+
+_TEXT = pd.Series(dtype="str").dtype
 
 
 def _row_errors(
@@ -289,6 +296,8 @@ def _duplicates(
 
 def _repeated(cells: list[Cells], n: int) -> Bools:
     """Rows whose key, complete, is also another row's."""
+    if len(cells) == 1 and cells[0].all_different():
+        return np.zeros(n, dtype=bool)  # an id column of distinct ids: nothing to number
     key = np.zeros(n, dtype=np.int64)
     complete = np.ones(n, dtype=bool)
     radix = 1

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from engine.ir import Compiled, FieldRef, Node
-from engine.money import EXACT, exact_mul
+from engine.money import EXACT, exact_mul, scaled
 from engine.pay.inputs import exact_value, split_shares
 from engine.pay.math import PayoutIssue
 from engine.pay.spec import CreditRule, MeasureSpec, PlanSpec
@@ -51,6 +51,11 @@ def column_texts(frame: pd.DataFrame, name: str) -> Array:
     if name not in frame.columns:
         return np.full(len(frame), None, dtype=object)
     column = frame[name]
+    if isinstance(column.dtype, pd.StringDtype):
+        # Stripped once per distinct value (a rep id repeats on every deal and quota).
+        codes, distinct = pd.factorize(column)
+        texts = [text.strip() or None for text in distinct.tolist()]
+        return np.asarray([*texts, None], dtype=object)[codes]
     values = np.asarray(column.astype(object).where(column.notna(), None), dtype=object)
     if column.dtype != object and not isinstance(column.dtype, pd.StringDtype):
         values = np.asarray([None if v is None else str(v) for v in values], dtype=object)
@@ -463,7 +468,7 @@ def _places(value: Decimal) -> int:
 def _as_decimals(values: Array, scale: int | None) -> Array:
     if scale is None:
         return np.asarray(values, dtype=object)
-    return np.asarray([Decimal(int(v)).scaleb(-scale) for v in values.tolist()], dtype=object)
+    return np.asarray(scaled(values.tolist(), scale), dtype=object)
 
 
 def _sums(c: Credits, slot: Array, take: Bools, size: int) -> Array:
@@ -482,4 +487,4 @@ def _sums(c: Credits, slot: Array, take: Bools, size: int) -> Array:
         sums = np.zeros(size, dtype=np.int64)
         np.add.at(sums, slots, values)
     scale = c.scale
-    return np.asarray([Decimal(int(s)).scaleb(-scale) for s in sums.tolist()], dtype=object)
+    return np.asarray(scaled(sums.tolist(), scale), dtype=object)

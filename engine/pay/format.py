@@ -3,7 +3,7 @@ shape of a payout row (both pay paths and the fixtures build it here)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -12,6 +12,7 @@ from engine.pay.math import PlanPayout
 from engine.results import FrozenDict
 
 __all__ = [
+    "measure_entries",
     "measure_entry",
     "payout_row",
     "show_amount",
@@ -23,9 +24,16 @@ __all__ = [
 _MICRO = Decimal("0.000001")
 
 
+def _plain(value: Decimal) -> str:
+    """A Decimal written without an exponent (`f"{value:f}"`): `str` writes the same text,
+    three times faster, unless it writes an exponent (`1E+1`, `1E-7`)."""
+    text = str(value)
+    return f"{value:f}" if "E" in text else text
+
+
 def show_money(value: Decimal) -> str:
     """A payout as a decimal string with two places (`5625.00`)."""
-    text = f"{value:f}"
+    text = _plain(value)
     whole, _, fraction = text.partition(".")
     if len(fraction) > 2:
         return format_money(value)  # a ruleset rounding finer than the cent
@@ -37,7 +45,7 @@ def show_amount(value: Decimal | None) -> str | None:
     """A credited value or quota as text: two places when exact to the cent, else as needed."""
     if value is None:
         return None
-    whole, _, fraction = f"{value:f}".partition(".")
+    whole, _, fraction = _plain(value).partition(".")
     fraction = fraction.rstrip("0") if len(fraction) > 2 else fraction
     text = f"{whole}.{fraction.ljust(2, '0')}"
     return "0.00" if text == "-0.00" else text
@@ -50,7 +58,7 @@ def show_attainment(value: Decimal | None) -> str | None:
     if value is None:
         return None
     truncated = value.quantize(_MICRO, rounding=ROUND_FLOOR, context=EXACT).normalize(EXACT)
-    return "0" if not truncated else f"{truncated:f}"
+    return "0" if not truncated else _plain(truncated)
 
 
 #: Rates and budget ratios are shown as attainments are: truncated, never above the true one.
@@ -74,6 +82,36 @@ def measure_entry(
         rate_or_pct=show_ratio(rate),
         payout=show_money(payout),
     )
+
+
+def measure_entries(
+    name: str,
+    credited: Sequence[Decimal],
+    quota: Sequence[Decimal | None] | None,
+    attainment: Sequence[Decimal | None] | None,
+    rate: Sequence[Decimal | None],
+    payout: Sequence[Decimal],
+) -> list[FrozenDict]:
+    """`measure_entry` of each rep of a measure: columns in, one entry per rep out."""
+    none: list[None] = [None] * len(credited)
+    return [
+        FrozenDict(
+            measure=name,
+            credited=show_amount(c),
+            quota=show_amount(q),
+            attainment=show_attainment(a),
+            rate_or_pct=show_ratio(r),
+            payout=show_money(p),
+        )
+        for c, q, a, r, p in zip(
+            credited,
+            none if quota is None else quota,
+            none if attainment is None else attainment,
+            rate,
+            payout,
+            strict=True,
+        )
+    ]
 
 
 def payout_row(payout: PlanPayout) -> Mapping[str, Any]:

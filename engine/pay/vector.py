@@ -30,9 +30,9 @@ import pandas as pd
 
 from dsl.diagnostics import closest
 from engine.ir import Compiled
-from engine.money import EXACT, exact_div, exact_mul
+from engine.money import EXACT, exact_div, exact_mul, scaled
 from engine.pay.credit import Crediting, column_texts
-from engine.pay.format import measure_entry, show_money, show_ratio
+from engine.pay.format import measure_entries, show_money, show_ratio
 from engine.pay.inputs import as_date, measure_quota
 from engine.pay.math import PayoutIssue
 from engine.pay.schedule import schedule
@@ -163,7 +163,8 @@ class _Reps:
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts keyed by column name."""
     names = [str(c) for c in frame.columns]
-    return [dict(zip(names, row, strict=True)) for row in frame.itertuples(index=False)]
+    columns = [frame.iloc[:, i].tolist() for i in range(len(names))]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def close_dates(deals: pd.DataFrame | None) -> tuple[dt.date, dt.date] | None:
@@ -264,11 +265,16 @@ class PayoutEngine:
         factors = np.full(len(members), _ONE, dtype=object)
         keep = np.ones(len(members), dtype=bool)
         if plan.proration:
+            # Once per distinct (hire date, end date): most reps share them.
+            prorated: dict[tuple[Any, Any], tuple[int, Decimal]] = {}
             for i, position in enumerate(members.tolist()):
                 record = team.records[position]
-                days, factor = proration_factor(
-                    period, as_date(record.get("hire_date")), as_date(record.get("end_date"))
-                )
+                dates = (record.get("hire_date"), record.get("end_date"))
+                found = prorated.get(dates)
+                if found is None:
+                    found = proration_factor(period, as_date(dates[0]), as_date(dates[1]))
+                    prorated[dates] = found
+                days, factor = found
                 factors[i] = factor
                 if days == 0:
                     keep[i] = False
@@ -444,7 +450,7 @@ class _Quotas:
         where = pd.Index(reps[single]).get_indexer(pd.Index(rep_ids))
         hit = where >= 0
         cents = self.cents[rows][single][where[hit]]
-        found[hit] = [Decimal(int(c)).scaleb(-2) for c in cents.tolist()]
+        found[hit] = scaled(cents.tolist(), 2)
         return found
 
     def rows_of(self, rep: str) -> list[dict[str, Any]]:
@@ -620,7 +626,12 @@ def _capped(plan: PlanSpec, cap: Limit, values: Obj, target: Obj | None) -> Obj:
         return _where(values > ceiling, ceiling, values)
     if target is None:
         return values  # a share of no target caps nothing (the checker refuses it anyway)
-    limits = np.asarray([plan.cap_of(cap, t) for t in target], dtype=object)
+    if plan.quantum:
+        # A quantized cap depends on the target's value only: once per distinct target.
+        allowed = {t: plan.cap_of(cap, t) for t in dict.fromkeys(target.tolist())}
+        limits = np.asarray([allowed[t] for t in target.tolist()], dtype=object)
+    else:
+        limits = np.asarray([plan.cap_of(cap, t) for t in target], dtype=object)
     return _where(values > limits, limits, values)
 
 
@@ -668,28 +679,33 @@ def _pay_vector(
             lines.append((spec.name, c, q, rate, payout))
         if plan.cap is not None:
             total = _capped(plan, plan.cap, total, target)
-        rows = []
-        for i in range(n):
-            measures = tuple(
-                measure_entry(
-                    name,
-                    c[i],
-                    None if q is None else q[i],
-                    None if q is None or q[i] is None else exact_div(c[i], q[i]),
-                    rate[i],
-                    payout[i],
-                )
-                for name, c, q, rate, payout in lines
+        # Each measure's entries a column at a time: `measure_entries` formats a value once.
+        entries = [
+            measure_entries(
+                name,
+                c.tolist(),
+                None if q is None else q.tolist(),
+                None
+                if q is None
+                else [None if d is None else exact_div(x, d) for x, d in zip(c, q, strict=True)],
+                rate.tolist(),
+                payout.tolist(),
             )
-            rows.append(
-                {
-                    "rep_id": rep_ids[i],
-                    "plan": plan.name,
-                    "period": period.id,
-                    "payout": show_money(total[i]),
-                    "measures": measures,
-                    "paid": paid,
-                    "_target": None if target is None else target[i],
-                }
+            for name, c, q, rate, payout in lines
+        ]
+        targets = [None] * n if target is None else target.tolist()
+        rows = [
+            {
+                "rep_id": rep_id,
+                "plan": plan.name,
+                "period": period.id,
+                "payout": show_money(amount),
+                "measures": measures,
+                "paid": paid,
+                "_target": rep_target,
+            }
+            for rep_id, amount, measures, rep_target in zip(
+                rep_ids.tolist(), total.tolist(), zip(*entries, strict=True), targets, strict=True
             )
+        ]
     return rows

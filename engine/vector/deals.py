@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from engine.ir import (
     AS_OF,
     FieldRef,
 )
+from engine.money import scaled
 from engine.record import (
     probability_units,
     weighted_units,
@@ -228,15 +228,16 @@ def _playbooks(
     conflicts = filled_array(n, ())
     if several.any():  # rare: only then are the sets of applying playbooks named
         conflicts = names_by_bits(np.where(several, 0, -1), applying, conflict, n)
-    ids = frame.data["id"].to_numpy(dtype=object)
-    for row in np.flatnonzero(several).tolist():
+    rows = np.flatnonzero(several)
+    ids = frame.data["id"].iloc[rows].to_numpy(dtype=object)  # only the rows named
+    for position, row in enumerate(rows.tolist()):
         both = conflicts[row]
         alerts.append(
             {
                 "kind": "playbook_conflict",
                 "subject": ", ".join(both),
-                "id": ids[row],
-                "message": f"deal {ids[row]} matches playbooks {_and(both)}: it gets none; "
+                "id": ids[position],
+                "message": f"deal {ids[position]} matches playbooks {_and(both)}: it gets none; "
                 "make their `when` conditions exclusive",
                 "severity": "warning",
             }
@@ -344,25 +345,24 @@ def weighted_objects(units: Array, known: Bools, scale: int) -> Array:
 
 
 def weighted_decimals(units: Array, scale: int) -> Array:
-    """`weighted_units(u, scale)` of each u, as Arrow makes Decimals from whole coefficients:
-    two places for a whole number of cents, else the places the value needs."""
+    """`weighted_units(u, scale)` of each u: two places for a whole number of cents, else the
+    places the value needs."""
     if scale < 2:
         return object_array([weighted_units(int(u), scale) for u in units.tolist()])
-    coefficient = units.copy()
+    coefficient = units
     places = np.full(len(units), scale, dtype=np.int64)
-    for _ in range(scale - 2):  # strip trailing zeros down to the cent
-        strip = coefficient % 10 == 0
-        coefficient[strip] //= 10
-        places[strip] -= 1
+    for _ in range(scale - 2):  # strip trailing zeros down to the cent (no masked writes)
+        tenth, rest = np.divmod(coefficient, 10)
+        strip = rest == 0
+        coefficient = np.where(strip, tenth, coefficient)
+        places -= strip
     result = np.empty(len(units), dtype=object)
-    for count in np.unique(places).tolist():
+    for count in range(2, scale + 1):  # a few place counts: no sort of the whole column
         here = places == count
-        words = coefficient[here].astype("<i8")
-        # Arrow's decimal128 is a little-endian 128-bit integer: the value, then its sign.
-        pairs = np.stack([words, words >> 63], axis=1)
-        kind = pa.decimal128(38, count)
-        array = pa.Array.from_buffers(kind, len(words), [None, pa.py_buffer(pairs)])
-        result[here] = array.to_numpy(zero_copy_only=False)
+        if here.all():
+            result[:] = scaled(coefficient.tolist(), count)
+        elif here.any():
+            result[here] = scaled(coefficient[here].tolist(), count)
     return result
 
 

@@ -29,7 +29,7 @@ from engine.ir import (
     ToFloat,
     walk,
 )
-from engine.money import EXACT
+from engine.money import EXACT, scaled
 from engine.record import (
     Fn,
     compile_node,
@@ -37,6 +37,7 @@ from engine.record import (
 from engine.vector.frame import Frame
 from engine.vector.values import (
     Array,
+    Bools,
     V,
     and_known,
     bool_value,
@@ -326,16 +327,27 @@ class Compiler:
             (node.arg.scale if node.arg else 0),
         )
 
+        # The rows `where` keeps and the argument, per source frame: a KPI is aggregated per
+        # rep and then per team over the same rows, computed once.
+        last: list[Any] = [None, None, None]
+
+        def rows_of(frame: Frame) -> tuple[Bools | None, V | None]:
+            if last[0] is not frame:
+                kept = truth(where(frame), frame.n) if where is not None else None
+                found = arg(frame) if arg is not None else None
+                last[:] = [frame, kept, found]
+            return last[1], last[2]
+
         def aggregate(groups: Frame) -> V:
             assert isinstance(groups, Groups)
             frame, codes, count = groups.source, groups.group_codes, groups.n
+            kept, v = rows_of(frame)
             take = codes >= 0
-            if where is not None:
-                take = take & truth(where(frame), frame.n)
+            if kept is not None:
+                take = take & kept
             if function == "count":
                 return V(np.bincount(codes[take], minlength=count).astype(np.int64))
-            assert arg is not None
-            v = arg(frame)
+            assert v is not None
             take = take & full_known(v, frame.n)
             values = np.broadcast_to(v.values, (frame.n,))[take]
             series = pd.Series(values, dtype=np.int64 if kind in ("fixed", "date") else None)
@@ -390,3 +402,16 @@ def python_value(value: Any, kind: str, scale: int) -> Any:
     if kind == "float":
         return float(value)
     return value  # decimal (a Decimal), date, text, bool
+
+
+def python_values(values: Array, known: Bools, kind: str, scale: int) -> list[Any]:
+    """`python_value` of each known value (None where unknown), a whole column at once."""
+    if kind == "fixed" and values.dtype.kind in "iu":
+        found: list[Any] = values.tolist() if scale == 0 else scaled(values.tolist(), scale)
+    elif kind == "float" and values.dtype.kind == "f":
+        found = values.tolist()
+    else:
+        found = [python_value(v, kind, scale) for v in values.tolist()]
+    if known.all():
+        return found
+    return [v if k else None for v, k in zip(found, known.tolist(), strict=True)]

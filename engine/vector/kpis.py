@@ -21,7 +21,7 @@ from engine.vector.context import (
 from engine.vector.expr import (
     OPS,
     Groups,
-    python_value,
+    python_values,
 )
 from engine.vector.frame import Frame
 from engine.vector.values import (
@@ -60,7 +60,7 @@ def kpi_rows(
     """KPI values per role, rep and team (all reps of a role), against their targets."""
     compiled = ctx.compiled
     reps = valid.get("reps")
-    rows: list[dict[str, Any]] = []
+    columns: dict[str, list[Any]] = {name: [] for name in KPI_COLUMNS}
     used: set[str] = set()
     frames: dict[str, Frame] = {}
     if deal_frame is not None:
@@ -68,37 +68,53 @@ def kpi_rows(
     for record, table in FILE_NAMES.items():
         if record != "deal" and table in valid:
             frames[record] = ctx.table_frame(record, valid[table])
+    members_of = _members(reps)
     for role, names in compiled.roles.items():
-        members: list[str] = []
-        if reps is not None and "role" in reps.columns:
-            chosen = reps[reps["role"] == role]
-            members = sorted(str(i) for i in chosen["id"].dropna())
+        members = members_of.get(role, [])
         for name in names:
             kpi = compiled.kpis.get(name)
             if kpi is None or kpi.subject not in frames:
                 continue
             used.add(name)
-            rows.extend(_kpi_rows(ctx, kpi, role, members, frames[kpi.subject], reps))
+            _kpi_rows(ctx, kpi, role, members, frames[kpi.subject], reps, columns)
     for name, kpi in compiled.kpis.items():
         if name not in used and kpi.subject in frames:
-            rows.extend(_kpi_rows(ctx, kpi, None, [], frames[kpi.subject], None))
-    for row in rows:
-        if row["met"] is False:
-            kpi = compiled.kpis[row["kpi"]]
-            who = row["rep_id"] or (f"team {row['role']}" if row["role"] else "all")
+            _kpi_rows(ctx, kpi, None, [], frames[kpi.subject], None, columns)
+    for kpi_name, role, rep_id, value, target, met in zip(
+        *(columns[name] for name in KPI_COLUMNS), strict=True
+    ):
+        if met is False:
+            kpi = compiled.kpis[kpi_name]
+            who = rep_id or (f"team {role}" if role else "all")
             alerts.append(
                 {
                     "kind": "kpi",
-                    "subject": row["kpi"],
-                    "id": row["rep_id"] or row["role"],
+                    "subject": kpi_name,
+                    "id": rep_id or role,
                     "message": (
-                        f"{kpi.label or kpi.name} ({who}): {_show(row['value'])}, "
-                        f"target {kpi.target_op} {_show(row['target'])}"
+                        f"{kpi.label or kpi.name} ({who}): {_show(value)}, "
+                        f"target {kpi.target_op} {_show(target)}"
                     ),
                     "severity": "warning",
                 }
             )
-    return pd.DataFrame(rows, columns=list(KPI_COLUMNS))
+    if not columns["kpi"]:
+        return pd.DataFrame(columns=list(KPI_COLUMNS))
+    # Built as rows were before (a list of rows): each column's type inferred the same way.
+    return pd.DataFrame(
+        {name: pd.Series(values, dtype=object).infer_objects() for name, values in columns.items()}
+    )
+
+
+def _members(reps: pd.DataFrame | None) -> dict[str, list[str]]:
+    """The ids of each role's reps, sorted: one pass over the reps table for all roles."""
+    if reps is None or "role" not in reps.columns or "id" not in reps.columns:
+        return {}
+    found: dict[str, list[str]] = {}
+    for role, rep in zip(reps["role"].tolist(), reps["id"].tolist(), strict=True):
+        if isinstance(role, str) and isinstance(rep, str):
+            found.setdefault(role, []).append(rep)
+    return {role: sorted(ids) for role, ids in found.items()}
 
 
 def _kpi_rows(
@@ -108,7 +124,9 @@ def _kpi_rows(
     members: list[str],
     frame: Frame,
     reps: pd.DataFrame | None,
-) -> list[dict[str, Any]]:
+    columns: dict[str, list[Any]],
+) -> None:
+    """The rows of one KPI (each member of the role, then the team), added to `columns`."""
     inside = in_period(ctx, kpi.subject, frame)
     function = ctx.compiler(kpi.subject).compile(kpi.value)
 
@@ -116,12 +134,10 @@ def _kpi_rows(
         v = function(Groups(frame, codes, count))
         known = full_known(v, count)
         found = np.broadcast_to(v.values, (count,))
-        return [
-            python_value(found[i], kpi.value.kind, kpi.value.scale) if known[i] else None
-            for i in range(count)
-        ]
+        return python_values(found, known, kpi.value.kind, kpi.value.scale)
 
-    found: list[tuple[str | None, Any]] = []
+    rep_ids: list[str | None] = []
+    found: list[Any] = []
     owner = "id" if kpi.subject == "rep" else "rep_id"
     if role is not None and reps is not None and owner in frame.data.columns:
         codes, owners = frame.codes(owner)
@@ -131,32 +147,33 @@ def _kpi_rows(
         member_of = np.asarray([position.get(o, -1) for o in owners] + [-1], dtype=np.int64)[
             np.where(codes < 0, len(owners), codes)
         ]
-        per_rep = values(np.where(inside, member_of, -1), len(members))
-        found.extend(zip(members, per_rep, strict=True))
+        found = values(np.where(inside, member_of, -1), len(members))
+        rep_ids = list(members)
         team = values(np.where(inside & (member_of >= 0), 0, -1), 1)
     else:
         team = values(np.where(inside, 0, -1), 1)
-    found.append((None, team[0]))
+    rep_ids.append(None)
+    found.append(team[0])
     target = kpi.target.value if kpi.target is not None else None
-    rows: list[dict[str, Any]] = []
-    for rep_id, value in found:
-        met = None
-        if value is not None and target is not None and kpi.target_op is not None:
-            # A float value (a ratio) meets an exact target as a float, as everywhere else:
-            # 7,500 / 50,000 must meet `target >= 15%`.
-            bound = float(target) if isinstance(value, float) else target
-            met = bool(OPS[kpi.target_op](value, bound))
-        rows.append(
-            {
-                "kpi": kpi.name,
-                "role": role,
-                "rep_id": rep_id,
-                "value": value,
-                "target": target,
-                "met": met,
-            }
-        )
-    return rows
+    compare = OPS[kpi.target_op] if target is not None and kpi.target_op is not None else None
+    met: list[bool | None] = [None] * len(found)
+    if compare is not None:
+        # A float value (a ratio) meets an exact target as a float, as everywhere else:
+        # 7,500 / 50,000 must meet `target >= 15%`.
+        exact_bound, float_bound = target, float(target)  # type: ignore[arg-type]
+        met = [
+            None
+            if value is None
+            else bool(compare(value, float_bound if isinstance(value, float) else exact_bound))
+            for value in found
+        ]
+    n = len(found)
+    columns["kpi"].extend([kpi.name] * n)
+    columns["role"].extend([role] * n)
+    columns["rep_id"].extend(rep_ids)
+    columns["value"].extend(found)
+    columns["target"].extend([target] * n)
+    columns["met"].extend(met)
 
 
 def other_alerts(ctx: Context, valid: Mapping[str, pd.DataFrame], alerts: Alerts) -> None:

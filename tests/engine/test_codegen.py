@@ -1,0 +1,188 @@
+"""The generated lead evaluator (`engine.codegen`) gives the reference evaluator's result
+(`engine.record`) on every lead: same values, same types, same errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dsl.types import FieldType
+from engine import cells
+from engine.codegen import Unsupported, _Expressions, _Writer, identity_guard, lead_function
+from engine.demo import demo_tables
+from engine.ir import FieldRef
+from engine.loader import load, load_text
+from engine.program import Program
+from engine.record import LeadEvaluator, RecordError
+from engine.results import LeadResult
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS = sorted(p.name for p in (ROOT / "rulesets").iterdir() if (p / "tests").is_dir())
+
+
+def _typed(result: LeadResult) -> Any:
+    """A result with the type of every value, for a strict comparison (5 != Decimal(5))."""
+
+    def kind(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: kind(v) for k, v in value.items()}
+        if isinstance(value, tuple):
+            return tuple(kind(v) for v in value)
+        return (type(value).__name__, value)
+
+    return kind(
+        (result.id, result.score, result.status, dict(result.points), result.missing,
+         result.alerts)
+    )  # fmt: skip
+
+
+def _outcome(evaluate: Any, lead: Mapping[str, object]) -> Any:
+    try:
+        return _typed(evaluate(lead))
+    except RecordError as error:
+        return ("RecordError", error.errors)
+
+
+def assert_same(program: Program, leads: list[dict[str, Any]]) -> None:
+    reference = LeadEvaluator(program.compiled)
+    generated = lead_function(program.compiled, reference.reader)
+    assert generated is not None, "the client rulesets are all written out"
+    for lead in leads:
+        assert _outcome(generated, lead) == _outcome(reference, lead), lead
+
+
+def _variants(lead: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lead as text, with padded text, with a cell emptied, with a bad value."""
+    found = [lead]
+    for name, value in lead.items():
+        if isinstance(value, str):
+            found.append({**lead, name: f"  {value} "})
+            found.append({**lead, name: "n'importe quoi"})
+        found.append({**lead, name: None})
+        found.append({**lead, name: ""})
+    return found
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_client_rulesets_on_demo_leads(client: str) -> None:
+    program = load(ROOT / "rulesets" / client)
+    tables, _ = demo_tables(program, n_leads=60, n_deals=3, seed=11)
+    frame = tables["leads"]
+    leads = [
+        {str(k): (None if v != v else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
+    varied = [v for lead in leads[:6] for v in _variants(lead)]
+    assert_same(program, leads + varied)
+    # The same leads as an application holds them: typed values.
+    valid = program.validate(leads=frame).records("leads")
+    assert valid
+    assert_same(program, valid)
+
+
+def test_program_evaluate_lead_is_the_generated_function() -> None:
+    program = load(ROOT / "rulesets" / "contech-saas")
+    assert program._lead_call is not program._lead
+    lead = {"id": "L1", "budget": "confirmed", "sector": "industrie", "timing_months": 2}
+    assert program.evaluate_lead(lead) == program._lead(lead)
+
+
+RULESET = """
+ruleset gen "Generated" { currency EUR }
+
+record lead {
+  budget one_of confirmed, to_validate, blocking
+  sector text
+  timing_months number
+  employees integer
+  revenue money
+  hint integer 0..2
+  vip boolean
+  seen date
+  share percent
+}
+
+score fit "Fit" on lead {
+  budget { confirmed -> 20, to_validate -> 10, blocking -> 0 }
+  market { when sector in ["industrie", "services"] -> 15, otherwise -> 0 }
+  timing {
+    when timing_months < 3 -> 15, when timing_months in 3..6 -> 8, when timing_months > 6 -> 2
+  }
+  company { when employees >= 250 -> 10, when employees in 50..249 -> 6, otherwise -> 2 }
+  size { when revenue >= 50K and not vip -> 8, when revenue > 10K or vip -> 3, otherwise -> 1 }
+  bonus -> hint
+  fresh { when seen >= 2026-01-01 and vip -> 2.5, when employees > 1000 -> 1.5 }
+  part { when share >= 50% -> 1, when share is missing -> 0.5 }
+  status {
+    knockout out when budget == blocking
+    SQL when score > 70
+    warm when score >= 40.5
+    cold otherwise
+  }
+}
+"""
+
+VALUES: dict[str, list[Any]] = {
+    "budget": ["confirmed", "to_validate", "blocking", " confirmed", "maybe", None, ""],
+    "sector": ["industrie", "services", "autre", " industrie ", None],
+    "timing_months": [0, 2.5, 3, "3", 6, 6.5, float("nan"), "x", None, Decimal("4")],
+    "employees": [10, 50, 249, 250, 1001, "250", 2.0, 2.5, True, None],
+    "revenue": ["50000", "50K", "10 000,50", 10_001, Decimal("9999.99"), "abc", None],
+    "hint": [0, 2, 3, "1", None],
+    "vip": [True, False, "oui", "non", "peut-être", None],
+    "seen": [
+        dt.date(2026, 1, 1),
+        dt.date(2025, 12, 31),
+        "2026-02-01",
+        dt.datetime(2026, 1, 2),
+        "31/12/2025",
+        "demain",
+        None,
+    ],
+    "share": ["50%", 0.5, "49,5 %", 50, None],
+}
+
+
+def test_a_ruleset_of_every_construct_on_boundary_values() -> None:
+    program = load_text(RULESET, "gen.krl")
+    base: dict[str, Any] = {"id": "L1", **{name: values[0] for name, values in VALUES.items()}}
+    leads = [{**base, name: value} for name, values in VALUES.items() for value in values]
+    leads += [{**base, "id": None}, {**base, "id": "  "}, {"id": "L2"}]
+    assert_same(program, leads)
+
+
+@pytest.mark.parametrize(
+    ("kind", "values"),
+    [
+        (FieldType("one_of", options=("a", "b")), ["a", "b", " a", "c", "", None, 1]),
+        (FieldType("integer"), [0, 1, -5, True, 2.0, "3", None, Decimal(2)]),
+        (FieldType("number"), [0.0, 1.5, float("nan"), float("inf"), 2, "2,5", None]),
+        (FieldType("boolean"), [True, False, 1, 0, "oui", None]),
+        (FieldType("date"), [dt.date(2026, 1, 1), dt.datetime(2026, 1, 1, 5), "2026-01-01"]),
+        (FieldType("text"), ["L1", " L1", "L1\u00a0", "\tx", "a b", "", "  ", "\u2003", 5, None]),
+    ],
+)
+def test_a_guard_holds_only_where_the_coercer_returns_its_input(
+    kind: FieldType, values: list[Any]
+) -> None:
+    guard = identity_guard(kind, "x", "options")
+    assert guard is not None
+    coerce = cells.coercer(kind)
+    for value in values:
+        if eval(guard, {"options": frozenset(kind.options), "x": value, "_date": dt.date}):
+            assert coerce(value) is value, (kind.kind, value)
+
+
+def test_no_guard_for_a_ranged_field_or_text() -> None:
+    assert identity_guard(FieldType("integer", range=(Decimal(0), Decimal(2))), "x", None) is None
+    assert identity_guard(FieldType("percent"), "x", None) is None
+
+
+def test_a_field_the_reader_does_not_read_is_not_written() -> None:
+    with pytest.raises(Unsupported):
+        _Expressions(_Writer(), {}, {}).value(FieldRef("unknown", "text"))
