@@ -405,7 +405,8 @@ def lead_source(compiled: Compiled, reader: RowReader) -> tuple[str, dict[str, A
     for alert in compiled.alerts:
         if alert.subject == "lead":
             holds = exprs.value(alert.condition)
-            names.append(f"({alert.name!r},) if {holds} is True else ()")
+            # In parentheses: `a if x else b + c if y else d` would add inside the else.
+            names.append(f"(({alert.name!r},) if {holds} is True else ())")
     alerts = w.temp()
     w.line(f"{alerts} = {' + '.join(names) if names else '()'}")
     lead_id = fields.get("id", "None")

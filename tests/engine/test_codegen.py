@@ -186,3 +186,19 @@ def test_no_guard_for_a_ranged_field_or_text() -> None:
 def test_a_field_the_reader_does_not_read_is_not_written() -> None:
     with pytest.raises(Unsupported):
         _Expressions(_Writer(), {}, {}).value(FieldRef("unknown", "text"))
+
+
+def test_every_lead_alert_that_holds_is_raised() -> None:
+    # Found by the generated-ruleset property: the alerts were joined as `a if x else () + b
+    # if y else ()`, so the second alert was lost whenever the first held.
+    program = load_text(
+        'ruleset t "T" { currency EUR }\n'
+        "record lead { budget one_of confirmed, to_validate }\n"
+        'alert first on lead when id in ["L1"]\n'
+        'alert second on lead when id == "L1"\n'
+        "alert third on lead when budget == confirmed\n"
+    )
+    leads = [{"id": i, "budget": b} for i in ("L1", "L2") for b in ("confirmed", "to_validate")]
+    assert_same(program, leads)
+    assert program.evaluate_lead(leads[0]).alerts == ("first", "second", "third")
+    assert program.evaluate_lead(leads[3]).alerts == ()
