@@ -172,7 +172,10 @@ class Store:
         inside = self.path.resolve().relative_to(self._git_root).as_posix()
         try:
             commit = revisions.resolve(self._git_root, self.ref)
-            return revisions.archive(self._git_root, commit, inside, scratch), commit
+            # The rule files of the whole tree: the templates a ruleset extends come along at
+            # their place, even outside the served folder (`--ref v1 rulesets/fintech`).
+            root = revisions.archive(self._git_root, commit, inside, scratch, patterns=_COPIED)
+            return root, commit
         except revisions.RevisionError as error:
             raise SourceError(str(error)) from None
 

@@ -208,3 +208,28 @@ def test_a_git_tag_is_served_without_touching_the_working_tree(tmp_path: Path) -
     shutil.copytree(RULESETS / "fintech", outside / "fintech")
     not_git = koncept("serve", outside, "--ref", "main")
     assert not_git.returncode == 2 and "not in a git repository" in not_git.stderr
+
+
+def test_one_ruleset_served_from_git_brings_the_template_it_extends(tmp_path: Path) -> None:
+    from engine.serve.store import Store
+
+    repo = tmp_path / "practice"
+    shutil.copytree(RULESETS / "fintech", repo / "clients" / "fintech")
+    shutil.copytree(RULESETS / "house", repo / "house")  # outside the served folder
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "fintech on the house method")
+    main = (repo / "clients" / "fintech" / "main.krl").read_text(encoding="utf-8")
+    (repo / "clients" / "fintech" / "main.krl").write_text(
+        main.replace('extends "../house"', 'extends "../../house"'), encoding="utf-8"
+    )
+    _git(repo, "commit", "-q", "-am", "the house moves to the top of the repository")
+    store = Store(repo / "clients" / "fintech", ref="main")
+    served = store.load()
+    assert list(served.rulesets) == ["fintech"] and not served.refused
+    first = served.rulesets["fintech"].version
+    # A change to the house alone is a new version of the ruleset that extends it.
+    deals = repo / "house" / "deals.krl"
+    deals.write_text(deals.read_text("utf-8").replace(">= 14", ">= 13"), encoding="utf-8")
+    _git(repo, "commit", "-q", "-am", "house: strong from 13")
+    assert store.load().rulesets["fintech"].version != first
