@@ -1,16 +1,18 @@
 """What the CI tests share: a fake GitHub REST API (a real HTTP server on 127.0.0.1, in a
-thread) for the comment step, and helpers to build a client's git repository."""
+thread) for the comment step; the git helpers are every test's (tests/git_repo.py)."""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.git_repo import commit_all, git
+
+__all__ = ["REPOSITORY", "TOKEN", "FakeGithub", "commit_all", "git", "handler"]
 
 TOKEN = "ghs_fake-token-0123456789"
 REPOSITORY = "cabinet/client-acme"
@@ -107,33 +109,3 @@ def handler(state: FakeGithub) -> type[BaseHTTPRequestHandler]:
             self._handle("PATCH")
 
     return Handler
-
-
-def git(repo: Path, *args: str) -> str:
-    """Run git in `repo` (an identity of its own: the machine's config is not needed)."""
-    done = subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=Koncept Test",
-            "-c",
-            "user.email=test@koncept.invalid",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-            *args,
-        ],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def commit_all(repo: Path, message: str) -> str:
-    """Stage everything in `repo`, commit, and return the new commit's id."""
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")

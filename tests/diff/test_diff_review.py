@@ -20,28 +20,14 @@ import pytest
 
 from engine.cli.main import main
 from engine.schemas import diff_schema, dumps
+from tests.git_repo import git
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
 CLIENTS = sorted(
     p.name for p in (ROOT / "rulesets").iterdir() if p.is_dir() and (p / "tests").is_dir()
 )
-#: Fixed names and dates: the commits, so the golden files, are the same on every run.
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
-    "GIT_AUTHOR_DATE": "2026-06-01T12:00:00Z", "GIT_COMMITTER_DATE": "2026-06-01T12:00:00Z",
-    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-}  # fmt: skip
 ROWS = "200"
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True, text=True, check=True, env={**os.environ, **GIT_ENV},
-    )  # fmt: skip
-    return done.stdout.strip()
 
 
 def make_repo(tmp: Path, client: str) -> Path:

@@ -4,7 +4,6 @@ from git revisions, and reloaded under load with no failed or mixed-version answ
 from __future__ import annotations
 
 import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import yaml
 
 import engine
+from tests.git_repo import git
 from tests.serve.conftest import LEAD, RULESETS, koncept, serving
 
 
@@ -164,42 +164,25 @@ def _wait_for_refusal(url: str) -> dict[str, object]:
     pytest.fail("the broken version was not refused")
 
 
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={
-            "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@x",
-            "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@x",
-            "PATH": "/usr/bin:/bin",
-        },
-    )
-    return done.stdout.strip()
-
-
 def test_a_git_tag_is_served_without_touching_the_working_tree(tmp_path: Path) -> None:
     repo = tmp_path / "practice"
     shutil.copytree(RULESETS / "fintech", repo / "clients" / "fintech")
     shutil.copytree(RULESETS / "house", repo / "clients" / "house")
-    _git(repo, "init", "-q", "-b", "main")
+    git(repo, "init", "-q", "-b", "main")
     _threshold(repo / "clients" / "fintech", 65)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "fintech: SQL at 65")
-    _git(repo, "tag", "v1")
-    tagged = _git(repo, "rev-parse", "v1")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "fintech: SQL at 65")
+    git(repo, "tag", "v1")
+    tagged = git(repo, "rev-parse", "v1")
     _threshold(repo / "clients" / "fintech", 70)  # an edit not committed
-    status_before = _git(repo, "status", "--porcelain")
+    status_before = git(repo, "status", "--porcelain")
 
     args = [repo / "clients", "--ref", "v1", "--decision-log", "-"]
     with serving(args, tmp_path) as server, server.client() as client:
         answer = client.post("/v1/rulesets/fintech/lead", json=LEAD).json()
     assert answer["ruleset"]["commit"] == tagged
     assert answer["lead"]["status"] == "SQL"  # the tag's rules, not the working tree's
-    assert _git(repo, "status", "--porcelain") == status_before
+    assert git(repo, "status", "--porcelain") == status_before
     assert "at v1" in server.stderr()
 
     unknown = koncept("serve", repo / "clients", "--ref", "v9")
@@ -216,14 +199,14 @@ def test_one_ruleset_served_from_git_brings_the_template_it_extends(tmp_path: Pa
     repo = tmp_path / "practice"
     shutil.copytree(RULESETS / "fintech", repo / "clients" / "fintech")
     shutil.copytree(RULESETS / "house", repo / "house")  # outside the served folder
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "fintech on the house method")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "fintech on the house method")
     main = (repo / "clients" / "fintech" / "main.krl").read_text(encoding="utf-8")
     (repo / "clients" / "fintech" / "main.krl").write_text(
         main.replace('extends "../house"', 'extends "../../house"'), encoding="utf-8"
     )
-    _git(repo, "commit", "-q", "-am", "the house moves to the top of the repository")
+    git(repo, "commit", "-q", "-am", "the house moves to the top of the repository")
     store = Store(repo / "clients" / "fintech", ref="main")
     served = store.load()
     assert list(served.rulesets) == ["fintech"] and not served.refused
@@ -231,5 +214,5 @@ def test_one_ruleset_served_from_git_brings_the_template_it_extends(tmp_path: Pa
     # A change to the house alone is a new version of the ruleset that extends it.
     deals = repo / "house" / "deals.krl"
     deals.write_text(deals.read_text("utf-8").replace(">= 14", ">= 13"), encoding="utf-8")
-    _git(repo, "commit", "-q", "-am", "house: strong from 13")
+    git(repo, "commit", "-q", "-am", "house: strong from 13")
     assert store.load().rulesets["fintech"].version != first
