@@ -46,6 +46,7 @@ from engine.report.document import (
     show_cell,
 )
 from engine.results import error_text, is_missing
+from engine.vector.deals import win_rate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -838,16 +839,11 @@ def _win_rates(run: _Run) -> Section:
         here = deals[deals["playbook"] == playbook.name]
         won = int(_is(here, "status", "won").sum())
         lost = int(_is(here, "status", "lost").sum())
-        rate = Decimal(won) / Decimal(won + lost) if won + lost else None
+        exact, inside = win_rate(won, lost, playbook.win_rate)  # the engine's rule (its alert)
+        rate = None if exact is None else Decimal(exact.numerator) / exact.denominator
         low, high = playbook.win_rate if playbook.win_rate else (None, None)
-        inside = (
-            None
-            if rate is None or low is None or high is None
-            else ("oui" if low <= rate <= high else "non")
-        )
-        rows.append(
-            (playbook.label or playbook.name, len(here), won, lost, rate, low, high, inside)
-        )
+        shown = None if inside is None else ("oui" if inside else "non")
+        rows.append((playbook.label or playbook.name, len(here), won, lost, rate, low, high, shown))
     if not rows:
         return Section(title, ("Aucun playbook déclaré.",))
     chart = Chart(

@@ -302,6 +302,21 @@ def funnel_rows(ctx: Context, history: History, alerts: Alerts) -> pd.DataFrame:
     )
 
 
+def win_rate(
+    won: int, lost: int, expected: tuple[Any, Any] | None
+) -> tuple[Fraction | None, bool | None]:
+    """The rule of `expect win_rate LOW..HIGH`: won / (won + lost) over a playbook's closed
+    deals, inside the range with both ends included; None without a closed deal (and `inside`
+    None without a range)."""
+    if won + lost == 0:
+        return None, None
+    rate = Fraction(won, won + lost)
+    if expected is None:
+        return rate, None
+    low, high = (Fraction(v) for v in expected)
+    return rate, low <= rate <= high
+
+
 def win_rate_alerts(
     ctx: Context, frame: Frame | None, playbooks: Array | None, alerts: Alerts
 ) -> None:
@@ -317,11 +332,9 @@ def win_rate_alerts(
         here = playbooks == number
         won = int(np.count_nonzero(here & won_deals))
         lost = int(np.count_nonzero(here & lost_deals))
-        if won + lost == 0:
-            continue
-        rate = Fraction(won, won + lost)
-        low, high = (Fraction(v) for v in playbook.win_rate)
-        if not low <= rate <= high:
+        rate, inside = win_rate(won, lost, playbook.win_rate)
+        if rate is not None and not inside:
+            low, high = (Fraction(v) for v in playbook.win_rate)
             alerts.append(
                 {
                     "kind": "win_rate",
