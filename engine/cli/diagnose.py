@@ -21,7 +21,7 @@ from engine.cli._common import (
     report_unexpected,
     usage,
 )
-from engine.cli.simulate import OUTPUT_SUFFIXES, add_output_arguments, write_document
+from engine.cli.simulate import OUTPUT_SUFFIXES, add_output_arguments
 
 __all__ = ["register", "run"]
 
@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         if args.out is None:
             sys.stdout.write(diagnosis_text(diagnosis))
             return 0
+        from engine.report.write import write_document
+
         write_document(diagnosis_document(diagnosis), args.out, args.csv_dialect)
     except DataError as error:
         return report_data_error(error)

@@ -33,8 +33,6 @@ from engine.cli._common import (
 
 __all__ = ["register", "run"]
 
-_FORMATS = {".html": "html", ".htm": "html", ".xlsx": "xlsx", ".json": "json"}
-
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the `report` subcommand."""
@@ -75,23 +73,25 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report and write it; the summary goes to stderr."""
-    kind = _FORMATS.get(args.out.suffix.lower())
-    if kind is None and args.out.suffix:
-        known = ", ".join(_FORMATS)
+    from engine.report.write import OUTPUT_KINDS
+
+    if args.out.suffix and args.out.suffix.lower() not in OUTPUT_KINDS:
+        known = ", ".join(OUTPUT_KINDS)
         return usage(f"--out {args.out}: expected a file ending in {known}, or a folder (CSV)")
     program = load_program(args.ruleset)
     if isinstance(program, int):
         return program
     try:
-        return _report(program, args, kind or "csv")
+        return _report(program, args)
     except Exception as error:
         return report_unexpected(error)
 
 
-def _report(program: Any, args: argparse.Namespace, kind: str) -> int:
+def _report(program: Any, args: argparse.Namespace) -> int:
     from engine.cli.eval import SHOWN_ERRORS, summary
     from engine.data import DataError
     from engine.report.rituals import ReportError, build_report
+    from engine.report.write import write_document
 
     try:
         with Progress(3, long_run(args)) as progress:
@@ -109,7 +109,7 @@ def _report(program: Any, args: argparse.Namespace, kind: str) -> int:
                 origin=inputs.origin,
             )
             progress.step("writing")
-            written = _write(report.document, args.out, kind, args.csv_dialect)
+            written = write_document(report.document, args.out, args.csv_dialect)
     except DataError as error:
         return report_data_error(error)
     except ReportError as error:
@@ -118,28 +118,3 @@ def _report(program: Any, args: argparse.Namespace, kind: str) -> int:
         return cannot_write(error, args.out)
     sys.stderr.write(summary(report.results, inputs, SHOWN_ERRORS, written))
     return 0
-
-
-def _write(document: Any, out: Path, kind: str, dialect: str) -> list[Path]:
-    from engine.files import atomic_file
-    from engine.report.document import to_json
-
-    if kind == "html":
-        from engine.report.html import write_html
-
-        write_html(document, out)
-    elif kind == "xlsx":
-        from engine.report.xlsx import write_xlsx
-
-        write_xlsx(document, out)
-    elif kind == "json":
-        import json
-
-        with atomic_file(out) as stream:
-            json.dump(to_json(document), stream, ensure_ascii=False, indent=1)
-            stream.write("\n")
-    else:
-        from engine.report.spreadsheet import csv_dialect, write_csv_tables
-
-        return write_csv_tables(document, out, csv_dialect(dialect))
-    return [out]

@@ -9,7 +9,6 @@ Exit codes: 0 written; 1 the ruleset (or the edited one) has errors; 2 usage or 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -27,9 +26,9 @@ from engine.cli._common import (
 from engine.schemas import FILE_NAMES
 
 if TYPE_CHECKING:
-    from engine.report.document import Document
+    pass
 
-__all__ = ["OUTPUT_SUFFIXES", "add_output_arguments", "register", "run", "write_document"]
+__all__ = ["OUTPUT_SUFFIXES", "add_output_arguments", "register", "run"]
 
 #: What `--out` may name: a file of one of these, or a folder (no suffix) for CSV tables.
 OUTPUT_SUFFIXES = (".html", ".xlsx", ".json", "")
@@ -206,6 +205,8 @@ def _simulate(args: argparse.Namespace) -> int:
         changes=changes,
         origin=origin,
     )
+    from engine.report.write import write_document
+
     document = simulation_document(simulation)
     write_document(document, args.out, args.csv_dialect)
     print(f"wrote {args.out}", file=sys.stderr)
@@ -230,28 +231,3 @@ def _quota(text: str) -> tuple[str, Decimal]:
     if value <= 0:
         raise SimulationError(f"--quota {text}: a quota must be above 0")
     return (name.strip() or "*"), value
-
-
-def write_document(document: Document, path: Path, dialect: str = "standard") -> None:
-    """Write a report as the file's suffix says: .html, .xlsx or .json (exact figures); a path
-    without a suffix is a folder of CSV files, one per table, in the CSV dialect."""
-    suffix = path.suffix.lower()
-    if suffix == "":
-        from engine.report.spreadsheet import csv_dialect, write_csv_tables
-
-        write_csv_tables(document, path, csv_dialect(dialect))
-    elif suffix == ".html":
-        from engine.report.html import write_html
-
-        write_html(document, path)
-    elif suffix == ".xlsx":
-        from engine.report.xlsx import write_xlsx
-
-        write_xlsx(document, path)
-    else:
-        from engine.files import atomic_file
-        from engine.report.document import to_json
-
-        with atomic_file(path) as stream:
-            json.dump(to_json(document), stream, ensure_ascii=False, indent=2)
-            stream.write("\n")
