@@ -20,7 +20,8 @@ Each scenario runs in a fresh process per size (so its peak RSS is its own), on 
   groupby + Decimal payouts of `benchmarks/payouts.py`; payouts checked equal first.
 
 Prints, per size: the best time of `--repeat`, the time per row, the ratio to the previous size,
-the peak RSS of the process (data included), and the hand-written time.
+the peak RSS of the process (data included), and the hand-written time; for leads, also the CPU
+time of both (every thread), steadier than wall time when other work shares the machine.
 
 `--guard`: the linearity guard, in one process. Each stage (validation, deals + KPIs, pay)
 is timed at R reps / D deals, at 2R reps / D deals and at 2R / 2D (median of 3): a linear stage
@@ -111,13 +112,21 @@ def peak_rss() -> int:
 
 def best(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """Best wall time of `repeat` runs, and the last result."""
-    times, result = [], None
+    seconds, _, result = timed(run, repeat)
+    return seconds, result
+
+
+def timed(run: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    """Best wall time and best CPU time (every thread of the process) of `repeat` runs, and the
+    last result. On a shared machine CPU time varies less than wall time: the work done."""
+    times, cpu, result = [], [], None
     for _ in range(repeat):
         gc.collect()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = run()
         times.append(time.perf_counter() - start)
-    return min(times), result
+        cpu.append(time.process_time() - start_cpu)
+    return min(times), min(cpu), result
 
 
 # ----------------------------------------------------------------------------- data
@@ -182,10 +191,11 @@ def run_leads(program: Program, n: int, repeat: int) -> dict[str, Any]:
     mine = results.leads.set_index("id")["score"].reindex(leads["id"]).to_numpy(dtype=np.int64)
     if not np.array_equal(mine, scores):
         raise RuntimeError("the engine's and the hand-written scores differ")
-    seconds, _ = best(lambda: program.evaluate(leads=leads), repeat)
+    seconds, cpu, _ = timed(lambda: program.evaluate(leads=leads), repeat)
     validation, _ = best(lambda: program.validate(leads=leads), repeat)
-    hand, _ = best(lambda: bench_engine.hand_scores(leads), repeat)
-    return {"seconds": seconds, "hand": hand, "parts": {"validation": validation}}
+    hand, hand_cpu, _ = timed(lambda: bench_engine.hand_scores(leads), repeat)
+    parts = {"validation": validation, "cpu": cpu, "hand cpu": hand_cpu}
+    return {"seconds": seconds, "hand": hand, "parts": parts}
 
 
 def run_deals(program: Program, n: int, repeat: int, parquet: Path | None = None) -> dict[str, Any]:

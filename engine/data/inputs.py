@@ -21,7 +21,7 @@ from engine.schemas import FILE_NAMES, table_columns
 __all__ = ["Codes", "Validation", "table_columns", "validate_inputs"]
 
 Array = npt.NDArray[Any]
-#: A factorized text column: codes (-1: missing) and the distinct values.
+#: A factorized text (or number) column: codes (-1: missing) and the distinct values as text.
 Codes = tuple[Array, list[Any]]
 
 
@@ -34,8 +34,8 @@ def validate_inputs(
     model: Model, stages: tuple[str, ...], frames: Mapping[str, pd.DataFrame | None]
 ) -> Validation:
     """Validate the given input tables against the ruleset's records (and its stage ids): the
-    valid rows typed, their factorized text columns, every rejected row, and
-    `in = out + rejected` per table."""
+    valid rows typed, their factorized text columns (and number columns of few values), every
+    rejected row, and `in = out + rejected` per table."""
     known_values = {"stage": stages} if stages else {}
     errors: list[RowError] = []
     counts: dict[str, TableCounts] = {}
@@ -62,9 +62,10 @@ def validate_inputs(
         rows_in = checked.rows_in + len({error.row for error in unreadable})
         counts[table] = TableCounts(table, rows_in, len(kept), rows_in - len(kept))
         valid[table] = kept.reset_index(drop=True)
+        # Text columns and number columns of few values, as the engine reads them.
         codes[table] = {
             name: (found if inside is None else found[inside], list(distinct))
-            for name, (found, distinct) in checked.codes.items()
+            for name, (found, distinct) in {**checked.codes, **checked.numbers}.items()
         }
     return valid, codes, errors, counts
 

@@ -39,6 +39,7 @@ __all__ = [
     "as_text",
     "column_cells",
     "loads_json",
+    "mix_keys",
     "read_records",
     "read_table",
     "repeated_key",
@@ -652,13 +653,11 @@ def _trimmed(array: pa.Array) -> bool:
     Reads only the first and last byte of each cell; any byte outside printable ASCII sends the
     column to the real strip, which knows every Unicode space.
     """
-    _, offsets_buffer, data_buffer = array.buffers()
+    data_buffer = array.buffers()[2]
     if data_buffer is None or len(array) == array.null_count:
         return True  # no characters at all
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets = np.frombuffer(offsets_buffer, dtype=width).astype(np.int64, copy=False)
-    starts = offsets[array.offset : array.offset + len(array)]
-    stops = offsets[array.offset + 1 : array.offset + len(array) + 1]
+    offsets = _offsets(array)
+    starts, stops = offsets[:-1], offsets[1:]
     # Empty cells have no edges, and a missing cell's bytes (if any) are not text.
     cells = stops > starts
     if array.null_count:
@@ -666,7 +665,7 @@ def _trimmed(array: pa.Array) -> bool:
     if not cells.all():
         starts, stops = starts[cells], stops[cells]
     data = np.frombuffer(data_buffer, dtype=np.uint8)
-    ends = np.concatenate((data[starts], data[stops - 1]))
+    ends = np.concatenate((np.take(data, starts), np.take(data, stops - 1)))
     return bool(((ends > 0x20) & (ends < 0x7F)).all())
 
 
@@ -684,6 +683,10 @@ class Cells:
     full: pd.Series[Any] | None
     codes: npt.NDArray[np.integer[Any]] | None = None
     values: pd.Series[Any] | None = None
+    #: `all_different`, once known.
+    different: bool | None = None
+    #: `by_value`, once known.
+    coded: tuple[npt.NDArray[np.integer[Any]], list[str]] | None = None
 
     def unit(self) -> pd.Series[Any]:
         """What per-value work runs on: the dictionary, or every cell."""
@@ -699,15 +702,18 @@ class Cells:
     def present(self) -> Bools:
         """Rows whose cell is not missing."""
         if self.codes is not None and self.values is not None:
-            return np.asarray(self.values.notna().to_numpy()[self.codes], dtype=bool)
+            if self.values.notna().all():
+                return np.ones(len(self.codes), dtype=bool)
+            return np.asarray(self.by_value()[0] >= 0)
         return self.text().notna().to_numpy()
 
     def spread(self, unit: pd.Series[Any]) -> pd.Series[Any]:
         """A column computed per dictionary value (`unit`), taken to every row."""
         assert self.codes is not None
         if isinstance(unit.dtype, np.dtype):
-            return pd.Series(unit.to_numpy()[self.codes], index=self.index)
-        return pd.Series(unit.array.take(self.codes), index=self.index)
+            taken = np.take(unit.to_numpy(), self.codes)  # np.take: faster than indexing
+            return pd.Series(taken, index=self.index, copy=False)
+        return pd.Series(unit.array.take(self.codes), index=self.index, copy=False)
 
     def at(self, positions: npt.NDArray[np.intp]) -> list[str | None]:
         """The cells of some rows, None where missing."""
@@ -719,25 +725,35 @@ class Cells:
         return [None if pd.isna(cell) else str(cell) for cell in cells.tolist()]
 
     def by_value(self) -> tuple[npt.NDArray[np.integer[Any]], list[str]]:
-        """For a coded column: a code per row (-1: missing) and the distinct values."""
+        """For a coded column: a code per row (-1: missing) and the distinct values (worked
+        out once)."""
         assert self.codes is not None and self.values is not None
-        remap, distinct = pd.factorize(self.values, use_na_sentinel=True)
-        names = [str(value) for value in distinct]
-        if len(names) == len(self.values):  # the dictionary as it is: no missing, no repeat
-            return self.codes, names
-        return np.asarray(remap, dtype=np.int64)[self.codes], names
+        if self.coded is None:
+            remap, distinct = pd.factorize(self.values, use_na_sentinel=True)
+            names = [str(value) for value in distinct]
+            codes = self.codes
+            if len(names) < len(self.values):  # a missing or repeated entry: codes change
+                codes = np.take(np.asarray(remap, dtype=codes.dtype), codes)
+            self.coded = (codes, names)
+        return self.coded
 
     def all_different(self) -> bool:
-        """Whether no two present cells are the same text (Arrow's distinct values, without
-        numbering each row: the common answer for an id column, found cheaply)."""
+        """Whether no two present cells are the same text, without numbering each row: the
+        common answer for an id column, found cheaply (worked out once)."""
+        if self.different is None:
+            self.different = self.codes is None and _all_different(_storage(self.text()))
+        return self.different
+
+    def keys(self) -> npt.NDArray[np.uint64] | None:
+        """A 64-bit key per row, equal for equal cells (different cells may share one; a missing
+        cell has any key): a coded column's codes, else its bytes read as integers. None when
+        cells are too long or wide to be read so."""
         if self.codes is not None:
-            return False  # few distinct values: repeats, or too few rows to matter
+            return self.by_value()[0].astype(np.uint64)
         array = _storage(self.text())
         if array is None:
-            return False
-        nulls = int(array.null_count)
-        distinct = len(pc.unique(array)) - (1 if nulls else 0)  # null: one value
-        return bool(distinct == len(array) - nulls)
+            return None
+        return _text_keys(pc.fill_null(array, "") if array.null_count else array)
 
     def factorized(self) -> tuple[npt.NDArray[np.integer[Any]], int]:
         """A code per row (-1: missing) and the number of distinct values."""
@@ -755,6 +771,83 @@ class Cells:
                 return codes, int(codes[-1]) + 1
         codes, distinct = pd.factorize(text, use_na_sentinel=True)
         return np.asarray(codes, dtype=np.int64), len(distinct)
+
+
+def _all_different(array: pa.Array | None) -> bool:
+    """Whether no two present cells of an Arrow text column are the same (False for other
+    storage, and for a column of few distinct values, coded: repeats, or too few rows to
+    matter)."""
+    if array is None:
+        return False
+    if array.null_count:
+        array = array.drop_null()
+    keys = _text_keys(array)
+    if keys is not None:
+        # Equal texts have equal keys: keys all different prove the texts are. numpy sorts
+        # integers by radix, far faster than hashing each text; equal keys (a repeat, or two
+        # texts that share a key) are settled by Arrow's distinct values.
+        ordered = np.sort(keys)
+        if not np.any(ordered[1:] == ordered[:-1]):
+            return True
+    return bool(len(pc.unique(array)) == len(array))
+
+
+#: Longest cells (in bytes) read as integer keys by `_text_keys`; longer ones are hashed by Arrow.
+_KEY_BYTES = 64
+
+
+def _text_keys(array: pa.Array) -> npt.NDArray[np.uint64] | None:
+    """A 64-bit key per cell of a text column without missing cells, equal for equal texts (two
+    different texts may share one): the cells' bytes padded to the same width and read as
+    integers, mixed into one. None when cells are long or of different widths even padded."""
+    if not len(array):
+        return None
+    widths = _byte_widths(array)
+    if int(widths.max()) > _KEY_BYTES:
+        return None
+    if int(widths.min()) != int(widths.max()):
+        # Pad every cell to the longest: of different widths in bytes still when not ASCII.
+        longest = pc.max(pc.utf8_length(array)).as_py()
+        array = pc.utf8_rpad(array, width=longest, padding=" ")
+        widths = _byte_widths(array)
+        if int(widths.min()) != int(widths.max()):
+            return None
+    width = int(widths[0])
+    if not width:
+        return None
+    start = int(_offsets(array)[0])
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[start : start + width * len(array)]
+    matrix = data.reshape(len(array), width)
+    if width % 8:
+        padded = np.zeros((len(array), width + 8 - width % 8), dtype=np.uint8)
+        padded[:, :width] = matrix
+        matrix = padded
+    words = np.ascontiguousarray(matrix).view(np.uint64)
+    keys = words[:, 0]
+    for column in range(1, words.shape[1]):
+        keys = mix_keys(keys, words[:, column])
+    return keys
+
+
+def mix_keys(keys: npt.NDArray[np.uint64], more: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
+    """Keys of a row made of two parts, from the keys so far and the next part's (equal parts,
+    equal keys): multiply-xorshift, so that the first part's bits spread over the key before
+    the next comes in."""
+    mixed = keys * np.uint64(0x9E3779B97F4A7C15)
+    mixed ^= mixed >> np.uint64(29)
+    mixed ^= more.astype(np.uint64, copy=False)
+    return mixed
+
+
+def _offsets(array: pa.Array) -> npt.NDArray[np.int64]:
+    """Where each cell of an Arrow text column begins in its data, and where the last ends."""
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=width)
+    return offsets[array.offset : array.offset + len(array) + 1].astype(np.int64, copy=False)
+
+
+def _byte_widths(array: pa.Array) -> npt.NDArray[np.int64]:
+    return np.diff(_offsets(array))
 
 
 #: Cells looked at to judge whether a column has few distinct values.

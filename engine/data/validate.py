@@ -23,7 +23,7 @@ from dsl.canonical import Column
 from dsl.diagnostics import closest
 from engine import cells
 from engine.data.parse import parse_column
-from engine.data.read import Bools, Cells, as_text, column_cells
+from engine.data.read import Bools, Cells, as_text, column_cells, mix_keys
 from engine.schemas import RECORD_NAMES
 
 __all__ = ["KEYS", "RowError", "Validated", "validate_table"]
@@ -36,6 +36,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "territory": ("id",),
     "quota": ("rep_id", "period", "measure"),
     "stage_event": ("deal_id", "stage", "entered_at"),
+    "cancellation": ("deal_id",),
 }
 
 _A = TypeVar("_A")
@@ -66,6 +67,12 @@ class Validated:
     #: Text columns read as few distinct values: each valid row's code (-1: missing) and the
     #: distinct values, for callers that group or look up by value without hashing again.
     codes: Mapping[str, tuple[npt.NDArray[np.integer[Any]], tuple[str, ...]]] = field(
+        default_factory=dict
+    )
+    #: Number columns (number, integer, percent) read as few distinct values: each valid row's
+    #: code (-1: missing) and the distinct cells as text; rows of one code hold one number, so
+    #: the engine decides a condition on the column once per code.
+    numbers: Mapping[str, tuple[npt.NDArray[np.integer[Any]], tuple[str, ...]]] = field(
         default_factory=dict
     )
 
@@ -110,9 +117,10 @@ def validate_table(
             RowError(table, None, str(name), None, f"column {name!r} appears twice")
         )
     frame = frame.loc[:, ~frame.columns.duplicated()]
+    key = KEYS.get(RECORD_NAMES.get(table, table), ("id",))
     # Columns are taken from the frame here, then checked on their own (maybe side by side).
     given = [
-        (column, frame[column.name], known_values.get(column.name), decimals, currency)
+        (column, frame[column.name], known_values.get(column.name), decimals, currency, key)
         for column in columns
         if column.name in frame.columns
     ]
@@ -132,7 +140,6 @@ def validate_table(
         if bad.any():
             bad_any |= bad
             found.extend(_row_errors(table, column.name, order, cells, bad, row_numbers, messages))
-    key = KEYS.get(RECORD_NAMES.get(table, table), ("id",))
     if all(name in cells_of for name in key):
         duplicated = _duplicates(table, key, [cells_of[name] for name in key], row_numbers)
         for position, error in duplicated:
@@ -150,36 +157,43 @@ def validate_table(
     found.sort(key=lambda item: (item[0], item[1]))
     errors = (*table_errors, *(error for _, _, error in found))
     rejected = tuple(int(row) for row in row_numbers[bad_any])
-    codes = {
-        column.name: _valid_codes(cells_of[column.name], kept)
-        for column in columns
-        if column.type in ("text", "one_of") and column.name in cells_of
-        and cells_of[column.name].codes is not None
-    }  # fmt: skip
-    return Validated(table, valid, errors, rows_in, rejected, codes)
+    coded = [c for c in columns if c.name in cells_of and cells_of[c.name].codes is not None]
+    codes = {c.name: _valid_codes(cells_of[c.name], kept) for c in coded if c.type in _TEXTUAL}
+    numbers = {c.name: _valid_codes(cells_of[c.name], kept) for c in coded if c.type in _NUMBERS}
+    return Validated(table, valid, errors, rows_in, rejected, codes, numbers)
+
+
+#: Column types whose codes are shared with the engine: text (looked up by value) and numbers.
+_TEXTUAL = ("text", "one_of")
+_NUMBERS = ("number", "integer", "percent")
 
 
 Checked = tuple[Cells, dict[str, Any], Bools, dict[str | None, str]]
-Task = tuple[Column, "pd.Series[Any]", tuple[str, ...] | None, bool, str | None]
+Task = tuple[Column, "pd.Series[Any]", tuple[str, ...] | None, bool, str | None, tuple[str, ...]]
 
 
 def _check(task: Task) -> Checked:
-    """One column (with its known values, whether amounts get Decimals and the ruleset's
-    currency): its cells, typed values, invalid rows and the message of each bad value."""
-    column, given, known, decimals, currency = task
+    """One column (with its known values, whether amounts get Decimals, the ruleset's currency
+    and the table's key): its cells, typed values, invalid rows and the message of each bad
+    value."""
+    column, given, known, decimals, currency, key = task
     cells = column_cells(given)
+    if key == (column.name,):
+        cells.all_different()  # the key's repeats are looked for here, beside other columns
     unit = cells.unit()
     values, bad, messages = parse_column(column, unit, decimals, currency)
     if known is not None:
         bad = bad | _unknown(column.name, unit, known, messages)
     if cells.codes is not None:
         # Worked out per distinct value: each row takes its value's result.
-        textual = column.type in ("text", "one_of")
+        textual = column.type in _TEXTUAL
         values = {
             name: cells.text() if textual else cells.spread(series)
             for name, series in values.items()
         }
-        bad = bad[cells.codes]
+        bad = np.take(bad, cells.codes) if bad.any() else np.zeros(len(cells.codes), dtype=bool)
+        if textual or column.type in _NUMBERS:
+            cells.by_value()  # the codes the engine reads, worked out here beside other columns
     if column.required:
         bad = bad | ~cells.present()
         messages[None] = "required value is missing"
@@ -298,6 +312,8 @@ def _repeated(cells: list[Cells], n: int) -> Bools:
     """Rows whose key, complete, is also another row's."""
     if len(cells) == 1 and cells[0].all_different():
         return np.zeros(n, dtype=bool)  # an id column of distinct ids: nothing to number
+    if len(cells) > 1 and _keys_all_different(cells, n):
+        return np.zeros(n, dtype=bool)
     key = np.zeros(n, dtype=np.int64)
     complete = np.ones(n, dtype=bool)
     radix = 1
@@ -319,6 +335,22 @@ def _repeated(cells: list[Cells], n: int) -> Bools:
     repeated = np.zeros(n, dtype=bool)
     repeated[complete] = pd.Series(key).duplicated(keep=False).to_numpy()
     return repeated
+
+
+def _keys_all_different(cells: list[Cells], n: int) -> bool:
+    """Whether the rows' complete keys are all different, told from a 64-bit key per row (equal
+    keys for equal cells) and a sort, without numbering each column's values; False when they
+    may not be (a repeat, or two keys that mix alike: the exact count decides)."""
+    mixed = np.zeros(n, dtype=np.uint64)
+    complete = np.ones(n, dtype=bool)
+    for column in cells:
+        keys = column.keys()
+        if keys is None:
+            return False
+        complete &= column.present()
+        mixed = mix_keys(mixed, keys)
+    ordered = np.sort(mixed[complete])
+    return not np.any(ordered[1:] == ordered[:-1])
 
 
 def _unknown(

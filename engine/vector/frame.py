@@ -42,7 +42,8 @@ class Frame:
         history: History | None = None,
         codes: Mapping[str, Codes] | None = None,
     ) -> None:
-        """`codes`: text columns of `data` already factorized (by validation)."""
+        """`codes`: text columns of `data` already factorized (by validation), and number
+        columns of few values (their distinct values as text)."""
         self.data = data
         self.n = len(rows) if rows is not None else len(data)
         self.extras: dict[str, V] = dict(extras or {})
@@ -54,6 +55,7 @@ class Frame:
         self._entered: dict[str, V] = {}
         self._cache: dict[tuple[str, str, int], V] = {}
         self._codes: dict[str, Codes] = dict(codes or {})
+        self._grouped: dict[str, tuple[Array, int] | None] = {}
 
     def take(self, rows: Array) -> Frame:
         """The sub-frame of some rows (positions)."""
@@ -92,6 +94,7 @@ class Frame:
         )
         frame.parent, frame.rows, frame.n = self.parent, self.rows, self.n
         frame._cache, frame._codes, frame._entered = self._cache, self._codes, self._entered
+        frame._grouped = self._grouped
         return frame
 
     def field(self, ref: FieldRef) -> V:
@@ -115,6 +118,53 @@ class Frame:
         codes, uniques = self.codes(name)
         hit = np.asarray([u == value for u in uniques] + [False], dtype=bool)
         return hit[codes]
+
+    def distinct_rows(self, name: str) -> tuple[Array, Frame] | None:
+        """For what reads one column of the table and nothing else: each row's group of equal
+        values and a frame of one row per group, so that it is worked out once per value, then
+        taken to every row. None for a value the engine provides, and for a column of values
+        nearly all different (per row is then as cheap)."""
+        grouped = None if name in self.extras else self._groups(name)
+        if grouped is None:
+            return None
+        codes, count = grouped
+        first = np.full(count + 1, -1, dtype=np.int64)
+        first[codes] = np.arange(self.n, dtype=np.int64)  # a row of each group (-1: the last)
+        used = np.flatnonzero(first >= 0)
+        if 2 * len(used) > self.n:
+            return None
+        number = np.zeros(count + 1, dtype=np.int64)
+        number[used] = np.arange(len(used), dtype=np.int64)
+        return np.take(number, codes), self.take(first[used])
+
+    def _groups(self, name: str) -> tuple[Array, int] | None:
+        if name not in self._grouped:
+            self._grouped[name] = self._group(name)
+        return self._grouped[name]
+
+    def _group(self, name: str) -> tuple[Array, int] | None:
+        """Codes of equal values of a column (-1: missing) and how many codes there are, when
+        they come cheaply: the codes of validation (text, numbers of few values), whole numbers
+        in a short range by their offset from the smallest. None otherwise (hashing every row
+        could cost more than it saves)."""
+        found = self._codes.get(name)
+        if found is not None:
+            return found[0], len(found[1])
+        if self.parent is not None and self.rows is not None:
+            grouped = self.parent._groups(name)
+            return None if grouped is None else (grouped[0][self.rows], grouped[1])
+        if name not in self.data.columns or not pd.api.types.is_integer_dtype(
+            self.data[name].dtype
+        ):
+            return None
+        array = self.data[name].array
+        values = np.asarray(array.to_numpy(dtype=np.int64, na_value=0))
+        known = ~np.asarray(array.isna())
+        present = values[known]
+        low, high = (int(present.min()), int(present.max())) if len(present) else (0, 0)
+        if high - low >= self.n:
+            return None
+        return np.where(known, values - low, -1), high - low + 1
 
     def codes(self, name: str) -> tuple[Array, list[Any]]:
         """Factorized text: codes (-1 missing) and the distinct values."""
