@@ -39,7 +39,6 @@ from engine.ir import (
     Neg,
     Node,
     Not,
-    RouteIR,
     ScoreIR,
     StageIR,
     ToFloat,
@@ -102,6 +101,23 @@ def _result_maker() -> Callable[..., LeadResult]:
     exec(f"def make({args}):\n    r = new(LeadResult); {body}; return r", namespace)
     made: Callable[..., LeadResult] = namespace["make"]
     return made
+
+
+class _SharedTotals(dict[int, FrozenDict]):
+    """`{score: total}` mappings of one score of whole points, by total: each made once."""
+
+    #: Enough for any score of whole points a ruleset writes; past it, new totals are not kept.
+    LIMIT = 4096
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def make(self, total: int) -> FrozenDict:
+        made = FrozenDict({self.name: total})
+        if len(self) < self.LIMIT:
+            self[total] = made
+        return made
 
 
 class _Writer:
@@ -321,10 +337,12 @@ def _criterion(w: _Writer, exprs: _Expressions, criterion: CriterionIR, out: str
     w.line(f"{out} = None if {index} is None else {w.const(points)}[{index}]")
 
 
-def _score(
-    w: _Writer, fields: dict[str, str], compiled: Compiled, ir: ScoreIR, alerts: str, lead_id: str
-) -> None:
-    """Points, total, missing criteria and status of one score (`ScoreRunner`), then return."""
+def _totals(
+    w: _Writer, fields: dict[str, str], compiled: Compiled, ir: ScoreIR
+) -> tuple[str, str, str]:
+    """Points, total and missing criteria of one score (`ScoreRunner.points`): the names of
+    its total, its points mapping and its missing criteria. The total and each criterion's
+    points become fields (`fit.score`, `fit.size`) for the statuses and alerts that read them."""
     exprs = _Expressions(w, fields, compiled.stages)
     values = [w.temp() for _ in ir.criteria]
     for criterion, name in zip(ir.criteria, values, strict=True):
@@ -344,8 +362,17 @@ def _score(
     # Criterion by criterion from 0, as `sum` and `assemble` add them.
     total = w.temp()
     w.line(f"{total} = {' + '.join(['0', *values])}")
+    fields[f"{ir.name}.score"] = total
+    for name, v in zip(names, values, strict=True):
+        fields[f"{ir.name}.{name}"] = v
     pairs = ", ".join(f"{name!r}: {v}" for name, v in zip(names, values, strict=True))
-    # Statuses read the total as `score` (`ScoreRunner.status`); knock-outs first.
+    return total, f"FrozenDict({{{pairs}}})", missing
+
+
+def _status(w: _Writer, fields: dict[str, str], compiled: Compiled, ir: ScoreIR, total: str) -> str:
+    """The status of a total (`ScoreRunner.status`: knock-outs first); the name holding it."""
+    exprs = _Expressions(w, fields, compiled.stages)
+    # Statuses read the total as `score`.
     fields["score"] = total
     status = w.temp()
     ordered = [s for s in ir.statuses if s.knockout] + [s for s in ir.statuses if not s.knockout]
@@ -364,9 +391,21 @@ def _score(
         else:
             w.line(f"{status} = None")
             w.line("break")
-    del fields["score"]
-    points = f"FrozenDict({{{pairs}}})"
-    w.line(f"return _result({lead_id}, {total}, {status}, {points}, {missing}, {alerts})")
+    return status
+
+
+def _alerts(w: _Writer, fields: dict[str, str], compiled: Compiled) -> str:
+    """The names of the lead alerts that hold (they may read the status and the scores)."""
+    exprs = _Expressions(w, fields, compiled.stages)
+    names = []
+    for alert in compiled.alerts:
+        if alert.subject == "lead":
+            holds = exprs.value(alert.condition)
+            # In parentheses: `a if x else b + c if y else d` would add inside the else.
+            names.append(f"(({alert.name!r},) if {holds} is True else ())")
+    alerts = w.temp()
+    w.line(f"{alerts} = {' + '.join(names) if names else '()'}")
+    return alerts
 
 
 def lead_source(compiled: Compiled, reader: RowReader) -> tuple[str, dict[str, Any]]:
@@ -400,43 +439,51 @@ def lead_source(compiled: Compiled, reader: RowReader) -> tuple[str, dict[str, A
         with w.block(f"if {fields[name]} is None:"):
             w.line("_fail(record)")
             w.line("raise AssertionError('the reader let a missing required field through')")
-    exprs = _Expressions(w, fields, compiled.stages)
-    names = []
-    for alert in compiled.alerts:
-        if alert.subject == "lead":
-            holds = exprs.value(alert.condition)
-            # In parentheses: `a if x else b + c if y else d` would add inside the else.
-            names.append(f"(({alert.name!r},) if {holds} is True else ())")
-    alerts = w.temp()
-    w.line(f"{alerts} = {' + '.join(names) if names else '()'}")
     lead_id = fields.get("id", "None")
-    _routes(w, fields, compiled, compiled.routes["lead"], alerts, lead_id)
-    return "\n".join(w.lines) + "\n", w.namespace
+    # Every score first: a status may read any of them.
+    scores = [ir for _, ir in sorted(compiled.scores.items()) if ir.subject == "lead"]
+    found = {ir.name: _totals(w, fields, compiled, ir) for ir in scores}
+    totals = w.temp()
+    pairs = ", ".join(f"{name!r}: {total}" for name, (total, _, _) in found.items())
+    if len(scores) == 1 and scores[0].kind == "fixed" and scores[0].scale == 0:
+        # One score of whole points: few totals, each mapping made once and shared (results
+        # are immutable), as the table path shares one per combination.
+        ((total, _, _),) = found.values()
+        maker = w.const(_SharedTotals(scores[0].name))
+        w.line(f"{totals} = {maker}.get({total})")
+        with w.block(f"if {totals} is None:"):
+            w.line(f"{totals} = {maker}.make({total})")
+    else:
+        w.line(f"{totals} = FrozenDict({{{pairs}}})")
+    routes = compiled.routes["lead"]
 
+    def qualified(index: int) -> None:
+        ir = compiled.scores[routes[index].score]
+        total, points, missing = found[ir.name]
+        status = _status(w, fields, compiled, ir, total)
+        fields["status"], fields["score"] = status, total
+        alerts = _alerts(w, fields, compiled)
+        w.line(
+            f"return _result({lead_id}, {total}, {status}, {points}, {missing}, {alerts}, {totals})"
+        )
 
-def _routes(
-    w: _Writer,
-    fields: dict[str, str],
-    compiled: Compiled,
-    routes: tuple[RouteIR, ...],
-    alerts: str,
-    lead_id: str,
-) -> None:
-    """The route a lead takes (`_Qualifier.route`: first match; None or -1: no score), then
-    the score of that route."""
-    nothing = f"return _result({lead_id}, None, None, FrozenDict(), (), {alerts})"
-    if not routes:
-        w.line(nothing)
-        return
     if len(routes) == 1 and routes[0].condition is None:
-        _score(w, fields, compiled, compiled.scores[routes[0].score], alerts, lead_id)
-        return
-    route = w.temp()
-    _first_match(w, _Expressions(w, fields, compiled.stages), [r.condition for r in routes], route)
-    for index, chosen in enumerate(routes):
-        with w.block(f"if {route} == {index}:"):
-            _score(w, fields, compiled, compiled.scores[chosen.score], alerts, lead_id)
-    w.line(nothing)
+        qualified(0)
+    elif routes:
+        route = w.temp()
+        _first_match(
+            w, _Expressions(w, fields, compiled.stages), [r.condition for r in routes], route
+        )
+        for index in range(len(routes)):
+            with w.block(f"if {route} == {index}:"):
+                qualified(index)
+    if not (len(routes) == 1 and routes[0].condition is None):
+        # No route applies (or no score): neither score nor status.
+        if scores:
+            fields["status"] = fields["score"] = "None"
+        alerts = _alerts(w, fields, compiled)
+        w.line(f"return _result({lead_id}, None, None, FrozenDict(), (), {alerts}, {totals})")
+    return "\n".join(w.lines) + "\n", w.namespace
 
 
 def lead_function(compiled: Compiled, reader: RowReader) -> LeadFunction | None:

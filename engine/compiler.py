@@ -84,6 +84,8 @@ from decimal import Decimal
 
 from dsl import nodes as n
 from dsl import typed as t
+from dsl.canonical import STRATEGY_CHANNEL_FIELD
+from dsl.formatter import format_expr
 from dsl.model import Model
 from dsl.typed import TypedModel
 from dsl.types import FieldType
@@ -119,8 +121,11 @@ from engine.ir import (
     ScoreIR,
     StageIR,
     StatusIR,
+    StrategyIR,
+    StrategyLineIR,
     ToFloat,
     children,
+    field_refs,
     walk,
 )
 
@@ -407,9 +412,36 @@ class _Compiler:
         self.model = model
         self.typed = typed
         self.pipelines, self.stages, self.weighted_scale = _stages(model)
+        #: The results computed on each lead and deal, as the fields expressions read.
+        self.computed: dict[str, FieldRef] = {}
+        #: Their names per record.
+        self.computed_on: dict[str, set[str]] = {"lead": set(), "deal": set()}
 
     def lowering(self, provided: Mapping[str, FieldRef] | None = None) -> Lowering:
-        return Lowering(self.stages, self.weighted_scale, dict(provided or {}))
+        return Lowering(self.stages, self.weighted_scale, {**self.computed, **(provided or {})})
+
+    def computed_refs(self, scores: Mapping[str, ScoreIR]) -> None:
+        """How each computed result is held (`dsl.check.scope.computed_fields`): a score's
+        total and its criteria's points in the score's representation; the qualifying score in
+        one representation for all the record's scores; statuses, framework, playbook as text."""
+        for record, total in (("lead", "score"), ("deal", "qualification_score")):
+            mine = [s for s in scores.values() if s.subject == record]
+            for score in mine:
+                for name in ("score", *(c.name for c in score.criteria)):
+                    key = f"{score.name}.{name}"
+                    self.computed.setdefault(key, FieldRef(key, score.kind, score.scale))
+                    self.computed_on[record].add(key)
+            if not mine:
+                continue
+            floats = any(s.kind == "float" for s in mine)
+            scale = 0 if floats else max(s.scale for s in mine)
+            self.computed[total] = FieldRef(total, "float" if floats else "fixed", scale)
+            texts = ("status",) if record == "lead" else ("framework", "qualification_status")
+            self.computed.update({name: FieldRef(name, "text") for name in texts})
+            self.computed_on[record] |= {total, *texts}
+        if self.model.playbooks:
+            self.computed["playbook"] = FieldRef("playbook", "text")
+            self.computed_on["deal"].add("playbook")
 
     def condition(self, expr: n.Expr, lowering: Lowering) -> Node:
         return lowering.condition(self.typed.of(expr))
@@ -435,7 +467,9 @@ class _Compiler:
                 old.name, old.label, tuple(typed), old.expectations
             )
 
-    def score(self, score: n.Score) -> ScoreIR:
+    def score(self, score: n.Score, with_statuses: bool = True) -> ScoreIR:
+        """A score; without `with_statuses` its criteria only (their representation is needed to
+        lower the statuses, which may read every score)."""
         subject = score.subject.name
         fields = self.model.records[subject]
         lowering = self.lowering()
@@ -491,7 +525,7 @@ class _Compiler:
                 None if rule.condition is None else self.condition(rule.condition, statuses),
                 rule.knockout,
             )
-            for rule in score.statuses
+            for rule in (score.statuses if with_statuses else ())
         )
         return ScoreIR(score.name.name, score.label, subject, tuple(criteria), rules, kind, scale)
 
@@ -554,11 +588,51 @@ class _Compiler:
             typed.type,
         )
 
+    def strategy(self, strategy: n.Strategy) -> StrategyIR:
+        """The measured lines of a strategy, in the order written (the tolerance is the
+        block's; 0 pts when none is declared)."""
+        lowering = self.lowering()
+        lines: list[StrategyLineIR] = []
+        tolerance = Decimal(0)
+        for item in strategy.items:
+            if isinstance(item, n.StrategyTarget):
+                lines.append(
+                    StrategyLineIR(
+                        "revenue", item.measure.name, None, item.target.value, item.baseline.value
+                    )
+                )
+            elif isinstance(item, n.StrategyGrowth):
+                condition = self.condition(item.condition, lowering)
+                lines.append(StrategyLineIR("growth", item.name.name, condition, item.share.value))
+            elif isinstance(item, n.StrategyFocus):
+                condition = self.condition(item.condition, lowering)
+                lines.append(StrategyLineIR("focus", format_expr(item.condition), condition, None))
+            elif isinstance(item, n.StrategyChannel):
+                field_type = self.model.records["deal"].get(STRATEGY_CHANNEL_FIELD)
+                if field_type is None:
+                    raise CompileError(f"no `{STRATEGY_CHANNEL_FIELD}` field on deals")
+                ref = lowering.field(STRATEGY_CHANNEL_FIELD, field_type)
+                option = Const(item.name.name, "text")
+                lines.append(
+                    StrategyLineIR(
+                        "channel",
+                        item.name.name,
+                        Compare("==", ref, option, "text"),
+                        item.share.value,
+                    )
+                )
+            else:
+                tolerance = item.points.value / 100
+        return StrategyIR(strategy.label, tuple(lines), tolerance)
+
 
 def compile_model(model: Model, typed: TypedModel) -> Compiled:
     """Lower a checked model and its typed expressions into the program both evaluators run."""
     compiler = _Compiler(model, typed)
     compiler.exits()
+    # Criteria first (a status may read any score of its record), then the whole scores.
+    criteria = {name: compiler.score(s, with_statuses=False) for name, s in model.scores.items()}
+    compiler.computed_refs(criteria)
     scores = {name: compiler.score(score) for name, score in model.scores.items()}
     routes = {record: compiler.routes(record) for record in ("lead", "deal")}
     playbooks = tuple(compiler.playbook(p) for p in model.playbooks.values())
@@ -583,9 +657,11 @@ def compile_model(model: Model, typed: TypedModel) -> Compiled:
         )
         for alert in model.alerts.values()
     )
+    strategies = tuple(compiler.strategy(s) for s in model.strategies)
     stages = compiler.stages
     # What each record path reads (to coerce), from the expressions that run on it.
     on: dict[str, list[Node | None]] = {"lead": [], "deal": []}
+    on["deal"].extend(line.condition for s in strategies for line in s.lines)
     on["deal"].extend(e.condition for s in stages.values() for e in s.exits)
     for score in scores.values():
         on[score.subject].extend(c.condition for cr in score.criteria for c in cr.cases)
@@ -600,8 +676,22 @@ def compile_model(model: Model, typed: TypedModel) -> Compiled:
         on.setdefault(alert.subject, []).append(alert.condition)
     for kpi in kpis.values():
         on.setdefault(kpi.subject, []).append(kpi.value)
-    reads = {record: _reads(nodes) for record, nodes in on.items()}
-    texts = {record: _compared_texts(nodes) for record, nodes in on.items()}
+    on_record = compiler.computed_on
+    computed = {record: on_record.get(record, set()) for record in on}
+    reads = {record: _reads(nodes) - computed[record] for record, nodes in on.items()}
+    read_computed = {
+        record: {
+            name: compiler.computed[name]
+            for node in nodes
+            for ref in field_refs(node)
+            if (name := ref.name) in computed[record]
+        }
+        for record, nodes in on.items()
+    }
+    texts = {
+        record: {k: v for k, v in _compared_texts(nodes).items() if k not in computed[record]}
+        for record, nodes in on.items()
+    }
     # Fields of linked records (`territory.potential` on a rep), read through the link.
     links = {
         record: tuple(sorted(name for name in names if "." in name))
@@ -633,6 +723,8 @@ def compile_model(model: Model, typed: TypedModel) -> Compiled:
         compared_texts=texts,
         derived=derived,
         links={record: found for record, found in links.items() if found},
+        computed={record: found for record, found in read_computed.items() if found},
+        strategies=strategies,
     )
 
 

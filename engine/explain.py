@@ -130,7 +130,8 @@ class _Explainer:
         if score is None:
             lines.append(f"Lead {name} : aucun score ne s'applique.")
             return _text(lines)
-        why = self._status_why(score, result.status, result.score, row)
+        others = self._scores(row, result.scores)
+        why = self._status_why(score, result.status, result.score, row, others)
         status = result.status or "aucun statut"
         lines.append(f"Lead {name} : {status}" + (f" ({why})." if why else "."))
         lines.append(f"  Score {score.label or score.name} : {self._total(score, result.score)}")
@@ -139,6 +140,7 @@ class _Explainer:
             route = self._route_text(routes, trace, row, "lead")
             lines.append(f"  Score choisi : {score.label or score.name} ({route})")
         lines.extend(self._criteria(score, row, result.points, result.missing, trace, "lead", "  "))
+        lines.extend(self._other_scores("lead", score.name, row, result.scores, trace))
         lines.extend(self._alerts(result.alerts, "  "))
         return _text(lines)
 
@@ -195,11 +197,59 @@ class _Explainer:
         shown = _number(total)
         return f"{shown} / {_number(top)}" if top is not None else shown
 
+    def _scores(self, row: Row, totals: Mapping[str, ScoreValue]) -> dict[str, str]:
+        """How a status shows what it reads of the record's scores: `FIT 40` for `fit.score`,
+        `Taille (FIT) 30` for the points of `fit.size`."""
+        shown: dict[str, str] = {}
+        for name in totals:
+            score = self.compiled.scores[name]
+            label = score.label or score.name
+            shown[f"{name}.score"] = f"{label} {_number(totals[name])}"
+            _, points, _ = ScoreRunner(score, self.stages).points(dict(row))
+            for criterion in score.criteria:
+                value = _number(points.get(criterion.name, 0))
+                shown[f"{name}.{criterion.name}"] = (
+                    f"{criterion.label or criterion.name} ({label}) {value}"
+                )
+        return shown
+
+    def _other_scores(
+        self,
+        record: str,
+        chosen: str | None,
+        row: Row,
+        totals: Mapping[str, ScoreValue],
+        trace: Trace,
+    ) -> Iterator[str]:
+        """Every other score of the record: with its criteria when an expression reads it (a
+        status reading `fit.score`), else its total on one line."""
+        read = self.compiled.computed.get(record, {})
+        brief: list[str] = []
+        for name, total in totals.items():
+            if name == chosen:
+                continue
+            score = self.compiled.scores[name]
+            if not any(key.startswith(f"{name}.") for key in read):
+                brief.append(f"{score.label or score.name} {self._total(score, total)}")
+                continue
+            yield f"  Score {score.label or score.name} : {self._total(score, total)}"
+            _, points, missing = ScoreRunner(score, self.stages).points(dict(row))
+            cases = Trace(cases=trace.scores.get(name, {}))
+            yield from self._criteria(score, row, points, missing, cases, record, "    ")
+        if brief:
+            yield f"  Autres scores : {', '.join(brief)}"
+
     def _status_why(
-        self, score: ScoreIR, status: str | None, total: ScoreValue | None, row: Row
+        self,
+        score: ScoreIR,
+        status: str | None,
+        total: ScoreValue | None,
+        row: Row,
+        others: Mapping[str, str] | None = None,
     ) -> str:
-        """Why the status: `74 > 70`, `60 ≤ 70` (otherwise), `élimination : budget = blocking`."""
-        values = {"score": _number(total)}
+        """Why the status: `74 > 70`, `60 ≤ 70` (otherwise), `élimination : budget = blocking`;
+        the other scores it reads by label and total (`FIT 40 ≥ 30`)."""
+        values = {**(others or {}), "score": _number(total)}
         if status is None:
             return "aucune règle de statut ne s'applique"
         rule = next((s for s in score.statuses if s.name == status), None)
@@ -343,7 +393,10 @@ class _Explainer:
         score = self.compiled.scores[result.framework]
         route = self._route_text(routes, trace, row, "deal")
         status = self._status_label(score, result.qualification_status)
-        why = self._status_why(score, result.qualification_status, result.qualification_score, row)
+        others = self._scores(row, result.scores)
+        why = self._status_why(
+            score, result.qualification_status, result.qualification_score, row, others
+        )
         yield (
             f"  Qualification : {score.label or score.name} ({route}) : "
             f"{self._total(score, result.qualification_score)}, {status}"
@@ -352,6 +405,7 @@ class _Explainer:
         runner = ScoreRunner(score, self.stages)
         _, points, missing = runner.points(dict(row))
         yield from self._criteria(score, row, points, missing, trace, "deal", "    ")
+        yield from self._other_scores("deal", score.name, row, result.scores, trace)
 
     def _status_label(self, score: ScoreIR, status: str | None) -> str:
         if status is None:

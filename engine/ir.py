@@ -367,6 +367,32 @@ class AlertIR:
 
 
 @dataclass(frozen=True, slots=True)
+class StrategyLineIR:
+    """One measured line of a strategy (semantics: `engine.vector.strategy`).
+
+    `kind` is `revenue` (a target amount per year), `growth`, `focus` or `channel` (shares of
+    won amount); `condition` picks the deals a share counts (None for revenue); `target` is the
+    yearly amount or the share (None: measured only, as a focus); `baseline` the amount the
+    revenue target starts from."""
+
+    kind: str
+    name: str
+    condition: Node | None
+    target: Decimal | None
+    baseline: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyIR:
+    """A `strategy` block: its lines, and how far (a fraction: 5 pts is 0.05) a measured line
+    may stray from its target before it is off."""
+
+    label: str | None
+    lines: tuple[StrategyLineIR, ...]
+    tolerance: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Compiled:
     """Everything the evaluators need, resolved and typed."""
 
@@ -392,6 +418,11 @@ class Compiled:
     links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Per record and text field, the texts its expressions compare the field with.
     compared_texts: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    #: The strategies, measured on won deals (`engine.vector.strategy`).
+    strategies: tuple[StrategyIR, ...] = ()
+    #: Per record, the results computed on each record that expressions read (`status`,
+    #: `fit.score`, `qualification_status`...), as the fields the evaluators provide.
+    computed: Mapping[str, Mapping[str, FieldRef]] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- traversal

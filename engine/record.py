@@ -42,7 +42,6 @@ from engine.ir import (
     Node,
     Not,
     Reached,
-    RouteIR,
     ScoreIR,
     StageIR,
     ToFloat,
@@ -494,6 +493,11 @@ class ScoreRunner:
         "_cases", "_criteria", "_exact", "_knockouts", "_names", "_rules", "ir", "name",
     )  # fmt: skip
 
+    @property
+    def criteria(self) -> tuple[str, ...]:
+        """The criteria's names, in order."""
+        return self._names
+
     def __init__(self, ir: ScoreIR, stages: Mapping[str, StageIR]) -> None:
         self.ir = ir
         self.name = ir.name
@@ -558,17 +562,52 @@ def probability_units(probability: Decimal, scale: int) -> int:
 
 # ----------------------------------------------------------------------------- records
 class _Qualifier:
-    """The score a record gets: its qualification routes (first match), then that score."""
+    """The scores of a record: every score first (a status may read any of them, as `fit.score`
+    or `fit.size`), then the qualification routes (first match) pick the one whose status the
+    record gets."""
 
-    __slots__ = ("_routes", "_runners", "_which")
+    __slots__ = ("_mine", "_routes", "_runners", "_which")
 
-    def __init__(self, routes: tuple[RouteIR, ...], compiled: Compiled) -> None:
+    def __init__(self, record: str, compiled: Compiled) -> None:
         stages = compiled.stages
+        routes = compiled.routes[record]
         self._routes = tuple(r.score for r in routes)
         self._runners = {name: ScoreRunner(ir, stages) for name, ir in compiled.scores.items()}
+        read = compiled.computed.get(record, {})
+        #: Each score of the record, and the computed values of it that expressions read.
+        self._mine = tuple(
+            (
+                runner,
+                f"{name}.score" if f"{name}.score" in read else None,
+                tuple(
+                    (criterion, f"{name}.{criterion}")
+                    for criterion in runner.criteria
+                    if f"{name}.{criterion}" in read
+                ),
+            )
+            # By name: the order of the declarations never shows in a result (`scores`).
+            for name, runner in sorted(self._runners.items())
+            if runner.ir.subject == record
+        )
         which = first_match([condition(r.condition, stages) for r in routes])
         single = len(routes) == 1 and routes[0].condition is None
         self._which: Callable[[Row], int | None] | None = None if single else which
+
+    def scores(self, row: Row) -> dict[str, tuple[ScoreValue, FrozenDict, tuple[str, ...]]]:
+        """Total, points and undecided criteria of every score of the record; the totals and
+        points that expressions read are put in the row (`fit.score`, `fit.size`)."""
+        found = {}
+        for runner, total, criteria in self._mine:
+            found[runner.name] = scored = runner.points(row)
+            if total is not None:
+                row[total] = scored[0]
+            for criterion, key in criteria:
+                row[key] = scored[1][criterion]
+        return found
+
+    def cases(self, row: Row) -> FrozenDict:
+        """Per score of the record, the case that decided each criterion (coverage)."""
+        return FrozenDict({r.name: FrozenDict(r.cases(row)) for r, _, _ in self._mine})
 
     def route(self, row: Row) -> int | None:
         """The index of the route taken (None: no score applies)."""
@@ -594,7 +633,7 @@ class LeadEvaluator:
         self._read = RowReader(
             compiled.reads.get("lead", {}), frozenset({"id"}), currency=compiled.currency
         )
-        self._qualify = _Qualifier(compiled.routes["lead"], compiled)
+        self._qualify = _Qualifier("lead", compiled)
         self._alerts = tuple(
             (a.name, compile_node(a.condition, stages))
             for a in compiled.alerts
@@ -612,18 +651,25 @@ class LeadEvaluator:
     def run(self, record: Mapping[str, object], trace: bool = False) -> tuple[LeadResult, Trace]:
         """The result, and with `trace` which route and which case of each criterion decided."""
         row = self._read(record)
+        scored = self._qualify.scores(row)
+        totals = FrozenDict({name: found[0] for name, found in scored.items()})
         route = self._qualify.route(row)
         runner = self._qualify.runner(route)
-        alerts = tuple(name for name, test in self._alerts if test(row) is True)
         if runner is None:
-            result = LeadResult(row.get("id"), None, None, FrozenDict(), (), alerts)
-            return result, NO_TRACE
-        total, points, missing = runner.points(row)
-        status = runner.status(row, total)
-        result = LeadResult(row.get("id"), total, status, points, missing, alerts)
+            if scored:  # a lead with scores and no route: no score nor status to read
+                row["score"] = row["status"] = None
+            alerts = tuple(name for name, test in self._alerts if test(row) is True)
+            result = LeadResult(row.get("id"), None, None, FrozenDict(), (), alerts, totals)
+            return result, Trace(scores=self._qualify.cases(row)) if trace else NO_TRACE
+        total, points, missing = scored[runner.name]
+        # The lead's status and score, which alerts may read.
+        row["status"] = status = runner.status(row, total)
+        alerts = tuple(name for name, test in self._alerts if test(row) is True)
+        result = LeadResult(row.get("id"), total, status, points, missing, alerts, totals)
         if not trace:
             return result, NO_TRACE
-        return result, Trace(runner.name, route, FrozenDict(runner.cases(row)))
+        cases = FrozenDict(runner.cases(row))
+        return result, Trace(runner.name, route, cases, scores=self._qualify.cases(row))
 
 
 class DealEvaluator:
@@ -663,7 +709,7 @@ class DealEvaluator:
             name: tuple(s.name for s in pipeline.stages)
             for name, pipeline in compiled.pipelines.items()
         }
-        self._qualify = _Qualifier(compiled.routes["deal"], compiled)
+        self._qualify = _Qualifier("deal", compiled)
         self._playbooks = tuple(
             (
                 p.name,
@@ -723,13 +769,17 @@ class DealEvaluator:
             else:
                 stale = None if days is None else days > stage.max_days
         row["exit_ready"], row["stale"] = ready, stale
+        scored = self._qualify.scores(row)
         route = self._qualify.route(row)
         runner = self._qualify.runner(route)
         score: ScoreValue | None = None
         status: str | None = None
         if runner is not None:
-            score = runner.points(row)[0]
+            score = scored[runner.name][0]
             status = runner.status(row, score)
+        # What playbooks and alerts may read of the qualification.
+        row["framework"] = None if runner is None else runner.name
+        row["qualification_score"], row["qualification_status"] = score, status
         applying = [
             (name, items)
             for name, applies, items in self._playbooks
@@ -758,6 +808,7 @@ class DealEvaluator:
                     due[item] = met
                     if not met:
                         playbook_missing.append(item)
+        row["playbook"] = playbook
         alerts = tuple(name for name, test in self._alerts if test(row) is True)
         result = DealResult(
             row.get("id"),
@@ -775,8 +826,10 @@ class DealEvaluator:
             tuple(playbook_missing),
             alerts,
             conflict,
+            FrozenDict({name: found[0] for name, found in scored.items()}),
         )
         if not trace:
             return result, NO_TRACE
         cases = FrozenDict(runner.cases(row)) if runner is not None else FrozenDict()
-        return result, Trace(None if runner is None else runner.name, route, cases, FrozenDict(due))
+        used = None if runner is None else runner.name
+        return result, Trace(used, route, cases, FrozenDict(due), self._qualify.cases(row))

@@ -23,6 +23,73 @@ CREDIT_UNAVAILABLE = {
     name: _NOT_IN_PAY for name in ("days_in_stage", "stale", "exit_ready", "weighted_value")
 }
 
+#: Which computed results (`dsl.check.scope.computed_fields`) a place may read, and why not.
+ALL, SCORES, NONE = "all", "scores", "none"
+_IN_CRITERIA = (
+    "a criterion scores the record's own fields; a status reads the scores "
+    "(`fit.score >= 30 and behavior.score >= 50`)"
+)
+_IN_STATUS = "it is decided by the statuses; a status reads the scores (`fit.score`)"
+_IN_ROUTE = "the route picks the score that qualifies the record: it reads the record's fields"
+_IN_EXITS = (
+    "scores and playbooks are computed after the exit criteria (they may read exit_ready and stale)"
+)
+_IN_PLAYBOOK = "it is what the playbooks decide"
+_IN_PAY = "pay credits from the deal's own fields (the qualification changes with the day)"
+_IN_STRATEGY = "the strategy reads the deals' own fields"
+#: Per kind of place: which computed results it reads and why it reads no others.
+READS = {
+    "criterion": (NONE, _IN_CRITERIA),
+    "status": (SCORES, _IN_STATUS),
+    "route": (NONE, _IN_ROUTE),
+    "exit": (NONE, _IN_EXITS),
+    "playbook": (ALL, _IN_PLAYBOOK),
+    "credit": (NONE, _IN_PAY),
+    "strategy": (NONE, _IN_STRATEGY),
+}
+
+
+def computed_fields(model: Model, record: str) -> dict[str, FieldType]:
+    """The results the engine computes on each lead or deal, by the name expressions read them:
+    on a lead with a score `score` and `status`, on a deal `framework`, `qualification_score`
+    and `qualification_status` (from the qualifying score) and `playbook`; on both, each score's
+    total `<score>.score` and each criterion's points `<score>.<criterion>`."""
+    scores = [s for s in model.scores.values() if s.subject.name == record]
+    found: dict[str, FieldType] = {}
+    if record not in ("lead", "deal"):
+        return found
+    if scores:
+        statuses: dict[str, str | None] = {}
+        for score in scores:
+            for rule in score.statuses:
+                statuses.setdefault(rule.name.name, rule.label)
+        labels = tuple((name, label) for name, label in statuses.items() if label is not None)
+        status = FieldType("one_of", tuple(statuses), labels=labels)
+        if record == "lead":
+            found.update(score=FieldType("number"), status=status)
+        else:
+            names = tuple(s.name.name for s in scores)
+            framework = FieldType(
+                "one_of", names, labels=tuple((s.name.name, s.label) for s in scores if s.label)
+            )
+            found.update(
+                framework=framework,
+                qualification_score=FieldType("number"),
+                qualification_status=status,
+            )
+    if record == "deal" and model.playbooks:
+        books = model.playbooks.values()
+        found["playbook"] = FieldType(
+            "one_of",
+            tuple(p.name.name for p in books),
+            labels=tuple((p.name.name, p.label) for p in books if p.label),
+        )
+    for score in scores:
+        found[f"{score.name.name}.score"] = FieldType("number")
+        for criterion in score.criteria:
+            found.setdefault(f"{score.name.name}.{criterion.name.name}", FieldType("number"))
+    return found
+
 
 @dataclass(frozen=True, slots=True)
 class Scope:
@@ -46,6 +113,11 @@ class Scope:
     no_attainment: str | None = None
     #: The ruleset's named expressions (`define`): read by name where their record is in scope.
     expressions: Mapping[str, n.NamedExpression] = field(default_factory=dict)
+    #: The computed results this place reads (`status`, `fit.score`...); the others of the
+    #: record are in `unavailable`, with the reason.
+    computed: Mapping[str, FieldType] = field(default_factory=dict)
+    #: Every score of the ruleset, with its record (`fit.score` on a deal is another record's).
+    scores: Mapping[str, str] = field(default_factory=dict)
 
 
 def scope_for(
@@ -56,8 +128,11 @@ def scope_for(
     aggregate: bool = False,
     unavailable: Mapping[str, str] | None = None,
     no_attainment: str | None = None,
+    place: str | None = None,
 ) -> Scope:
-    """The scope of an expression on `record`; an unknown record sees everything as `any`."""
+    """The scope of an expression on `record`; an unknown record sees everything as `any`.
+
+    `place` (a key of `READS`) limits the computed results it reads; None reads them all."""
     if record not in canonical.TABLES:
         return Scope(None)
     fields = model.records.get(record, {})
@@ -70,7 +145,16 @@ def scope_for(
     stages = frozenset(model.stages) if record == "deal" else None
     # Attainment is known per rep and period (credited value / quota).
     measures = frozenset(model.measures) if record == "rep" and no_attainment is None else None
+    computed = computed_fields(model, record)
+    refused = dict(unavailable or {})
+    reads, why = READS.get(place or "", (ALL, ""))
+    for name in list(computed):
+        dotted = "." in name
+        if reads == NONE or (reads == SCORES and not dotted) or (place == name == "playbook"):
+            refused.setdefault(name, why)
+            del computed[name]
+    scores = {name: score.subject.name for name, score in model.scores.items()}
     return Scope(
         record, fields, dict(extras or {}), links, aggregate, stages, measures, model.currency,
-        dict(unavailable or {}), no_attainment, model.expressions,
+        refused, no_attainment, model.expressions, computed, scores,
     )  # fmt: skip

@@ -246,6 +246,7 @@ class Typer:
             and self.scope.record is not None
             and expr.parts[0] not in self.scope.extras
             and expr.parts[0] not in self.scope.fields
+            and expr.parts[0] not in self.scope.computed
         )
 
     def _expand(self, ref: n.Ref, definition: n.NamedExpression, hint: _Hint | None) -> t.TExpr:
@@ -301,6 +302,14 @@ class Typer:
         name = ref.parts[0]
         if len(ref.parts) > 1:
             linked = scope.links.get(name)
+            if linked is None and name in scope.scores:
+                return self._score_ref(ref)
+            mine = [s for s, record in scope.scores.items() if record == scope.record]
+            if linked is None and (did_you_mean(name, mine) or ref.parts[1:] == ("score",)):
+                fallback = no_such("score", mine, f" on {scope.record}")
+                ident = n.Ident(name, span=span)
+                self.names.append(unknown("E203", "score", ident, mine, fallback))
+                return wrong
             if linked is None or len(ref.parts) != 2:
                 why = "a dotted name reads a linked record's field" + "".join(
                     f", e.g. `{link}.<field>`" for link in list(scope.links)[:1]
@@ -329,6 +338,12 @@ class Typer:
                 self.names.append(unavailable)
                 return wrong
             return t.Field(name, scope.fields[name], span=span)
+        if name in scope.computed:
+            return self._computed(name, span)
+        refused = not_available(name, span, scope)
+        if refused is not None:
+            self.names.append(refused)
+            return wrong
         if name in scope.expressions:
             return self._expand(ref, scope.expressions[name], hint)
         if hint is not None:
@@ -346,6 +361,52 @@ class Typer:
                 self.names.append(unknown_field(name, span, scope.record, scope.fields, why))
                 return wrong
         self.names.append(unknown_field(name, span, scope.record, [*scope.fields, *scope.extras]))
+        return wrong
+
+    def _computed(self, name: str, span: Span) -> t.TExpr:
+        """A result the engine computes on each record (`status`, `fit.score`)."""
+        if self.scope.aggregate:
+            self.names.append(self._inside_aggregate(name, span))
+            return t.Field(name, ANY, span=span)
+        return t.Provided(name, self.scope.computed[name], span=span)
+
+    def _score_ref(self, ref: n.Ref) -> t.TExpr:
+        """`fit.score` (a score's total) or `fit.size` (a criterion's points) on this record."""
+        scope, span, dotted = self.scope, ref.span, ref.dotted
+        name = ref.parts[0]
+        wrong = t.Field(dotted, ANY, span=span)
+        owner = scope.scores[name]
+        if owner != scope.record:
+            mine = [s for s, record in scope.scores.items() if record == scope.record]
+            reads = f": {', '.join(f'`{s}.score`' for s in sorted(mine))}" if mine else ""
+            self.names.append(
+                Diagnostic(
+                    "E214",
+                    f"`{name}` is a score on {owner}, not on {scope.record}",
+                    span,
+                    help=f"an expression on {scope.record} reads the scores of its "
+                    f"{scope.record}{reads}",
+                )
+            )
+            return wrong
+        if dotted in scope.computed:
+            return self._computed(dotted, span)
+        refused = not_available(dotted, span, scope)
+        if refused is not None:
+            self.names.append(refused)
+            return wrong
+        parts = [k.partition(".")[2] for k in [*scope.computed, *scope.unavailable]]
+        known = [p for k, p in zip([*scope.computed, *scope.unavailable], parts, strict=True)
+                 if k.startswith(name + ".")]  # fmt: skip
+        self.names.append(
+            Diagnostic(
+                "E201",
+                f"score `{name}` has no criterion `{'.'.join(ref.parts[1:])}`",
+                span,
+                help=did_you_mean(ref.parts[-1], known)
+                or f"`{name}.score` is its total, `{name}.<criterion>` a criterion's points",
+            )
+        )
         return wrong
 
     def _inside_aggregate(self, name: str, span: Span) -> Diagnostic:

@@ -197,6 +197,14 @@ class _Run:
         return self.evaluate(self.scope.id)
 
     @cached_property
+    def period_results(self) -> Results:
+        """The evaluation of the asked period itself (the quarter of a quarterly review, whose
+        `results` cover the year)."""
+        if self.scope.id == self.period.id:
+            return self.results
+        return self.evaluate(self.period.id)
+
+    @cached_property
     def year(self) -> PayPeriod:
         return parse_period(str(self.period.start.year))
 
@@ -1119,34 +1127,9 @@ def _budget(run: _Run) -> Section:
 def _strategy(run: _Run) -> Section:
     title = "Stratégie : objectifs vs réalisé"
     deals = run.deals
-    strategies = run.program.model.strategies
-    if not strategies:
+    if not run.program.model.strategies:
         return Section(title, ("Aucune stratégie déclarée dans le ruleset.",))
-    declared = []
-    for strategy in strategies:
-        for item in strategy.items:
-            if isinstance(item, n.StrategyTarget):
-                declared.append(
-                    (
-                        "Objectif",
-                        item.measure.name,
-                        f"{item.target.raw} (depuis {item.baseline.raw})",
-                    )
-                )
-            elif isinstance(item, n.StrategyGrowth):
-                declared.append(("Part de la croissance", item.name.name, item.share.raw))
-            elif isinstance(item, n.StrategyChannel):
-                declared.append(("Canal", item.name.name, item.share.raw))
-            else:
-                declared.append(("Focus", "", "déclaré (voir le ruleset)"))
-    tables = [
-        Table(
-            "strategy_declared",
-            "Stratégie déclarée",
-            (Column("what", "Élément"), Column("name", "Nom"), Column("value", "Valeur")),
-            tuple(declared),
-        )
-    ]
+    tables = _strategy_tables(run)
     charts = []
     if deals is not None:
         won = deals[_is(deals, "status", "won") & _between(deals, run.period.start, run.period.end)]
@@ -1194,13 +1177,76 @@ def _strategy(run: _Run) -> Section:
     return Section(
         title,
         (
-            "Le réalisé : les deals gagnés dont la date de clôture tombe dans la période, par "
-            "type, secteur ou canal quand les données les ont; "
-            "les conditions de la stratégie sont rappelées telles que déclarées.",
+            "Le réalisé : les deals gagnés dont la date de clôture tombe dans la période. "
+            "L'objectif de chiffre d'affaires est annuel, ramené à la période; la part de "
+            "croissance d'un segment se mesure sur le CA des deals que les lignes de croissance "
+            "retiennent, le focus et les canaux sur le CA des deals où ils sont renseignés. Une "
+            "ligne est hors cible quand elle s'écarte de sa cible de plus de la tolérance.",
         ),
         tuple(tables),
         tuple(charts),
     )
+
+
+#: A strategy line's status as the report says it.
+_STRATEGY_STATUS = {"on_track": "dans la cible", "off": "hors cible"}
+#: A strategy line's kind as the report says it.
+_STRATEGY_KIND = {
+    "growth": "Part de la croissance",
+    "focus": "Focus",
+    "channel": "Canal",
+}
+
+
+def _strategy_tables(run: _Run) -> list[Table]:
+    """The strategy table of the evaluation (`engine.vector.strategy`), in two tables: the
+    revenue target (amounts), then the mix (shares)."""
+    rows = run.period_results.tables()["strategy"].to_dict("records")
+    status = [
+        _STRATEGY_STATUS.get(str(r["status"]))
+        or ("non mesurable" if is_missing(r["actual"]) else "sans cible")
+        for r in rows
+    ]
+    revenue = tuple(
+        (r["name"], r["target"], r["actual"], r["gap"], r["tolerance"], shown)
+        for r, shown in zip(rows, status, strict=True)
+        if r["kind"] == "revenue"
+    )
+    figures = ("name", "target", "actual", "gap", "tolerance")
+    mix = tuple(
+        (_STRATEGY_KIND[r["kind"]], *(r[k] for k in figures), shown)
+        for r, shown in zip(rows, status, strict=True)
+        if r["kind"] != "revenue"
+    )
+    return [
+        Table(
+            "strategy_revenue",
+            f"Objectif de chiffre d'affaires ({run.period.id})",
+            (
+                Column("name", "Mesure"),
+                Column("target", "Cible de la période", "money"),
+                Column("actual", "Réalisé", "money"),
+                Column("gap", "Écart", "money"),
+                Column("tolerance", "Tolérance", "percent"),
+                Column("status", "Statut"),
+            ),
+            revenue,
+        ),
+        Table(
+            "strategy_mix",
+            f"Mix de la stratégie ({run.period.id})",
+            (
+                Column("what", "Ligne"),
+                Column("name", "Nom"),
+                Column("target", "Cible", "percent"),
+                Column("actual", "Réalisé", "percent"),
+                Column("gap", "Écart (points)", "percent"),
+                Column("tolerance", "Tolérance", "percent"),
+                Column("status", "Statut"),
+            ),
+            mix,
+        ),
+    ]
 
 
 def _trends(run: _Run) -> Section:

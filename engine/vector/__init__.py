@@ -15,7 +15,8 @@ Two things keep it both fast and faithful to the record path:
 Modules, in the order they build on each other: `values` (V, Frame, columns), `history` (stage
 events as codes), `expr` (IR -> vector functions), `context` (one evaluation's state, alerts),
 `scores` (scores and qualification, leads), `deals` (pipeline, playbooks, funnel, win rates),
-`kpis` (KPIs per role, rep and team; alerts on other tables).
+`kpis` (KPIs per role, rep and team; alerts on other tables), `strategy` (the strategy's lines
+measured on won deals).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from engine.vector.frame import Frame
 from engine.vector.history import History
 from engine.vector.kpis import kpi_rows, other_alerts
 from engine.vector.scores import lead_rows
+from engine.vector.strategy import strategy_rows
 from engine.vector.values import (
     Codes,
     V,
@@ -52,6 +54,7 @@ class TableResults:
     funnel: pd.DataFrame
     kpis: pd.DataFrame
     alerts: pd.DataFrame
+    strategy: pd.DataFrame | None = None
 
 
 def evaluate_tables(
@@ -76,4 +79,5 @@ def evaluate_tables(
     win_rate_alerts(context, deal_frame, playbooks, alerts)
     kpis = kpi_rows(context, valid, deal_frame, alerts)
     other_alerts(context, valid, alerts)
-    return TableResults(leads, deals, funnel, kpis, alerts.frame())
+    strategy = strategy_rows(context, deal_frame, alerts)
+    return TableResults(leads, deals, funnel, kpis, alerts.frame(), strategy)

@@ -69,6 +69,9 @@ class Context:
         self.lead_compiler = self.compiler("lead")
         self.deal_compiler = self.compiler("deal")
         self.runners = {n: ScoreRunner(s, stages) for n, s in self.compiled.scores.items()}
+        #: The evaluated frames of leads and deals, with what was computed on them (scores,
+        #: statuses...), for the KPIs that read it.
+        self.frames: dict[str, Frame] = {}
 
     def table_frame(self, record: str, data: pd.DataFrame) -> Frame:
         """A frame of another table; reps see the evaluated `period` and their attainment."""

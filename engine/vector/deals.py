@@ -33,7 +33,10 @@ from engine.vector.history import (
 )
 from engine.vector.scores import (
     Bits,
+    computed,
     names_by_bits,
+    present,
+    qualifying,
     routed,
     score_column,
 )
@@ -145,11 +148,27 @@ def deal_rows(
     frame.extras["exit_ready"] = bool_value(exit_ready, known_stage)
     frame.extras["stale"] = bool_value(stale_value, stale_known)
     # Qualification and playbooks.
-    framework, qualification = routed(ctx, compiled.routes["deal"], frame, "deal")
+    framework, qualification, scores = routed(ctx, compiled.routes["deal"], frame, "deal")
+    # What playbooks, alerts and KPIs read of the qualification.
+    computed(
+        ctx,
+        "deal",
+        frame,
+        {
+            "framework": (framework, present(framework)),
+            "qualification_score": qualifying(ctx, qualification, "deal"),
+            "qualification_status": (
+                qualification.status,
+                present(qualification.status),
+            ),
+        },
+    )
     playbook_number, playbook_missing, conflict = _playbooks(
         ctx, frame, pipe, index, pipelines, alerts
     )
     labels = object_array([*(p.name for p in compiled.playbooks), None])
+    computed(ctx, "deal", frame, {"playbook": (labels[playbook_number], playbook_number >= 0)})
+    ctx.frames["deal"] = frame
     result = result_table(
         {
             "id": data["id"],
@@ -168,6 +187,7 @@ def deal_rows(
             "playbook": labels[playbook_number],
             "playbook_missing": playbook_missing,
             "playbook_conflict": conflict,
+            "scores": scores,
         }
     )
     for alert in (a for a in compiled.alerts if a.subject == "deal"):

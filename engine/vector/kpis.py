@@ -67,7 +67,11 @@ def kpi_rows(
         frames["deal"] = deal_frame
     for record, table in FILE_NAMES.items():
         if record != "deal" and table in valid:
-            frames[record] = ctx.table_frame(record, valid[table])
+            # Leads as evaluated (their status and scores), other tables as read.
+            evaluated = ctx.frames.get(record)
+            frames[record] = (
+                evaluated if evaluated is not None else ctx.table_frame(record, valid[table])
+            )
     members_of = _members(reps)
     for role, names in compiled.roles.items():
         members = members_of.get(role, [])

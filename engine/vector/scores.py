@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -94,6 +94,18 @@ def combine_codes(
     return inverse, [np.asarray(codes)[first].tolist() for codes, *_ in parts]
 
 
+def by_outcome(codes: Array, table: list[Any], lowest: int) -> tuple[Array, list[Any], int]:
+    """A criterion's answers with the equal entries of its table made one (`lowest` -1: code -1
+    is the last entry), so that fewer combinations of answers are put together (a picklist of
+    ten sectors worth 15 or 0 points gives two answers, not ten)."""
+    seen: dict[tuple[type, str], int] = {}
+    remap = [seen.setdefault((type(value), repr(value)), len(seen)) for value in table]
+    if len(seen) == len(table):
+        return codes, table, lowest
+    outcomes = [table[remap.index(number)] for number in range(len(seen))]
+    return np.take(np.asarray(remap, dtype=np.int64), codes), outcomes, 0
+
+
 class Bits:
     """Per row, a set of small numbers (exits, stages, requirements, playbooks) as int64 words
     of 62 bits each: any number of members, never an overflow."""
@@ -162,6 +174,23 @@ def names_by_bits(
 
 
 # ----------------------------------------------------------------------------- scores
+@dataclass(slots=True)
+class Totals:
+    """A score's totals on a frame: per distinct combination of the criteria's answers, the
+    total (a Python value), the points mapping, the undecided criteria and the total in the
+    score's representation (`numeric`); `inverse`: each row's combination."""
+
+    inverse: Array
+    totals: list[Any]
+    points: list[Any]
+    missing: list[Any]
+    numeric: Array
+
+    def take(self, rows: Array) -> Totals:
+        """The same totals for some rows."""
+        return Totals(self.inverse[rows], self.totals, self.points, self.missing, self.numeric)
+
+
 @dataclass(slots=True)
 class ScoreColumns:
     """A score evaluated on a frame: totals (Python values), statuses, points, missing; and
@@ -250,8 +279,20 @@ class ScoreVector:
             (compiler.compile(c.condition) if c.condition is not None else None, c.points)
             for c in criterion.cases
         ]
+        read = [free_fields(c) for c in conditions]
+        fields = {name for names, _ in read for name in names}
+        alone = next(iter(fields)) if len(fields) == 1 and not any(o for _, o in read) else None
 
         def by_case(frame: Frame) -> tuple[Array, list[Any]]:
+            # Conditions on one column (`employees >= 250`) decided once per distinct value.
+            grouped = frame.distinct_rows(alone) if alone is not None else None
+            if grouped is None:
+                return case_codes(frame)
+            codes, values = grouped
+            found, table = case_codes(values)
+            return np.take(found, codes), table
+
+        def case_codes(frame: Frame) -> tuple[Array, list[Any]]:
             n = frame.n
             nothing, unknown = len(cases), len(cases) + 1
             codes = np.full(n, nothing, dtype=np.int64)
@@ -272,16 +313,14 @@ class ScoreVector:
 
         return by_case, 0
 
-    def run(self, frame: Frame, objects: bool = True) -> ScoreColumns:
-        """Points, totals, missing criteria and statuses of every row.
-
-        `objects`: whether the totals are wanted as Python values (not needed when whole).
-        """
+    def totals(self, frame: Frame) -> Totals:
+        """Points, totals and missing criteria per combination of the criteria's answers."""
         n = frame.n
-        parts = [criterion(frame) for criterion, _ in self.criteria]
-        keys = [
-            (c, len(t), lowest) for (c, t), (_, lowest) in zip(parts, self.criteria, strict=True)
-        ]
+        parts, keys = [], []
+        for criterion, lowest in self.criteria:
+            codes, table, start = by_outcome(*criterion(frame), lowest)
+            parts.append((codes, table))
+            keys.append((codes, len(table), start))
         inverse, digits = combine_codes(keys, n)
         # Per criterion, the points of each combination; then each combination put together.
         columns = [
@@ -296,13 +335,29 @@ class ScoreVector:
             totals.append(total)
             points.append(mapping)
             missing.append(undecided)
-        if exact:
+        return Totals(inverse, totals, points, missing, self.numeric(totals))
+
+    def numeric(self, values: list[Any]) -> Array:
+        """Totals or points (Python values) in the score's representation: int64 scaled by
+        10**scale, or float64."""
+        if self.ir.kind == "fixed":
             scale = self.ir.scale
-            numeric = np.asarray(
-                [t if scale == 0 else int(Decimal(t).scaleb(scale)) for t in totals], np.int64
+            return np.asarray(
+                [v if scale == 0 else int(Decimal(v).scaleb(scale)) for v in values], np.int64
             )
-        else:
-            numeric = np.asarray(totals, dtype=np.float64)
+        return np.asarray(values, dtype=np.float64)
+
+    def run(self, frame: Frame, objects: bool = True, found: Totals | None = None) -> ScoreColumns:
+        """Points, totals, missing criteria and statuses of every row (from `found`, the
+        totals of these rows, when they are known already).
+
+        `objects`: whether the totals are wanted as Python values (not needed when whole).
+        """
+        n = frame.n
+        found = found if found is not None else self.totals(frame)
+        inverse, totals, points, missing = found.inverse, found.totals, found.points, found.missing
+        exact = self.ir.kind == "fixed"
+        numeric = found.numeric
         score_values = numeric[inverse]
         if self.by_score:
             # Statuses that read the score only are decided once per combination.
@@ -341,17 +396,37 @@ def score_vector(ctx: Context, name: str, subject: str) -> ScoreVector:
 
 def routed(
     ctx: Context, routes: tuple[RouteIR, ...], frame: Frame, subject: str
-) -> tuple[Array, ScoreColumns]:
-    """Which score applies to each row (None when undecided) and its columns."""
+) -> tuple[Array, ScoreColumns, Array]:
+    """Which score qualifies each row (None when undecided), its columns, and every score's
+    total per row (`scores`). Every score of the record is computed first, on every row, and
+    what expressions read of them (`fit.score`, `fit.size`) is put in the frame: a status may
+    read any score of its record."""
     n = frame.n
     chosen = filled_array(n, None)
+    read = ctx.compiled.computed.get(subject, {})
+    vectors = {
+        name: score_vector(ctx, name, subject)
+        for name, ir in sorted(ctx.compiled.scores.items())  # as `engine.record` orders them
+        if ir.subject == subject
+    }
+    found = {name: vector.totals(frame) for name, vector in vectors.items()}
+    for name, vector in vectors.items():
+        here = found[name]
+        if f"{name}.score" in read:
+            frame.extras[f"{name}.score"] = V(here.numeric[here.inverse])
+        for criterion in vector.names:
+            if f"{name}.{criterion}" in read:
+                values = vector.numeric([mapping[criterion] for mapping in here.points])
+                frame.extras[f"{name}.{criterion}"] = V(values[here.inverse])
+    scores = _score_maps(found, n)
     if not routes:
-        return chosen, ScoreColumns.empty(n)
+        return chosen, ScoreColumns.empty(n), scores
     objects = not whole_scores(ctx, subject)
     if len(routes) == 1 and routes[0].condition is None:
         # A record's only score: every row, without taking a sub-frame.
-        chosen.fill(routes[0].score)
-        return chosen, score_vector(ctx, routes[0].score, subject).run(frame, objects=objects)
+        name = routes[0].score
+        chosen.fill(name)
+        return chosen, vectors[name].run(frame, objects, found[name]), scores
     compiler = ctx.compiler(subject)
     code = np.full(n, -1, dtype=np.int64)
     decided = np.zeros(n, dtype=bool)
@@ -368,7 +443,9 @@ def routed(
         rows = np.flatnonzero(code == index)
         if not rows.size:
             continue
-        columns = score_vector(ctx, item.score, subject).run(frame.take(rows), objects=objects)
+        columns = vectors[item.score].run(
+            frame.take(rows), objects=objects, found=found[item.score].take(rows)
+        )
         chosen[rows] = item.score
         result.score[rows] = columns.score
         result.status[rows] = columns.status
@@ -376,7 +453,62 @@ def routed(
         result.missing[rows] = columns.missing
         result.whole[rows] = columns.whole
         result.scored[rows] = columns.scored
-    return chosen, result
+    return chosen, result, scores
+
+
+def _score_maps(found: Mapping[str, Totals], n: int) -> Array:
+    """Per row, every score's total by name: one mapping per distinct set of totals (few: a
+    score has many combinations of answers but few totals)."""
+    if not found:
+        return filled_array(n, NO_POINTS)
+    names = list(found)
+    parts: list[tuple[Array, int]] = []
+    shown: list[list[Any]] = []
+    for totals in found.values():
+        # Totals told apart as they print (5 and Decimal("5.0") are two values).
+        index: dict[str, int] = {}
+        first: list[Any] = []
+        codes = []
+        for total in totals.totals:
+            code = index.setdefault(repr(total), len(index))
+            if code == len(first):
+                first.append(total)
+            codes.append(code)
+        parts.append((np.asarray(codes, dtype=np.int64)[totals.inverse], len(first)))
+        shown.append(first)
+    inverse, digits = combine_codes(parts, n)
+    maps = [
+        FrozenDict(zip(names, (s[c] for s, c in zip(shown, codes, strict=True)), strict=True))
+        for codes in zip(*digits, strict=True)
+    ]
+    return object_array(maps)[inverse]
+
+
+def computed(
+    ctx: Context, subject: str, frame: Frame, values: Mapping[str, tuple[Array, Bools]]
+) -> None:
+    """Put the results expressions read (`status`, `qualification_score`...) in the frame, each in
+    the representation the compiler gave it; `values` holds Python values (None: unknown)."""
+    read = ctx.compiled.computed.get(subject, {})
+    for name, (column, known) in values.items():
+        ref = read.get(name)
+        if ref is None:
+            continue
+        if ref.kind == "text":
+            frame.extras[name] = V(column, known)
+            continue
+        holder = np.zeros(frame.n, dtype=np.float64 if ref.kind == "float" else np.int64)
+        if column.dtype != object:  # whole totals, already int64
+            holder[known] = column[known] * 10**ref.scale
+        elif known.any():
+            taken = column[known].tolist()
+            if ref.kind == "float":
+                holder[known] = np.asarray([float(v) for v in taken], dtype=np.float64)
+            else:
+                holder[known] = np.asarray(
+                    [int(Decimal(v).scaleb(ref.scale)) for v in taken], dtype=np.int64
+                )
+        frame.extras[name] = V(holder, known)
 
 
 def lead_rows(ctx: Context, data: pd.DataFrame | None, alerts: Alerts) -> pd.DataFrame:
@@ -385,7 +517,17 @@ def lead_rows(ctx: Context, data: pd.DataFrame | None, alerts: Alerts) -> pd.Dat
         return pd.DataFrame(columns=list(LEAD_COLUMNS))
     frame = Frame(data, ctx.linked("lead", data), codes=ctx.codes.get("leads"))
     compiled = ctx.compiled
-    _, columns = routed(ctx, compiled.routes["lead"], frame, "lead")
+    _, columns, scores = routed(ctx, compiled.routes["lead"], frame, "lead")
+    computed(
+        ctx,
+        "lead",
+        frame,
+        {
+            "score": qualifying(ctx, columns, "lead"),
+            "status": (columns.status, present(columns.status)),
+        },
+    )
+    ctx.frames["lead"] = frame
     result = result_table(
         {
             "id": data["id"],
@@ -393,12 +535,25 @@ def lead_rows(ctx: Context, data: pd.DataFrame | None, alerts: Alerts) -> pd.Dat
             "status": columns.status,
             "points": columns.points,
             "missing": columns.missing,
+            "scores": scores,
         }
     )
     for alert in (a for a in compiled.alerts if a.subject == "lead"):
         holds = truth(ctx.lead_compiler.compile(alert.condition)(frame), frame.n)
         alerts.records(alert.name, alert.label, alert.severity, data["id"][holds])
     return result
+
+
+def qualifying(ctx: Context, columns: ScoreColumns, subject: str) -> tuple[Array, Bools]:
+    """The qualifying score of each row and where there is one (int64 when whole)."""
+    if whole_scores(ctx, subject):
+        return columns.whole, columns.scored
+    return columns.score, present(columns.score)
+
+
+def present(values: Array) -> Bools:
+    """Where an object column holds a value (not None)."""
+    return np.asarray(pd.notna(values), dtype=bool)
 
 
 def whole_scores(ctx: Context, subject: str) -> bool:

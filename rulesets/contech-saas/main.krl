@@ -8,7 +8,8 @@ ruleset contech_saas "ConTech – SaaS B2B" {
 }
 
 # The deal amount is its ACV (annual contract value), as the CRM exports it, so "New Logos with
-# ACV > 50K" reads `amount > 50K`.
+# ACV > 50K" reads `amount > 50K`. `koncept eval` measures each line on the period's won deals
+# (the strategy table) and raises an alert for a share more than 5 points off its target.
 strategy "De 5M€ à 8M€" {
   target revenue 8M€ from 5M€
   growth new_logo 60% when type == new_logo and amount > 50K
@@ -16,4 +17,11 @@ strategy "De 5M€ à 8M€" {
   focus sector in [industrie, services]
   # 100% direct: no partner channel.
   channel direct 100%
+  tolerance 5 pts
+}
+
+# The sales channel the strategy's channel mix reads: text, as the brief names no closed list
+# (direct, partner...), so a deal from another channel is measured, not rejected.
+record deal {
+  channel text
 }

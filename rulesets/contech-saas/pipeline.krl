@@ -67,6 +67,10 @@ alert won_without_contract "Deal gagné sans contrat signé" on deal when status
 # The demo stage needs the customer's feedback to exit.
 alert demo_without_feedback "Démo faite sans feedback client" on deal when demo_done == true and demo_feedback is missing severity info
 
+# A large open deal (above the New Logo playbook's 100K€) whose MEDDPICC is weak (under 8 of
+# 16): the qualification the engine computed, read as a field.
+alert large_deal_weak_meddpicc "Deal > 100K€ avec un MEDDPICC faible" on deal when status == open and amount > 100K and qualification_status == weak severity warning
+
 # An open deal expected to close before the 2026 plan started is out of date: it would never
 # be credited to a 2026 quarter as it stands.
 alert close_date_before_plan "Deal ouvert avec une date de closing avant 2026" on deal when status == open and close_date < 2026-01-01 severity info

@@ -15,10 +15,14 @@ kpi sales_cycle "Cycle de vente médian" family efficiency on deal = median(clos
 
 kpi qualified_opportunities "Opportunités qualifiées" family volume on deal = count(reached(qualification))
 
+# The share of the leads BMANTER sends to the AEs (SQL: above 70/100), from the status the engine
+# computed for each lead.
+kpi sql_rate "Taux de leads SQL" family quality on lead = count(status == SQL) / count()
+
 # The 5-10M€ scale-up team of the method, 100% direct. Only the AE plan is in the brief.
 role SDR "SDR / BDR" {
   mission "Qualification d'opportunités"
-  kpis qualified_opportunities
+  kpis qualified_opportunities, sql_rate
 }
 
 role AE "Account Executive" {

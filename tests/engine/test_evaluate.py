@@ -126,6 +126,7 @@ def test_bmanter_full_marks(contech: engine.Program) -> None:
             "reference": 5,
         },
         (),
+        scores={"bmanter": 100},
     )
 
 

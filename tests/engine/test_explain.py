@@ -74,6 +74,7 @@ Deal D-001 (en cours, 120 000,00 €) : étape Démonstration (demo) du pipeline
     Identify Pain : 2 (m_identify_pain = 2)
     Champion : 2 (m_champion = 2)
     Competition : 2 (m_competition = 2)
+  Autres scores : BANT 4 / 4
   Playbook : New Logo > 100K€ ACV (type = new_logo et amount > 100 000 ; type = new_logo, \
 amount = 120 000,00 €)
     · Multi-threading (au moins 3 interlocuteurs) (requis avant Proposition commerciale, pas \
@@ -244,13 +245,14 @@ def test_a_closed_deal_is_never_late(contech: engine.Program) -> None:
     )
     assert "  Jours dans l'étape : 88 (max 14) : deal clos, jamais en retard" in lines
     assert "  Valeur pondérée : 28 500,00 € (30 000,00 € × 95 %)" in lines
-    assert lines[-6:] == [
+    assert lines[-7:] == [
         "  Qualification : BANT (amount < 50 000 ; amount = 30 000,00 €) : 0 / 4, Non qualifié "
         "(0 < 3)",
         "    Authority : 0 (Utilisateur, autre valeur)",
         "    Non décidé : Budget (budget_confirmed manquant)",
         "    Non décidé : Need (need_identified manquant)",
         "    Non décidé : Timing (timing_defined manquant)",
+        "  Autres scores : MEDDPICC 0 / 16",
         "  Playbook : aucun ne s'applique",
     ]
 

@@ -312,8 +312,14 @@ def test_overlapping_playbooks_give_none_and_say_so() -> None:
     assert found.alerts[["kind", "id"]].values.tolist() == [["playbook_conflict", "D1"]]
 
 
-def test_declaration_order_and_files_change_no_result(tmp_path: Path) -> None:
-    source = (RULESETS / "contech-saas").glob("*.krl")
+@pytest.mark.parametrize(
+    "folder",
+    # Marketo: two scores on leads, a status reading both, a KPI and an alert reading them.
+    [RULESETS / "contech-saas", Path(__file__).resolve().parent / "marketo"],
+    ids=["contech-saas", "marketo"],
+)
+def test_declaration_order_and_files_change_no_result(tmp_path: Path, folder: Path) -> None:
+    source = folder.glob("*.krl")
     declarations: list[str] = []
     for path in sorted(source):
         parsed = parse(SourceFile(str(path), path.read_text(encoding="utf-8")))
