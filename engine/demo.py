@@ -113,6 +113,7 @@ def generate(
     return {
         FILE_NAMES[record]: gen.table(record, drawn[record], layout[record])
         for record in FILE_NAMES
+        if record in drawn  # optional tables (quota relief) are not generated
     }
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from dsl.diagnostics import closest
 from engine.money import format_french, round_money
+from engine.pay.lines import DealLine, plan_lines
 from engine.periods import PERIODS_PER_YEAR, coarser_or_same, parse_period
 from engine.results import error_text, text_or_none
 
@@ -58,13 +59,13 @@ def build_statement(
     an unknown rep or period, or a splits table without its columns (deal_id, rep_id, share);
     a split row without a deal id is an error of the statement (listed, `ok` false).
     """
-    from engine.pay.reference import pay_everyone
+    from engine.pay.reference import pay_everyone, payments_of
 
     asked = parse_period(period)
     splits_table, split_errors = _checked_splits(tables.get("splits"))
     inputs = program.validate(
         **{name: tables.get(name) for name in ("deals", "stage_events", "reps", "quotas",
-                                              "territories")}
+                                              "territories", "quota_relief", "cancellations")}
     )  # fmt: skip
     if inputs.valid.get("reps") is None:
         raise ValueError("no reps table in the data: a statement needs the rep's role")
@@ -109,17 +110,22 @@ def build_statement(
         splits=splits,
         stage_events=events,
         period=asked,
+        quota_relief=inputs.records(
+            "quota_relief", _equal(inputs, "quota_relief", "rep_id", rep_id)
+        ),
     )
     for rank, plan_name in enumerate(plans):
         plan = book.plans[plan_name]
         out.blank()
         title = plan.label or plan.name
         out.line(f"Plan « {title} » ({plan.name}) — {_ROLE_WORDS[rank == 0]} · {_where(plan.span)}")
-        mine = [p for p in payments if p.plan == plan_name]
+        mine = [p for p in payments if (p.head or p.plan) == plan_name and p.is_payout]
+        versions = len(book.chain(plan_name)) > 1
         skipped = [i for i in refused if i.plan == plan_name]
-        if not coarser_or_same(asked.unit, plan.unit):
+        every = plan.pays or plan.unit
+        if not coarser_or_same(asked.unit, every):
             out.line(
-                f"  Ce plan paie par {_UNITS[plan.unit]} : demandez un(e) {_UNITS[plan.unit]}"
+                f"  Ce plan paie par {_UNITS[every]} : demandez un(e) {_UNITS[every]}"
                 f" ou une période plus longue, pas {asked.id}."
             )
             ok = False
@@ -130,6 +136,10 @@ def build_statement(
         )
         plan_total = Decimal(0)
         for shown, step in steps:
+            version = getattr(step, "plan", plan_name)
+            if versions and version != plan_name:
+                spec = book.plans[version]
+                shown += f" · version {spec.label or spec.name} ({spec.name})"
             if len(steps) > 1:
                 out.blank()
                 out.line(f"  ── {shown} ──")
@@ -145,14 +155,28 @@ def build_statement(
                 for issue in outcome.issues:
                     out.line(f"    - {_issue_text(issue)}")
                 continue
-            plan_total += _plan_lines(out, plan, outcome.payout, rep, territory)
+            plan_total += _plan_lines(out, book.plans[version], outcome.payout, rep, territory)
             if outcome.issues:
                 ok = False
                 out.line("  À vérifier (non crédité) :")
                 for issue in outcome.issues:
                     out.line(f"    - {_issue_text(issue)}")
+        if (plan.over_time or versions) and rank == 0:
+            mine_ids = {str(d["id"]) for d in deals}
+            settled = payments_of(
+                book,
+                [p for p in payments if (p.head or p.plan) == plan_name],
+                [c for c in inputs.records("cancellations") if str(c["deal_id"]) in mine_ids],
+                mine_ids,
+            )
+            plan_total = _payment_lines(out, plan, settled)
+            if settled.issues:
+                ok = False
+                out.line("  À vérifier (annulations) :")
+                for issue in settled.issues:
+                    out.line(f"    - {_issue_text(issue)}")
         totals[plan_name] = plan_total
-        if len(steps) > 1:
+        if len(steps) > 1 or plan.over_time or versions:
             out.line(f"  Total {asked.id} du plan : {out.money(plan_total)}")
     if inputs.errors:
         out.blank()
@@ -285,13 +309,33 @@ def _plan_lines(
             + (f" (arrivée le {_date(_as_date(rep.get('hire_date')))})" if hired else "")
             + f" → objectifs et variable cible × {out.pct(payout.proration)}"
         )
+    if payout.part is not None:
+        since, until, share, split = payout.part
+        days = (until - since).days + 1
+        how = (
+            "ses affaires signées sur ces jours, objectifs et variable cible × "
+            if split == "close_date"
+            else "le montant de toute la période × "
+        )
+        out.line(
+            f"  Version en vigueur du {_date(since)} au {_date(until)} ({days} jours sur la "
+            f"période) : {how}{out.pct(share)}"
+        )
     shown_total = Decimal(0)
+    per_deal: dict[str, list[DealLine]] = {}
+    for deal_line in plan_lines(plan, payout):
+        per_deal.setdefault(deal_line.measure, []).append(deal_line)
     for number, (spec, line) in enumerate(zip(plan.measures, payout.measures, strict=True), 1):
         out.blank()
         label = spec.label or spec.name
+        if spec.kind == "spiff":
+            shown_total += _spiff_lines(out, spec, line, payout.deals.get(spec.name, ()))
+            continue
         out.line(f"  {number}. {label} ({spec.name}) · {_where(spec.span)}")
         _credit_lines(out, spec, line, payout.deals.get(spec.name, ()))
-        _quota_line(out, spec, line, plan, territory)
+        steps = payout.quota_steps.get(spec.name, ())
+        _quota_line(out, spec, line, plan, territory, steps)
+        _quota_step_lines(out, steps, line)
         shown = Decimal(0)
         for part in line.parts:
             text = _part_text(out, spec, line, part)
@@ -305,6 +349,14 @@ def _plan_lines(
                 f"{out.signed(line.payout - shown)}"
             )
         out.line(f"     = {out.money(line.payout)}")
+        after = (
+            " (après plafond du plan)"
+            if payout.cap_adjustment
+            else " (après la part de la version)"
+            if payout.part_adjustment
+            else ""
+        )
+        _deal_lines(out, spec, per_deal.get(spec.name, ()), after)
         shown_total += line.payout
     out.blank()
     if payout.cap_adjustment:
@@ -312,8 +364,36 @@ def _plan_lines(
             f"  Plafond du plan {out.money(payout.plan_cap)} : {out.money(shown_total)} "
             f"ramené au plafond → {out.signed(payout.cap_adjustment)}"
         )
+    if payout.part_adjustment:
+        assert payout.part is not None
+        before = payout.payout - payout.part_adjustment
+        out.line(
+            f"  Part de la version : {out.money(before)} × {out.pct(payout.part[2])} → "
+            f"{out.signed(payout.part_adjustment)}"
+        )
     out.line(f"  Total {payout.period} : {out.money(payout.payout)}")
     return Decimal(payout.payout)
+
+
+def _deal_lines(out: _Writer, spec: Any, lines: Sequence[DealLine], after: str) -> None:
+    """Each deal's share of the measure's payout (`engine.pay.lines`): "Affaire D0042
+    (12/03/2026) : 20 000,00 € crédités → 1 100,00 €"."""
+    if not lines:
+        return
+    out.line(f"     Par affaire{after} :")
+    for deal in lines:
+        if deal.deal_id is None:
+            out.line(f"       Sans affaire créditée : {out.money(deal.payout)}")
+            continue
+        if spec.credit.value is None:
+            unit = "unité créditée" if deal.credited == 1 else "unités créditées"
+            credited = f"{out.count(deal.credited)} {unit}"
+        else:
+            credited = f"{out.money(deal.credited)} crédités"
+        out.line(
+            f"       Affaire {deal.deal_id} ({_date(deal.date)}) : {credited} → "
+            f"{out.money(deal.payout)}"
+        )
 
 
 def _credit_lines(out: _Writer, spec: Any, line: Any, deals: Sequence[Any]) -> None:
@@ -331,7 +411,63 @@ def _credit_lines(out: _Writer, spec: Any, line: Any, deals: Sequence[Any]) -> N
         out.line(f"       {deal.deal_id}  {_date(deal.date)}  {shown}{share}")
 
 
-def _quota_line(out: _Writer, spec: Any, line: Any, plan: Any, territory: Any) -> None:
+def _spiff_lines(out: _Writer, spec: Any, line: Any, deals: Sequence[Any]) -> Decimal:
+    """A SPIFF: its window, the deals it pays on and its amount per deal, capped if declared:
+    "SPIFF Lancement produit X : 3 affaires × 500,00 € = 1 500,00 €"."""
+    window = spec.credit.window
+    out.line(
+        f"  SPIFF {spec.label or spec.name} ({spec.name}) · du {_date(window[0])} au "
+        f"{_date(window[1])} · {_where(spec.span)}"
+    )
+    for deal in deals:
+        share = f" × {out.pct(deal.share)}" if deal.share != 1 else ""
+        out.line(f"       {deal.deal_id}  {_date(deal.date)}{share}")
+    count = out.count(line.credited)
+    noun = "affaire" if line.credited == 1 else "affaires"
+    gross = line.credited * spec.rate
+    out.line(
+        f"     SPIFF {spec.label or spec.name} : {count} {noun} × {out.money(spec.rate)} = "
+        f"{out.money(gross)}"
+    )
+    capped = next((p for p in line.parts if p.kind == "cap" and p.reached), None)
+    if capped is not None:
+        out.line(
+            f"     Plafond du SPIFF {out.money(capped.base)} : {out.money(gross)} ramené au "
+            f"plafond → {out.signed(capped.amount)}"
+        )
+    if _cents(line.raw) != line.payout:
+        out.line(f"     Arrondi : {out.signed(line.payout - _cents(line.raw))}")
+    out.line(f"     = {out.money(line.payout)}")
+    return Decimal(line.payout)
+
+
+def _quota_step_lines(out: _Writer, steps: Sequence[Any], line: Any) -> None:
+    """How the quota was ramped and relieved, step by step, down to the quota used."""
+    for step in steps:
+        if step.kind == "ramp":
+            months = [str(m) for m in step.months]
+            listed = months[0] if len(months) == 1 else f"{', '.join(months[:-1])} et {months[-1]}"
+            mean = " en moyenne" if len(months) > 1 else ""
+            out.line(
+                f"     Montée en charge : mois {listed} d'ancienneté, {out.pct(step.share)} de "
+                f"l'objectif{mean} : {out.money(step.before)} → {out.money(step.after)}"
+            )
+        else:
+            shown = out.pct(step.share) if step.share is not None else out.money(step.amount)
+            cut = f"-{shown}"
+            why = f" ({step.reason})" if step.reason else ""
+            out.line(
+                f"     Allègement d'objectif : {cut}{why} : {out.money(step.before)} → "
+                f"{out.money(step.after)}"
+            )
+    if steps:
+        attained = out.pct(line.attainment)
+        out.line(f"     Objectif retenu : {out.money(line.quota)} → atteinte {attained}")
+
+
+def _quota_line(
+    out: _Writer, spec: Any, line: Any, plan: Any, territory: Any, steps: Sequence[Any] = ()
+) -> None:
     if line.quota is None:
         return
     if spec.quota_formula is not None:
@@ -345,6 +481,9 @@ def _quota_line(out: _Writer, spec: Any, line: Any, plan: Any, territory: Any) -
         source = f"{formula}{potential}"
     else:
         source = f"table des objectifs, mesure {spec.quota_measure}"
+    if steps:  # ramped or relieved: the lines that follow lead to the quota used
+        out.line(f"     Objectif : {out.money(steps[0].before)} ({source})")
+        return
     out.line(
         f"     Objectif : {out.money(line.quota)} ({source}) → atteinte {out.pct(line.attainment)}"
     )
@@ -427,6 +566,81 @@ def _part_text(out: _Writer, spec: Any, line: Any, part: Any) -> str | None:
             f"plafond → {out.signed(part.amount)}"
         )
     return None
+
+
+_TRUE_UPS = {
+    "carry_forward": "un solde négatif est reporté sur les paiements suivants",
+    "recover": "un solde négatif est repris sur le paiement suivant",
+    "floor": "un paiement n'est jamais négatif ; le solde négatif restant en fin de période "
+    "est abandonné",
+}
+
+
+def _payment_lines(out: _Writer, plan: Any, settled: Any) -> Decimal:
+    """The payments of an over-time plan, with the true-up, clawback and draw arithmetic;
+    their total."""
+    out.blank()
+    every = _UNITS[plan.pays]
+    out.line(
+        f"  Paiements (par {every}, mesure par {_UNITS[plan.unit]} : chaque paiement = dû à "
+        f"date − déjà payé ; {_TRUE_UPS[plan.true_up]}) :"
+    )
+    total = Decimal(0)
+    for line in settled.lines:
+        out.line(
+            f"    {line.period} : dû sur {line.plan_period} au {_date(line.through)} "
+            f"{out.money(line.due)} − déjà payé {out.money(line.paid_before)} = "
+            f"{out.money(line.earned)}"
+        )
+        if line.catch_up:
+            new = line.earned - line.catch_up
+            out.line(
+                f"      dont affaires de {line.period} : {out.money(new)} et rattrapage sur les "
+                f"affaires précédentes (nouveau palier atteint) : {out.money(line.catch_up)}"
+            )
+        for taken in settled.clawed:
+            if taken.period == line.period:
+                out.line(f"      {_clawback_text(out, plan, taken)}")
+        if line.held:
+            out.line(f"      Solde négatif retenu : {out.signed(line.held)}")
+        if line.recovered:
+            out.line(f"      Solde antérieur récupéré : {out.signed(line.recovered)}")
+        if line.draw > 0:
+            out.line(f"      Avance garantie (draw) : complément {out.signed(line.draw)}")
+        elif line.draw < 0:
+            out.line(f"      Avance garantie (draw) récupérée : {out.signed(line.draw)}")
+        if line.written_off:
+            written = out.money(line.written_off)
+            out.line(f"      Solde négatif abandonné en fin de période : {written}")
+        tail = []
+        if line.carried:
+            tail.append(f"reste dû par le rep {out.money(line.carried)}")
+        if line.advanced:
+            tail.append(f"avance à récupérer {out.money(line.advanced)}")
+        rest = f" ({' ; '.join(tail)})" if tail else ""
+        out.line(f"      Paiement {line.period} : {out.money(line.payment)}{rest}")
+        total += line.payment
+    return total
+
+
+def _clawback_text(out: _Writer, plan: Any, taken: Any) -> str:
+    window = plan.clawback.days
+    why = f" ({taken.reason})" if taken.reason else ""
+    head = (
+        f"Reprise {taken.deal_id} : annulée le {_date(taken.cancelled_on)}{why}, "
+        f"{taken.days} jours après son crédit du {_date(taken.credited_on)}"
+    )
+    if taken.days > window:
+        return f"{head} : hors de la fenêtre de {window} jours, rien n'est repris"
+    share = (
+        f"prorata ({window} − {taken.days}) / {window} = {out.pct(taken.share)}"
+        if plan.clawback.prorata
+        else "en totalité"
+    )
+    return (
+        f"{head} ; fenêtre {window} jours, {share} de {out.money(taken.earned)} → "
+        f"−{out.money(taken.amount)}"
+    )
 
 
 def _band(out: _Writer, band: Any) -> str:

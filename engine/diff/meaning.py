@@ -48,7 +48,7 @@ _KEYWORDS: dict[type, str] = {
     n.Ritual: "ritual", n.Stage: "stage", n.Measure: "measure", n.Criterion: "criterion",
     n.FieldCriterion: "criterion", n.StatusRule: "status", n.ExitCriterion: "exit",
     n.Field: "field", n.Option: "option", n.StrategyGrowth: "growth", n.NamedExpression: "define",
-    n.StrategyChannel: "channel",
+    n.StrategyChannel: "channel", n.Spiff: "spiff",
 }  # fmt: skip
 #: Field names as a reader says them, where the attribute name is not the word.
 _WORDS = {"condition": "when", "of": "of field", "value": "value", "days": "max_days"}

@@ -7,7 +7,9 @@ evaluator (`engine.vector`) on the deals table. Credited values are int64 in uni
 so the sums are exact; they become Decimals only then. Deals left out of a measure (no date,
 an unknown `where`, an unusable split, a negative amount, a rep missing from the reps table)
 become issues, never silently dropped: the reference path (`engine.pay.reference`) reports the
-same ones.
+same ones. For pay per deal, `credited_deals` also gives the credited rows themselves (rep,
+deal, day, value in those integer units), sorted by rep, credit day and deal id with one
+integer sort (deal ids ranked once, by Arrow).
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from engine.ir import Compiled, FieldRef, Node
 from engine.money import EXACT, exact_mul, scaled
 from engine.pay.inputs import exact_value, split_shares
+from engine.pay.lines import DealRows
 from engine.pay.math import PayoutIssue
 from engine.pay.spec import CreditRule, MeasureSpec, PlanSpec
 from engine.periods import PayPeriod
@@ -108,6 +113,8 @@ class Crediting:
         self._entered: dict[str, tuple[Array, Bools]] = {}
         self._rules: dict[tuple[Any, ...], Credits] = {}
         self._derived: set[str] = set()
+        self._ids: pa.Array | None = None
+        self._rank: Array | None = None
         #: (rep id or "", period) -> deal positions credited to a rep missing from the reps table.
         self.unknown: dict[tuple[str, str], dict[int, None]] = {}
         self._split_rows(splits)
@@ -345,8 +352,45 @@ class Crediting:
         period: PayPeriod,
         rep_ids: Array,
         issues: list[PayoutIssue],
+        through: dt.date | None = None,
+        since: dt.date | None = None,
     ) -> Obj:
-        """The credited value (Decimal) of each rep of `rep_ids`; issues for deals left out."""
+        """The credited value (Decimal) of each rep of `rep_ids`, of the deals dated in the
+        period (from `since` up to `through` when given); issues for deals left out."""
+        c, slot, take = self._taken(spec, plan, period, rep_ids, issues, through, since)
+        return _sums(c, slot, take, len(rep_ids))
+
+    def deal_ids(self) -> pa.Array:
+        """The id of every deal, by position, as Arrow text."""
+        if self._ids is None:
+            self._ids = pa.array(self.deals["id"], type=pa.string())
+        return self._ids
+
+    def credited_deals(
+        self,
+        spec: MeasureSpec,
+        plan: PlanSpec,
+        period: PayPeriod,
+        rep_ids: Array,
+        issues: list[PayoutIssue],
+        through: dt.date | None = None,
+        since: dt.date | None = None,
+    ) -> tuple[Obj, DealRows]:
+        """`credited`, and the credited deals behind it (pay per deal, `engine.pay.lines`)."""
+        c, slot, take = self._taken(spec, plan, period, rep_ids, issues, through, since)
+        return _sums(c, slot, take, len(rep_ids)), self._deal_rows(c, slot, take)
+
+    def _taken(
+        self,
+        spec: MeasureSpec,
+        plan: PlanSpec,
+        period: PayPeriod,
+        rep_ids: Array,
+        issues: list[PayoutIssue],
+        through: dt.date | None,
+        since: dt.date | None = None,
+    ) -> tuple[Credits, Array, Bools]:
+        """The rule's rows, each row's rep slot (-1: none of `rep_ids`), the rows credited."""
         assert spec.credit is not None
         rule = spec.credit
         c = self.rule(rule)
@@ -355,10 +399,13 @@ class Crediting:
             slots[:-1] = pd.Index(rep_ids).get_indexer(pd.Index(c.names))
         slot = slots[c.owner]
         considered = c.holds | c.unknown
-        start, end = _days(period.start), _days(period.end)
+        start, end = _days(since or period.start), _days(through or period.end)
         in_period = c.day_known & (c.day >= start) & (c.day <= end)
         if plan.effective is not None:
             first, last = _days(plan.effective[0]), _days(plan.effective[1])
+            in_period &= (c.day >= first) & (c.day <= last)
+        if rule.window is not None:  # a SPIFF: only the deals dated in its window
+            first, last = _days(rule.window[0]), _days(rule.window[1])
             in_period &= (c.day >= first) & (c.day <= last)
         # Reps of this plan see the issues of their deals, as on the reference path.
         mine = slot >= 0
@@ -377,7 +424,42 @@ class Crediting:
             self._issues(
                 c, spec, plan, period, no_date, undecided, broken, negative, missing, issues
             )
-        return _sums(c, slot, take, len(rep_ids))
+        return c, slot, take
+
+    def _deal_rows(self, c: Credits, slot: Array, take: Bools) -> DealRows:
+        """The taken rows sorted by rep slot, credit day and deal id (one integer sort)."""
+        picked = np.flatnonzero(take)
+        rep, day = slot[picked], c.day[picked]
+        rank = self._id_rank()[c.rows[picked]]
+        if len(picked):
+            first, days = int(day.min()), int(day.max() - day.min()) + 1
+            if (int(rep.max()) + 1) * days * max(self.n, 1) < _INT_LIMIT:
+                # One integer key (rep, day, id rank): one sort, no string compared.
+                order = np.argsort((rep * days + (day - first)) * self.n + rank)
+            else:
+                order = np.lexsort((rank, day, rep))
+        else:
+            order = np.zeros(0, dtype=np.int64)
+        picked = picked[order]
+        if c.scale is not None:
+            values = np.asarray(c.values, dtype=np.int64)[picked]
+            scale = c.scale
+        else:  # Decimals (a computed credited value): whole units at their largest places
+            decimals = np.asarray(c.values, dtype=object)[picked].tolist()
+            scale = max([_places(v) for v in decimals] or [0])
+            units = [int(v.scaleb(scale)) for v in decimals]
+            big = any(abs(u) >= _INT_LIMIT for u in units)
+            values = np.asarray(units, dtype=object if big else np.int64)
+        return DealRows(slot[picked], c.rows[picked], c.day[picked], values, scale)
+
+    def _id_rank(self) -> Array:
+        """Each deal's rank in deal id order (ids compare as text, as on the reference path),
+        sorted once by Arrow."""
+        if self._rank is None:
+            order = np.asarray(pc.sort_indices(self.deal_ids()), dtype=np.int64)
+            self._rank = np.empty(self.n, dtype=np.int64)
+            self._rank[order] = np.arange(self.n, dtype=np.int64)
+        return self._rank
 
     def _issues(
         self,

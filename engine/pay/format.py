@@ -9,11 +9,14 @@ from typing import Any
 
 from engine.money import EXACT, format_money
 from engine.pay.math import PlanPayout
+from engine.pay.payments import PaymentLine
 from engine.results import FrozenDict
 
 __all__ = [
+    "effective_rate",
     "measure_entries",
     "measure_entry",
+    "payment_row",
     "payout_row",
     "show_amount",
     "show_attainment",
@@ -81,7 +84,17 @@ def measure_entry(
         attainment=show_attainment(attainment),
         rate_or_pct=show_ratio(rate),
         payout=show_money(payout),
+        effective_rate=effective_rate(payout, credited),
     )
+
+
+def effective_rate(payout: Decimal, credited: Decimal) -> str | None:
+    """What the measure pays per unit credited (payout / credited), truncated like a rate: the
+    band rate `rate_or_pct` is the top band's for marginal rates (0.20 when the whole pays
+    11.5%). None when nothing is credited."""
+    if not credited:
+        return None
+    return show_ratio(EXACT.divide(payout, credited))
 
 
 def measure_entries(
@@ -102,6 +115,7 @@ def measure_entries(
             attainment=show_attainment(a),
             rate_or_pct=show_ratio(r),
             payout=show_money(p),
+            effective_rate=effective_rate(p, c),
         )
         for c, q, a, r, p in zip(
             credited,
@@ -126,4 +140,27 @@ def payout_row(payout: PlanPayout) -> Mapping[str, Any]:
             for m in payout.measures
         ),
         "paid": payout.paid,
+    }
+
+
+def payment_row(line: PaymentLine) -> dict[str, Any]:
+    """A payment as a row of the payments table (both pay paths and the fixtures)."""
+    return {
+        "rep_id": line.rep_id,
+        "plan": line.plan,
+        "period": line.period,
+        "plan_period": line.plan_period,
+        "through": line.through.isoformat(),
+        "due_to_date": show_money(line.due),
+        "paid_before": show_money(line.paid_before),
+        "earned": show_money(line.earned),
+        "catch_up": show_money(line.catch_up),
+        "clawbacks": show_money(line.clawbacks),
+        "held": show_money(line.held),
+        "recovered": show_money(line.recovered),
+        "draw": show_money(line.draw),
+        "payment": show_money(line.payment),
+        "carried": show_money(line.carried),
+        "advanced": show_money(line.advanced),
+        "written_off": show_money(line.written_off),
     }

@@ -9,24 +9,34 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from dsl.diagnostics import closest
 from dsl.types import FieldType
 from engine.cells import coercer
 from engine.ir import Node
-from engine.pay.spec import MeasureSpec, PlanSpec, QuotaFormula
-from engine.periods import PayPeriod
+from engine.money import EXACT
+from engine.pay.math import PayoutIssue, QuotaStep
+from engine.pay.spec import MeasureSpec, PlanBook, PlanSpec, QuotaFormula
+from engine.periods import PayPeriod, parse_period, periods_overlapping
 from engine.record import Fn, compile_node
 from engine.results import is_missing, text_or_none
 
 __all__ = [
+    "QuotaStep",
+    "adjust_quota",
     "as_date",
     "exact_value",
     "first_entries",
     "measure_quota",
     "parse_share",
+    "ramp_share",
+    "relief_problems",
+    "relief_rows",
     "split_shares",
+    "tenure_months",
 ]
 
 _ZERO = Decimal(0)
+_ONE = Decimal(1)
 _DATE = coercer(FieldType("date"))
 _MONEY = coercer(FieldType("money"))
 
@@ -207,3 +217,156 @@ def _formula(
     if result is None:
         return None, "the formula divides by zero"
     return result, ""
+
+
+# ----------------------------------------------------------------------------- ramps and relief
+def tenure_months(hire: dt.date, period: PayPeriod) -> tuple[int, ...]:
+    """The months of tenure of the period's months from the hire month on (month of hire = 1,
+    whatever the day: a rep hired on the 15th is in month 1 for the whole month)."""
+    found: list[int] = []
+    for month in periods_overlapping(period.start, period.end, "month"):
+        tenure = (month.start.year - hire.year) * 12 + month.start.month - hire.month + 1
+        if tenure >= 1:
+            found.append(tenure)
+    return tuple(found)
+
+
+def ramp_share(
+    ramp: Sequence[Decimal], hire: dt.date | None, period: PayPeriod
+) -> tuple[Decimal, tuple[int, ...]] | str:
+    """The share of quota a ramp leaves for the period (the mean of its months' shares, the
+    months before the hire left out), with the months of tenure; or why there is none."""
+    if hire is None:
+        return "the rep has no hire_date: the plan's ramp needs the month of tenure"
+    months = tenure_months(hire, period)
+    if not months:
+        return f"hired on {hire.isoformat()}, after {period.id}: no month of tenure to ramp"
+    shares = [ramp[m - 1] if m <= len(ramp) else _ONE for m in months]
+    return EXACT.divide(sum(shares, _ZERO), Decimal(len(shares))), months
+
+
+def _relief_share(value: Any) -> Decimal:
+    """A relief's share (`20%` or 0.2), refused above 100% in the words of the table."""
+    try:
+        return parse_share(value)
+    except ValueError:
+        number = exact_value(value) if isinstance(value, float | int | Decimal) else None
+        if number is not None and number > 1:
+            shown = f"{(number * 100).normalize():f}%"
+            raise ValueError(f"a share of {shown} is over 100% of the quota") from None
+        raise
+
+
+def relief_rows(
+    rows: Sequence[Mapping[str, Any]], spec: MeasureSpec, period: PayPeriod
+) -> list[Mapping[str, Any]]:
+    """A rep's relief rows for one measure and period: the measure named by its id or by the
+    quotas table's measure id it reads."""
+    names = {spec.name, spec.quota_measure}
+    return [
+        row
+        for row in rows
+        if text_or_none(row.get("measure")) in names
+        and text_or_none(row.get("period")) == period.id
+    ]
+
+
+def adjust_quota(
+    spec: MeasureSpec,
+    plan: PlanSpec,
+    ramp: tuple[Decimal, tuple[int, ...]] | None,
+    period: PayPeriod,
+    quota: Decimal,
+    reliefs: Sequence[Mapping[str, Any]] = (),
+) -> tuple[Decimal | None, str | None, tuple[QuotaStep, ...]]:
+    """The quota after the ramp (`ramp_share` of the rep, None: no ramp), then the relief
+    rows (shares of the ramped quota first, then amounts), each step rounded like a computed
+    quota; or why none is left.
+
+    `reliefs` are the rep's relief rows for this measure and period (`relief_rows`).
+    """
+    steps: list[QuotaStep] = []
+    if ramp is not None:
+        share, months = ramp
+        if share != _ONE:
+            ramped = plan.round(EXACT.multiply(quota, share))
+            steps.append(QuotaStep("ramp", quota, ramped, share=share, months=months))
+            quota = ramped
+    parsed: list[tuple[Decimal | None, Decimal | None, str | None]] = []
+    for row in reliefs:
+        amount_raw, share_raw = row.get("amount"), row.get("share")
+        reason = text_or_none(row.get("reason"))
+        given = [not is_missing(amount_raw), not is_missing(share_raw)]
+        if all(given) or not any(given):
+            both = "both" if all(given) else "neither"
+            why = f"must give an amount or a share, not {both}"
+            return None, f"a quota relief row for {spec.name} in {period.id} {why}", ()
+        try:
+            if given[1]:
+                parsed.append((None, _relief_share(share_raw), reason))
+            else:
+                parsed.append((_MONEY(amount_raw), None, reason))
+        except (ValueError, ArithmeticError) as error:
+            return None, f"quota relief for {spec.name} in {period.id}: {error}", ()
+    base = quota
+    for amount, part, reason in sorted(parsed, key=lambda p: p[1] is None):
+        cut = plan.round(EXACT.multiply(base, part)) if part is not None else amount
+        assert cut is not None
+        shown = f"{(part * 100).normalize():f}%" if part is not None else f"{cut:f}"
+        where = f"quota relief of {shown} for {spec.name} in {period.id}"
+        if cut < 0:
+            return None, f"{where} is negative", ()
+        after = quota - cut
+        if after <= 0:
+            why = f"leaves {after:f} of a {quota:f} quota: relief must stay under 100% of the quota"
+            return None, f"{where} {why}", ()
+        steps.append(QuotaStep("relief", quota, after, share=part, amount=cut, reason=reason))
+        quota = after
+    return quota, None, tuple(steps)
+
+
+def relief_problems(
+    rows: Sequence[Mapping[str, Any]], rep_ids: Iterable[str | None], book: PlanBook
+) -> list[PayoutIssue]:
+    """Relief rows no payout can use, each reported (never a silent 0): a rep missing from the
+    reps table, a measure without a quota, a period no plan measuring it has."""
+    known = {rep for rep in rep_ids if rep is not None}
+    units: dict[str, set[str]] = {}
+    for plan in book.plans.values():
+        for spec in plan.measures:
+            if spec.has_quota:
+                for name in {spec.name, spec.quota_measure} - {None}:
+                    units.setdefault(str(name), set()).add(plan.unit)
+    found: list[PayoutIssue] = []
+    for row in rows:
+        rep, period, measure = (text_or_none(row.get(k)) for k in ("rep_id", "period", "measure"))
+        where = f"quota relief for {measure} in {period}"
+        if rep not in known:
+            found.append(
+                PayoutIssue(
+                    rep, None, period, f"{where} given for a rep who is not in the reps table"
+                )
+            )
+        elif measure not in units:
+            close = closest(measure or "", units)
+            hint = f"; did you mean {close}?" if close else ""
+            found.append(
+                PayoutIssue(
+                    rep, None, period, f"{where}: no measure with a quota is {measure}{hint}"
+                )
+            )
+        else:
+            try:
+                unit = parse_period(period or "").unit
+            except ValueError as error:
+                found.append(PayoutIssue(rep, None, period, f"{where}: {error}"))
+                continue
+            if unit not in units[measure]:
+                wanted = " or ".join(sorted(units[measure]))
+                found.append(
+                    PayoutIssue(
+                        rep, None, period,
+                        f"{where}: {period} is a {unit}, but {measure} is measured per {wanted}",
+                    )
+                )  # fmt: skip
+    return found

@@ -59,7 +59,9 @@ __all__ = [
     "Part",
     "PayoutIssue",
     "PlanPayout",
+    "QuotaStep",
     "curve_pct",
+    "marginal_amount",
     "pay_measure",
     "pay_plan",
 ]
@@ -115,6 +117,8 @@ class MeasureInput:
     credited: Decimal
     quota: Decimal | None
     deals: tuple[CreditedDeal, ...] = ()
+    #: How the quota was ramped and relieved (`engine.pay.inputs.adjust_quota`).
+    quota_steps: tuple[QuotaStep, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,14 @@ class PlanPayout:
     payout: Decimal
     paid: bool
     deals: Mapping[str, tuple[CreditedDeal, ...]] = field(default_factory=dict)
+    #: measure -> how its quota was ramped and relieved (absent: neither).
+    quota_steps: Mapping[str, tuple[QuotaStep, ...]] = field(default_factory=dict)
+    #: A version's part of the period (`supersedes`): its first and last day, its share of
+    #: the period's days, and the split (close_date: its deals, quota and target prorated;
+    #: days: the whole period's payout times the share). None: the plan pays the period.
+    part: tuple[dt.date, dt.date, Decimal, str] | None = None
+    #: What the share of a `days` split took off the total (<= 0).
+    part_adjustment: Decimal = _ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +168,21 @@ class CreditedDeal:
     value: Decimal
     share: Decimal
     credited: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaStep:
+    """A change made to a measure's quota after the table or formula (and proration): a ramp
+    (`share` the mean share of the period's months of tenure, `months` those months) or a
+    relief row (`share` of the quota or an `amount`, and its reason)."""
+
+    kind: str  # ramp | relief
+    before: Decimal
+    after: Decimal
+    share: Decimal | None = None
+    amount: Decimal | None = None
+    months: tuple[int, ...] = ()
+    reason: str | None = None
 
 
 def _compare(a: Decimal, op: str, b: Decimal) -> bool:
@@ -279,6 +306,14 @@ def _base_parts(
     return []
 
 
+def marginal_amount(spec: MeasureSpec, credited: Decimal, quota: Decimal | None) -> Decimal:
+    """What marginal rates pay on `credited` (floor threshold included, no gate, accelerator,
+    bonus or cap): the bands' parts of `_base_parts`, exact. Pay per deal stacks deals on it."""
+    with localcontext(EXACT):
+        parts = _base_parts(spec, credited, quota, None)
+        return sum((p.amount for p in parts if p.kind == "rates"), _ZERO)
+
+
 def pay_measure(
     spec: MeasureSpec,
     credited: Decimal,
@@ -387,9 +422,11 @@ def pay_plan(
     proration: Decimal = _ONE,
     days: int | None = None,
     paid: bool = True,
+    part: tuple[dt.date, dt.date, Decimal, str] | None = None,
 ) -> PlanPayout:
     """Pay every measure of a plan for one rep and period; the total is the sum of the rounded
-    measure payouts, then the plan cap. `inputs` holds prorated quotas already."""
+    measure payouts, then the plan cap. `inputs` holds prorated quotas already. A version's
+    `part` of the period split by days takes its share of that total, rounded."""
     target = plan.target
     if target is not None and proration != _ONE:
         target = plan.round(exact_mul(target, proration))
@@ -403,6 +440,10 @@ def pay_plan(
     adjustment = _ZERO
     if limit is not None and total > limit:
         adjustment = limit - total
+    share_off = _ZERO
+    if part is not None and part[3] == "days":
+        capped = total + adjustment
+        share_off = plan.round(exact_mul(capped, part[2])) - capped
     return PlanPayout(
         rep_id,
         plan.name,
@@ -413,7 +454,10 @@ def pay_plan(
         tuple(lines),
         limit,
         adjustment,
-        total + adjustment,
+        total + adjustment + share_off,
         paid,
         {name: i.deals for name, i in inputs.items()},
+        quota_steps={name: i.quota_steps for name, i in inputs.items() if i.quota_steps},
+        part=part,
+        part_adjustment=share_off,
     )

@@ -23,6 +23,8 @@ Quotas and proration
   * proration daily: quota and target variable are multiplied by days employed in the period
     (from `hire_date`, to `end_date` when the reps table has one) / days in the period; a
     missing hire date counts as employed; a rep not employed at all in the period is reported.
+  * Then the plan's ramp and the rep's quota relief rows (`engine.pay.inputs.adjust_quota`): a
+    ramp without a hire date, or a relief that leaves no quota, is reported and not paid.
 """
 
 from __future__ import annotations
@@ -36,15 +38,34 @@ from typing import Any
 from engine.cells import coercer
 from engine.ir import Compiled
 from engine.money import exact_mul
-from engine.pay.inputs import as_date, exact_value, first_entries, measure_quota, split_shares
-from engine.pay.math import CreditedDeal, MeasureInput, PayoutIssue, PlanPayout, pay_plan
-from engine.pay.schedule import schedule
+from engine.pay.clawback import Clawed, cancellations_of, claw, deal_pay, unclaimed
+from engine.pay.inputs import (
+    adjust_quota,
+    as_date,
+    exact_value,
+    first_entries,
+    measure_quota,
+    ramp_share,
+    relief_rows,
+    split_shares,
+)
+from engine.pay.lines import plan_lines
+from engine.pay.math import (
+    CreditedDeal,
+    MeasureInput,
+    PayoutIssue,
+    PlanPayout,
+    QuotaStep,
+    pay_plan,
+)
+from engine.pay.payments import PaymentLine, settle
+from engine.pay.schedule import Part, Window, schedule
 from engine.pay.spec import CreditRule, MeasureSpec, PlanBook, PlanSpec
 from engine.periods import PayPeriod, proration_factor
 from engine.record import compile_node
 from engine.results import is_missing, text_or_none
 
-__all__ = ["Payment", "RepOutcome", "pay_everyone", "pay_rep"]
+__all__ = ["Payment", "RepOutcome", "Settled", "pay_everyone", "pay_rep", "payments_of"]
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -104,13 +125,19 @@ def pay_rep(
     splits: Sequence[Mapping[str, Any]] = (),
     stage_events: Sequence[Mapping[str, Any]] = (),
     paid: bool = True,
+    quota_relief: Sequence[Mapping[str, Any]] = (),
+    through: dt.date | None = None,
+    part: Part | None = None,
 ) -> RepOutcome:
     """The reference path: pay one rep on one plan for one period, deal by deal.
 
     `deals` may hold any deals (those of other reps are not credited); `quotas` are the rep's
     quota rows; `splits` the split rows of the deals involved; `stage_events` the events of the
-    deals involved. Issues found on this rep's deals (missing or negative amounts, splits not
-    summing to 100%) are returned with the payout; a missing quota prevents the payout.
+    deals involved; `quota_relief` the rep's quota relief rows. Issues found on this rep's
+    deals (missing or negative amounts, splits not summing to 100%) are returned with the
+    payout; a missing quota (or a ramp or relief leaving none) prevents the payout.
+    `through` counts only the deals dated up to that day (a payment window of the period);
+    `part`: the days of the period a version of the plan pays (`supersedes`).
     """
     plan = book.plans[plan_name]
     rep_id = text_or_none(rep.get("id")) or ""
@@ -136,6 +163,17 @@ def pay_rep(
         if days == 0:
             issue(f"not employed during {period.id} (hired {as_date(rep.get('hire_date'))})")
             return RepOutcome(None, tuple(issues))
+    since: dt.date | None = None
+    shown: tuple[dt.date, dt.date, Decimal, str] | None = None
+    if part is not None and part.split:
+        assert part.since is not None and part.until is not None
+        shown = (part.since, part.until, part.share, part.split)
+        if part.split == "close_date":
+            # This version pays its own days: its deals, and its share of quotas and target.
+            factor = exact_mul(factor, part.share)
+            since = part.since
+            last = part.until if through is None else min(through, part.until)
+            through = None if last >= period.end else last
 
     shares, split_problems = split_shares(
         (row.get("deal_id"), row.get("rep_id"), row.get("share")) for row in splits
@@ -151,6 +189,15 @@ def pay_rep(
     entered = first_entries(stage_events)
     inputs: dict[str, MeasureInput] = {}
     quota_problem = False
+    # The ramp's share of quota for the period, once per rep (reported once when it has none).
+    ramp: tuple[Decimal, tuple[int, ...]] | None = None
+    if plan.ramp and any(spec.has_quota for spec in plan.measures):
+        found = ramp_share(plan.ramp, as_date(rep.get("hire_date")), period)
+        if isinstance(found, str):
+            issue(found)
+            quota_problem = True
+        else:
+            ramp = found
     for spec in plan.measures:
         credited, credited_deals = _credit(
             _CreditRunner(spec.credit, compiled),
@@ -165,6 +212,8 @@ def pay_rep(
             entered,
             issue,
             issues,
+            through,
+            since,
         )
         quota, reason = measure_quota(spec, rep, period, quotas, links or {}, plan)
         if reason is not None:
@@ -172,10 +221,20 @@ def pay_rep(
             quota_problem = True
         elif quota is not None and factor != _ONE:
             quota = plan.round(exact_mul(quota, factor))
-        inputs[spec.name] = MeasureInput(credited, quota, credited_deals)
+        steps: tuple[QuotaStep, ...] = ()
+        if reason is None and quota is not None and (ramp is not None or quota_relief):
+            # After proration: the ramp, then the relief rows (engine.pay.inputs.adjust_quota).
+            reliefs = relief_rows(quota_relief, spec, period)
+            quota, why, steps = adjust_quota(spec, plan, ramp, period, quota, reliefs)
+            if why is not None:
+                issue(why, spec.name)
+                quota_problem = True
+        inputs[spec.name] = MeasureInput(credited, quota, credited_deals, steps)
     if quota_problem:
         return RepOutcome(None, tuple(issues))
-    payout = pay_plan(plan, rep_id, period, inputs, proration=factor, days=days, paid=paid)
+    payout = pay_plan(
+        plan, rep_id, period, inputs, proration=factor, days=days, paid=paid, part=shown
+    )
     return RepOutcome(payout, tuple(issues))
 
 
@@ -192,6 +251,8 @@ def _credit(
     entered: Mapping[tuple[str, str], dt.date],
     issue: Callable[..., None],
     issues: list[PayoutIssue],
+    through: dt.date | None = None,
+    since: dt.date | None = None,
 ) -> tuple[Decimal, tuple[CreditedDeal, ...]]:
     rule = runner.rule
     total = _ZERO
@@ -239,8 +300,12 @@ def _credit(
                 )
             )
             continue
-        if not period.holds(day) or (
-            plan.effective is not None and not plan.effective[0] <= day <= plan.effective[1]
+        if (
+            not period.holds(day)
+            or (through is not None and day > through)
+            or (since is not None and day < since)
+            or (plan.effective is not None and not plan.effective[0] <= day <= plan.effective[1])
+            or not rule.in_window(day)
         ):
             continue
         if counts is not True:
@@ -276,12 +341,22 @@ def _credit(
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """One rep paid (or not) on one plan for one period by the reference path."""
+    """One rep paid (or not) on one plan for one period (up to one payment's end: `window`)
+    by the reference path."""
 
     rep: Mapping[str, Any]
     plan: str
     period: PayPeriod
     outcome: RepOutcome
+    window: Window | None = None
+    paid: bool = True
+    #: The plan the rep is paid on when `plan` is one of its versions (`supersedes`).
+    head: str = ""
+
+    @property
+    def is_payout(self) -> bool:
+        """Whether this is the plan period's row of the payouts table (not an earlier window)."""
+        return self.window is None or self.window.payout
 
 
 def pay_everyone(
@@ -295,6 +370,7 @@ def pay_everyone(
     splits: Sequence[Mapping[str, Any]] = (),
     stage_events: Sequence[Mapping[str, Any]] = (),
     period: PayPeriod | None = None,
+    quota_relief: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[list[Payment], list[PayoutIssue]]:
     """The reference path on whole tables (as records): every rep x plan x period of the pay
     schedule paid by `pay_rep`, and the schedule's issues (reps not paid at all).
@@ -309,25 +385,129 @@ def pay_everyone(
     quota_rows: dict[str, list[Mapping[str, Any]]] = {}
     for row in quotas:
         quota_rows.setdefault(text_or_none(row.get("rep_id")) or "", []).append(row)
+    relief_of: dict[str, list[Mapping[str, Any]]] = {}
+    for row in quota_relief:
+        relief_of.setdefault(text_or_none(row.get("rep_id")) or "", []).append(row)
     found: list[Payment] = []
     for assignment in work:
         for position in assignment.reps:
             rep = reps[position]
             territory = text_or_none(rep.get("territory"))
             link = (territories or {}).get(territory) if territory is not None else None
-            for pay_period in assignment.periods:
+            for window, part in ((w, p) for w in assignment.windows for p in w.parts):
                 outcome = pay_rep(
                     book,
                     compiled,
-                    assignment.plan.name,
+                    part.plan.name,
                     rep,
-                    pay_period,
+                    window.measured,
                     deals=deals,
                     quotas=quota_rows.get(ids[position] or "", []),
                     links={"territory": link},
                     splits=splits,
                     stage_events=stage_events,
                     paid=assignment.paid,
+                    quota_relief=relief_of.get(ids[position] or "", []),
+                    through=window.through,
+                    part=part,
                 )
-                found.append(Payment(rep, assignment.plan.name, pay_period, outcome))
+                found.append(
+                    Payment(
+                        rep, part.plan.name, window.measured, outcome, window, assignment.paid,
+                        assignment.plan.name,
+                    )
+                )  # fmt: skip
     return found, issues
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The payments asked for, what cancelled deals gave back, and issues found doing so."""
+
+    lines: tuple[PaymentLine, ...]
+    clawed: tuple[Clawed, ...]
+    issues: tuple[PayoutIssue, ...]
+
+
+def payments_of(
+    book: PlanBook,
+    found: Sequence[Payment],
+    cancellations: Sequence[Mapping[str, Any]] = (),
+    deal_ids: Iterable[str] = (),
+) -> Settled:
+    """The payments of the reference path's windows: each rep's dues on each paid plan, less
+    what cancelled deals give back (`engine.pay.clawback`), settled in time order
+    (`engine.pay.payments`); the payments asked for only. `deal_ids`: every deal's id (a
+    cancellation of another deal is reported)."""
+    cancelled = cancellations_of(cancellations)
+    steps: dict[tuple[str, str], list[Payment]] = {}
+    for payment in found:
+        if payment.paid and payment.window is not None:
+            rep_id = text_or_none(payment.rep.get("id")) or ""
+            steps.setdefault((rep_id, payment.head or payment.plan), []).append(payment)
+    lines: list[PaymentLine] = []
+    clawed: list[Clawed] = []
+    issues: list[PayoutIssue] = []
+    last = max((p.window.payment.end for p in found if p.window is not None), default=None)
+    for (rep_id, plan_name), payments in steps.items():
+        plan = book.plans[plan_name]
+        # A window is paid by one payment per version in force: their dues add up.
+        windows = list({id(p.window): p.window for p in payments if p.window}.values())
+        by_window: dict[int, list[Payment]] = {}
+        for p in payments:
+            by_window.setdefault(id(p.window), []).append(p)
+        back = [_ZERO] * len(windows)
+        if plan.clawback is not None and cancelled:
+            per_deal = [_deal_pay(book, by_window[id(w)]) for w in windows]
+            back, taken, found_issues = claw(plan, rep_id, windows, per_deal, cancelled)
+            clawed.extend(taken)
+            issues.extend(found_issues)
+        finer = plan.pays != plan.unit
+        rep_steps = [
+            (
+                window,
+                _due(by_window[id(window)]),
+                amount,
+                _new(book, by_window[id(window)], window) if finer else None,
+            )
+            for window, amount in zip(windows, back, strict=True)
+        ]
+        lines.extend(line for line in settle(plan, rep_id, rep_steps) if line.shown)
+    if any(p.clawback is not None for p in book.plans.values()):
+        seen = {c.deal_id for c in clawed}
+        issues.extend(unclaimed(cancelled, frozenset(deal_ids), seen, last))
+    return Settled(tuple(lines), tuple(clawed), tuple(issues))
+
+
+def _due(parts: Sequence[Payment]) -> Decimal | None:
+    """What a window owes: its versions' payouts added (None: none could be paid)."""
+    paid = [p.outcome.payout.payout for p in parts if p.outcome.payout is not None]
+    return sum(paid, _ZERO) if paid else None
+
+
+def _new(book: PlanBook, parts: Sequence[Payment], window: Window) -> Decimal:
+    """The pay of the deals credited in a window's payment period (pay per deal)."""
+    payment = window.payment
+    return sum(
+        (
+            d.payout
+            for p in parts
+            if p.outcome.payout is not None
+            for d in plan_lines(book.plans[p.plan], p.outcome.payout)
+            if d.date is not None and payment.holds(d.date)
+        ),
+        _ZERO,
+    )
+
+
+def _deal_pay(
+    book: PlanBook, parts: Sequence[Payment]
+) -> dict[str, tuple[dt.date, Decimal]] | None:
+    """The rep's pay per deal in a window, every version and measure added."""
+    found = [
+        (d.deal_id, d.date, d.payout)
+        for p in parts
+        if p.outcome.payout is not None
+        for d in plan_lines(book.plans[p.plan], p.outcome.payout)
+    ]
+    return deal_pay(found) if any(p.outcome.payout is not None for p in parts) else None

@@ -10,6 +10,12 @@ periods to pay from here, so they can never disagree about which payouts exist.
     quarterly plan is its four quarters; a month asked of it is refused); without a period, the
     plan's effective dates; without those either, the span of the deals' close dates.
   * A period outside the plan's effective dates is reported for each rep of the plan.
+  * Pay over time (`pays monthly`, draws, clawbacks): each plan period is paid in windows, one
+    per payment period, each measured from the period's start to the payment's end (a
+    quarterly plan paid monthly: January, January to February, the quarter). A month asked of
+    such a plan is allowed: its window is computed, with the windows before it that the
+    payments depend on (the earlier months of the quarter; with a draw, a clawback or
+    `true_up carry_forward`, every period from the plan's start, since balances carry).
 """
 
 from __future__ import annotations
@@ -17,23 +23,72 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from dsl.diagnostics import closest
+from engine.money import EXACT
 from engine.pay.math import PayoutIssue
 from engine.pay.spec import PlanBook, PlanSpec
 from engine.periods import PayPeriod, coarser_or_same, periods_overlapping
 
-__all__ = ["Assignment", "schedule"]
+__all__ = ["Assignment", "Part", "Window", "schedule"]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """The share of a plan period one version of a plan pays (`supersedes`): the whole
+    period, or, when a new version starts inside it, the days from `since` to `until` with
+    their `share` of the period's days, split by close date or by days (`split`)."""
+
+    plan: PlanSpec
+    since: dt.date | None = None
+    until: dt.date | None = None
+    share: Decimal = Decimal(1)
+    split: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A plan period measured up to the end of one payment period.
+
+    `shown`: the payment falls in the period asked for (others are history the payments
+    depend on). `payout`: this window's payout is the plan period's row of the payouts table
+    (the last window shown of its period). `parts`: the versions of the plan that pay it."""
+
+    measured: PayPeriod
+    payment: PayPeriod
+    shown: bool
+    payout: bool
+    parts: tuple[Part, ...] = ()
+
+    def last_day(self, part: Part) -> dt.date | None:
+        """The last credit date a part counts (None: the plan period's end)."""
+        ends = [d for d in (self.through, part.until) if d is not None]
+        if part.split == "days":
+            ends = [d for d in (self.through,) if d is not None]
+        return min(ends) if ends else None
+
+    def first_day(self, part: Part) -> dt.date | None:
+        """The first credit date a part counts (None: the plan period's start)."""
+        return None if part.split == "days" else part.since
+
+    @property
+    def through(self) -> dt.date | None:
+        """The last credit date counted, or None for the whole plan period."""
+        return None if self.payment.end >= self.measured.end else self.payment.end
 
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """A plan to pay some reps on (their positions in the reps given), for some periods."""
+    """A plan to pay some reps on (their positions in the reps given), for some periods.
+
+    `periods` are the plan periods asked for; `windows` what to compute, in time order."""
 
     plan: PlanSpec
     paid: bool
     reps: tuple[int, ...]
     periods: tuple[PayPeriod, ...]
+    windows: tuple[Window, ...] = ()
 
 
 def schedule(
@@ -69,37 +124,104 @@ def schedule(
     work: list[Assignment] = []
     for (name, paid), positions in members.items():
         plan = book.plans[name]
-        periods = _periods(plan, requested, dated)
+        chain = book.chain(name)
+        first, last = chain[0][1], chain[-1][2]
+        span = (first, last) if first is not None and last is not None else None
+        periods = _periods(plan, requested, dated, span)
         if isinstance(periods, str):
             issues.extend(PayoutIssue(reps[p][0], name, asked, periods) for p in positions)
             continue
         inside: list[PayPeriod] = []
         for period in periods:
-            if plan.covers(period.start, period.end):
+            if (first is None or period.end >= first) and (last is None or period.start <= last):
                 inside.append(period)
                 continue
-            assert plan.effective is not None
-            start, end = plan.effective
-            reason = f"{period.id} is outside the plan's effective dates ({start} to {end})"
+            reason = f"{period.id} is outside the plan's effective dates ({first} to {last})"
             issues.extend(PayoutIssue(reps[p][0], name, period.id, reason) for p in positions)
-        work.append(Assignment(plan, paid, tuple(positions), tuple(inside)))
+        windows = _windows(plan, chain, paid, inside, requested, dated)
+        work.append(Assignment(plan, paid, tuple(positions), tuple(inside), windows))
     return work, issues
 
 
+def _parts(
+    chain: Sequence[tuple[PlanSpec, dt.date | None, dt.date | None]], period: PayPeriod
+) -> tuple[Part, ...]:
+    """The versions paying a plan period: the one in force, or each for its days."""
+    found = [
+        (spec, start, end)
+        for spec, start, end in chain
+        if (start is None or start <= period.end) and (end is None or end >= period.start)
+    ]
+    if len(found) <= 1:
+        return tuple(Part(spec) for spec, _, _ in found) or (Part(chain[0][0]),)
+    # The version that starts inside the period says how the period is split.
+    split = next(s.version.split for s, _, _ in found[1:] if s.version is not None)
+    parts: list[Part] = []
+    for spec, start, end in found:
+        since = max(period.start, start) if start is not None else period.start
+        until = min(period.end, end) if end is not None else period.end
+        share = EXACT.divide(Decimal((until - since).days + 1), Decimal(period.days))
+        parts.append(Part(spec, since, until, share, split))
+    return tuple(parts)
+
+
+def _windows(
+    plan: PlanSpec,
+    chain: Sequence[tuple[PlanSpec, dt.date | None, dt.date | None]],
+    paid: bool,
+    periods: Sequence[PayPeriod],
+    requested: PayPeriod | None,
+    dated: tuple[dt.date, dt.date] | None,
+) -> tuple[Window, ...]:
+    """The windows to compute for the plan periods asked for, with the history before them."""
+    if not periods:
+        return ()
+    if not plan.over_time or not paid:
+        return tuple(Window(p, p, True, True, _parts(chain, p)) for p in periods)
+    measured = list(periods)
+    if plan.true_up == "carry_forward" or plan.draw is not None or plan.clawback is not None:
+        # Balances carry from one plan period to the next: start where the plan starts.
+        first = chain[0][1] if chain[0][1] is not None else (dated or (None,))[0]
+        if first is not None and first < measured[0].start:
+            before = periods_overlapping(first, measured[0].start - dt.timedelta(days=1), plan.unit)
+            measured = list(before) + measured
+    last = requested.end if requested is not None else measured[-1].end
+    found: list[Window] = []
+    for period in measured:
+        payments = [
+            p for p in periods_overlapping(period.start, period.end, plan.pays) if p.start <= last
+        ]
+        shown = [
+            requested is None or (p.start >= requested.start and p.end <= requested.end)
+            for p in payments
+        ]
+        final = max((i for i, s in enumerate(shown) if s), default=-1)
+        parts = _parts(chain, period)
+        found.extend(
+            Window(period, p, s, i == final, parts)
+            for i, (p, s) in enumerate(zip(payments, shown, strict=True))
+        )
+    return tuple(found)
+
+
 def _periods(
-    plan: PlanSpec, requested: PayPeriod | None, dated: tuple[dt.date, dt.date] | None
+    plan: PlanSpec,
+    requested: PayPeriod | None,
+    dated: tuple[dt.date, dt.date] | None,
+    span: tuple[dt.date, dt.date] | None,
 ) -> tuple[PayPeriod, ...] | str:
     """The plan periods to pay, or why none can be."""
     unit = plan.unit
     if requested is not None:
-        if not coarser_or_same(requested.unit, unit):
+        if not coarser_or_same(requested.unit, plan.pays or unit):
+            every = plan.pays or unit
             return (
-                f"plan {plan.name} pays per {unit}: ask for a {unit} or a longer period, "
+                f"plan {plan.name} pays per {every}: ask for a {every} or a longer period, "
                 f"not {requested.id}"
             )
         return periods_overlapping(requested.start, requested.end, unit)
-    if plan.effective is not None:
-        return periods_overlapping(plan.effective[0], plan.effective[1], unit)
+    if span is not None:
+        return periods_overlapping(span[0], span[1], unit)
     if dated is None:
         return f"plan {plan.name} has no effective dates and no deal is dated: give a period"
     return periods_overlapping(dated[0], dated[1], unit)

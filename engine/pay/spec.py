@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from dsl import nodes as n
 from dsl import typed as t
+from dsl.canonical import PAY_FREQUENCIES
 from dsl.model import Model
 from dsl.source import NO_SPAN, Span
 from dsl.typed import TypedModel
@@ -28,13 +29,16 @@ from engine.periods import PERIODS_PER_YEAR
 
 __all__ = [
     "BandSpec",
+    "ClawbackSpec",
     "CreditRule",
     "CurveSpec",
+    "DrawSpec",
     "Limit",
     "MeasureSpec",
     "PlanBook",
     "PlanSpec",
     "QuotaFormula",
+    "VersionSpec",
     "compile_plans",
 ]
 
@@ -119,6 +123,12 @@ class CreditRule:
     value_text: str = "count"
     #: The input fields the `where` reads (derived values replaced by their inputs).
     where_fields: tuple[FieldRef, ...] = ()
+    #: A SPIFF's days: only deals dated within them are credited (None: any day).
+    window: tuple[dt.date, dt.date] | None = None
+
+    def in_window(self, day: dt.date) -> bool:
+        """Whether a deal dated `day` lies in the rule's window (always, without one)."""
+        return self.window is None or self.window[0] <= day <= self.window[1]
 
     @property
     def no_date_text(self) -> str:
@@ -165,11 +175,42 @@ class MeasureSpec:
     bonus: tuple[Decimal, str, Decimal] | None  # (amount, op, level)
     span: Span = NO_SPAN
     lines: Mapping[str, Span] = field(default_factory=dict)
+    #: `measure`, or `spiff`: a time-boxed amount per deal (weight 0, method per_unit, capped
+    #: at an amount), paid beside the measures and shown as a SPIFF.
+    kind: str = "measure"
 
     @property
     def has_quota(self) -> bool:
         """Whether the measure declares a quota."""
         return self.quota_measure is not None or self.quota_formula is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DrawSpec:
+    """`draw 2000 recoverable up to 50%`: the minimum of each payment, and how much of a
+    later payment may recover what the draw advanced (None: all of it above the draw)."""
+
+    amount: Decimal
+    recoverable: bool
+    share: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClawbackSpec:
+    """`clawback within 90 days prorata`: a deal cancelled within `days` of its credit date
+    gives back its pay, all of it or (prorata) the share of the window left."""
+
+    days: int
+    prorata: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSpec:
+    """`supersedes ae_2026 from 2026-07-01 split by close_date` (or `days`)."""
+
+    plan: str
+    start: dt.date
+    split: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +231,24 @@ class PlanSpec:
     span: Span = NO_SPAN
     #: The rounding step is 0.01, 0.1, 1...: rounding is a plain quantize.
     quantum: bool = False
+    #: How often it pays (a period unit no longer than `unit`): `pays monthly` -> month.
+    pays: str = ""
+    #: What a negative true-up does: carry_forward, recover or floor.
+    true_up: str = "carry_forward"
+    draw: DrawSpec | None = None
+    clawback: ClawbackSpec | None = None
+    version: VersionSpec | None = None
+    #: `ramp 50%, 75%`: the share of quota in month 1, 2... of tenure (100% after); () none.
+    ramp: tuple[Decimal, ...] = ()
+
+    @property
+    def over_time(self) -> bool:
+        """Whether what it pays depends on earlier payments (true-ups, draws, clawbacks)."""
+        return (
+            (self.pays not in ("", self.unit))
+            or self.draw is not None
+            or (self.clawback is not None)
+        )
 
     def round(self, value: Decimal) -> Decimal:
         """Round an amount the way the ruleset says."""
@@ -232,6 +291,28 @@ class PlanBook:
     rounding: tuple[str, Decimal]
     #: measure ids the quotas table may use.
     quota_measures: frozenset[str]
+    #: A plan -> its versions in order, itself first (`supersedes`); plans without: absent.
+    versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def chain(self, name: str) -> tuple[tuple[PlanSpec, dt.date | None, dt.date | None], ...]:
+        """A plan's versions, each with the first and last day it is in force (None: open):
+        a version runs from its `supersedes` date to the day before the next one's."""
+        names = self.versions.get(name, (name,))
+        specs = [self.plans[v] for v in names]
+        found: list[tuple[PlanSpec, dt.date | None, dt.date | None]] = []
+        for index, spec in enumerate(specs):
+            start = spec.version.start if spec.version is not None else None
+            if start is None and spec.effective is not None:
+                start = spec.effective[0]
+            later = specs[index + 1] if index + 1 < len(specs) else None
+            if later is not None and later.version is not None:
+                end: dt.date | None = later.version.start - dt.timedelta(days=1)
+            elif spec.effective is not None:
+                end = spec.effective[1]
+            else:  # a last version without dates runs to its first version's end
+                end = specs[0].effective[1] if specs[0].effective is not None else None
+            found.append((spec, start, end))
+        return tuple(found)
 
 
 # ----------------------------------------------------------------------------- compiling
@@ -395,6 +476,22 @@ class _PlanCompiler:
             measure.span, lines,
         )  # fmt: skip
 
+    def spiff(self, spiff: n.Spiff) -> MeasureSpec:
+        """A SPIFF as a measure line: its amount per credited deal (`per_unit`), no quota, no
+        share of the target variable (weight 0), its window on the credit rule, its cap an
+        amount (the checker refuses a share)."""
+        window = (spiff.window.start.value, spiff.window.end.value)
+        credit = replace(self.credit(spiff.credit), window=window)
+        cap = None if spiff.cap is None else _limit(spiff.cap.limit)
+        lines = {"method": spiff.credit.span, "window": spiff.window.span}
+        if spiff.cap is not None:
+            lines["cap"] = spiff.cap.span
+        return MeasureSpec(
+            spiff.name.name, spiff.label, _ZERO, credit, None, None, "per_unit",
+            spiff.amount.value, None, (), None, None, None, cap, None, spiff.span, lines,
+            kind="spiff",
+        )  # fmt: skip
+
     def plan(self, plan: n.Plan) -> PlanSpec:
         unit: str | None = None
         effective: tuple[dt.date, dt.date] | None = None
@@ -402,6 +499,12 @@ class _PlanCompiler:
         proration = False
         cap: Limit | None = None
         guardrail: Limit | None = None
+        ramp: tuple[Decimal, ...] = ()
+        pays: str | None = None
+        true_up = "carry_forward"
+        draw: DrawSpec | None = None
+        clawback: ClawbackSpec | None = None
+        version: VersionSpec | None = None
         for item in plan.items:
             if isinstance(item, n.Period):
                 unit = item.unit.name
@@ -415,6 +518,19 @@ class _PlanCompiler:
                 cap = _limit(item.limit)
             elif isinstance(item, n.BudgetGuardrail):
                 guardrail = _limit(item.limit)
+            elif isinstance(item, n.Ramp):
+                ramp = tuple(share.value for share in item.shares)
+            elif isinstance(item, n.Pays):
+                pays = PAY_FREQUENCIES[item.every.name]
+            elif isinstance(item, n.TrueUp):
+                true_up = item.policy.name
+            elif isinstance(item, n.Draw):
+                share = item.share.value if item.share is not None else None
+                draw = DrawSpec(item.amount.value, item.kind.name == "recoverable", share)
+            elif isinstance(item, n.Clawback):
+                clawback = ClawbackSpec(int(item.days.value), item.mode.name == "prorata")
+            elif isinstance(item, n.Supersedes):
+                version = VersionSpec(item.plan.name, item.start.value, item.split.name)
         assert unit is not None, "the checker refuses a plan without a period (E408)"
         mode, step = self.model.rounding
         per_period: Decimal | None = None
@@ -429,11 +545,13 @@ class _PlanCompiler:
         # weighted): one measure alone carries the whole target.
         rest = EXACT.divide(_ONE - given, Decimal(len(unweighted))) if unweighted else _ZERO
         specs = tuple(self.measure(m, m.weight.value if m.weight else rest) for m in measures)
+        specs += tuple(self.spiff(s) for s in plan.spiffs)
         digits = step.as_tuple()
         return PlanSpec(
             plan.name.name, plan.label, plan.role.name, unit, effective, per_period, proration,
             cap, guardrail, specs, (mode, step), plan.span,
-            quantum=digits.digits == (1,) and int(digits.exponent) <= 0,
+            quantum=digits.digits == (1,) and int(digits.exponent) <= 0, pays=pays or unit,
+            true_up=true_up, draw=draw, clawback=clawback, version=version, ramp=ramp,
         )  # fmt: skip
 
 
@@ -457,10 +575,27 @@ def compile_plans(model: Model, typed: TypedModel, compiled: Compiled) -> PlanBo
             for ident in item.names
             if ident.name in plans
         )
-        roles[name] = listed or tuple(p for p, spec in plans.items() if spec.role == name)
+        # A version is paid in its plan's place (`supersedes`): never listed on its own.
+        heads = tuple(p for p, spec in plans.items() if spec.role == name and spec.version is None)
+        roles[name] = tuple(p for p in listed if plans[p].version is None) or heads
     quota_measures = frozenset(
         m.quota_measure for p in plans.values() for m in p.measures if m.quota_measure
     )
     return PlanBook(
-        plans, roles, frozenset(model.roles), model.currency, model.rounding, quota_measures
-    )
+        plans, roles, frozenset(model.roles), model.currency, model.rounding, quota_measures,
+        _versions(plans),
+    )  # fmt: skip
+
+
+def _versions(plans: Mapping[str, PlanSpec]) -> dict[str, tuple[str, ...]]:
+    """Each first version -> the chain of plans superseding it, in order."""
+    after = {spec.version.plan: name for name, spec in plans.items() if spec.version is not None}
+    found: dict[str, tuple[str, ...]] = {}
+    for name, spec in plans.items():
+        if spec.version is not None or name not in after:
+            continue
+        chain = [name]
+        while chain[-1] in after and after[chain[-1]] not in chain:
+            chain.append(after[chain[-1]])
+        found[name] = tuple(chain)
+    return found

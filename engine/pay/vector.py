@@ -12,7 +12,9 @@ Who is paid on which plan and period comes from `engine.pay.schedule`, as for ev
 Outputs: `payouts` (one row per rep, plan and period: rep_id, plan, period, payout, measures,
 paid), `budget` (per plan and period: what was paid against the target variables, and the
 guardrail alert) and `errors` (rep, plan, period, measure, deal, reason): every rep that is not
-paid and every deal that is not credited is there, never silently dropped.
+paid and every deal that is not credited is there, never silently dropped. `lines` is pay per
+deal (`engine.pay.lines`): each credited deal's share of each measure's payout, from the
+credited deals' rows (`Crediting.credited_deals`) in integers.
 """
 
 from __future__ import annotations
@@ -20,30 +22,51 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from dsl.diagnostics import closest
 from engine.ir import Compiled
 from engine.money import EXACT, exact_div, exact_mul, scaled
+from engine.pay.clawback import Cancellation, cancellations_of, claw, deal_pay, unclaimed
 from engine.pay.credit import Crediting, column_texts
-from engine.pay.format import measure_entries, show_money, show_ratio
-from engine.pay.inputs import as_date, measure_quota
+from engine.pay.format import measure_entries, payment_row, show_money, show_ratio
+from engine.pay.inputs import (
+    adjust_quota,
+    as_date,
+    measure_quota,
+    ramp_share,
+    relief_problems,
+    relief_rows,
+)
+from engine.pay.lines import (
+    PAYOUT_LINE_COLUMNS,
+    DealRows,
+    cap_lines,
+    line_places,
+    lines_frame,
+    vector_lines,
+)
 from engine.pay.math import PayoutIssue
-from engine.pay.schedule import schedule
+from engine.pay.payments import settle
+from engine.pay.schedule import Assignment, schedule
 from engine.pay.spec import Limit, MeasureSpec, PlanBook, PlanSpec
 from engine.periods import PayPeriod, proration_factor
 from engine.results import (
     ALERT_COLUMNS,
     BUDGET_COLUMNS,
     ERROR_COLUMNS,
+    PAYMENT_COLUMNS,
     PAYOUT_COLUMNS,
     is_missing,
+    text_or_none,
 )
 from engine.vector import Compiler
 
@@ -75,6 +98,13 @@ class PayoutResults:
     payouts: pd.DataFrame
     budget: pd.DataFrame
     errors: pd.DataFrame
+    payments: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(PAYMENT_COLUMNS))
+    )
+    #: Pay per deal (`engine.pay.lines`): each credited deal's share of each measure's payout.
+    lines: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(PAYOUT_LINE_COLUMNS))
+    )
 
     @classmethod
     def nothing(cls) -> PayoutResults:
@@ -197,6 +227,8 @@ class PayoutEngine:
         splits: pd.DataFrame | None = None,
         stage_events: pd.DataFrame | None = None,
         period: PayPeriod | None = None,
+        quota_relief: Sequence[Mapping[str, Any]] = (),
+        cancellations: Sequence[Mapping[str, Any]] = (),
     ) -> PayoutResults:
         """Pay every rep on every plan of their role, for one period (or every plan period).
 
@@ -224,20 +256,51 @@ class PayoutEngine:
         )
         issues.extend(found)
         quota_rows = _Quotas(quotas, team, self.book, issues)
+        quota_rows.relieve(quota_relief, team, self.book, issues)
         links = self._territories(territories)
         known = frozenset(r for r in team.ids.tolist() if r is not None)
         credits = Crediting(self.compiled, self._vector, deals, splits, stage_events, known)
         rows: list[dict[str, Any]] = []
+        payments: list[dict[str, Any]] = []
+        lines: list[pd.DataFrame] = []
+        cancelled = cancellations_of(cancellations)
+        clawed: set[str] = set()
         for assignment in work:
             members = np.asarray(assignment.reps, dtype=np.int64)
-            for pay_period in assignment.periods:
-                found_rows = self._pay(
-                    assignment.plan, assignment.paid, members, pay_period, team,
-                    quota_rows, links, credits, issues,
-                )  # fmt: skip
-                rows.extend(found_rows)
+            dues: list[list[dict[str, Any]]] = []
+            # A clawback, and the catch-up of a plan paid more often than it measures, read
+            # the pay per deal of every window, not only the payouts'.
+            plan = assignment.plan
+            clawing = assignment.paid and plan.clawback is not None and bool(cancelled)
+            finer = assignment.paid and plan.pays != plan.unit
+            behind: list[list[pd.DataFrame]] = []
+            for window in assignment.windows:
+                sink: list[pd.DataFrame] | None = [] if clawing or finer else None
+                found_rows = []
+                for part in window.parts:  # the plan's versions in force (`supersedes`)
+                    found_rows += self._pay(
+                        part.plan, assignment.paid, members, window.measured, team,
+                        quota_rows, links, credits, issues, window.last_day(part),
+                        sink if sink is not None else (lines if window.payout else None),
+                        window.first_day(part), part.share, part.split,
+                    )  # fmt: skip
+                dues.append(found_rows)
+                if sink is not None:
+                    behind.append(sink)
+                    if window.payout:
+                        lines.extend(sink)
+                if window.payout:
+                    rows.extend(found_rows)
+            if assignment.paid:
+                back = _clawbacks(assignment, behind, cancelled, issues, clawed) if clawing else {}
+                new = _new_pay(assignment, behind) if finer else {}
+                payments.extend(_payments(assignment, dues, back, new))
+        if cancelled and any(p.clawback is not None for p in self.book.plans.values()):
+            known = frozenset(column_texts(deals, "id")) if deals is not None else frozenset()
+            last = max((w.payment.end for a in work for w in a.windows), default=None)
+            issues.extend(unclaimed(cancelled, known, clawed, last))
         issues.extend(credits.unknown_owners())
-        return self._results(rows, issues)
+        return self._results(rows, issues, payments, lines)
 
     def _territories(self, territories: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
         if territories is None or not len(territories):
@@ -258,8 +321,15 @@ class PayoutEngine:
         links: Mapping[str, dict[str, Any]],
         credits: Crediting,
         issues: list[PayoutIssue],
+        through: dt.date | None = None,
+        lines: list[pd.DataFrame] | None = None,
+        since: dt.date | None = None,
+        share: Decimal = _ONE,
+        split: str = "",
     ) -> list[dict[str, Any]]:
-        """Rows for one plan and period; issues for the reps that cannot be paid."""
+        """Rows for one plan and period (credits dated from `since` up to `through` when
+        given); issues for the reps that cannot be paid. A version's `share` of the period
+        prorates quotas and target (split by close date) or its payout (split by days)."""
         # Employment first (a rep hired after the period is not paid on it), then crediting,
         # then quotas: the order of the reference path, so the same issues come out.
         factors = np.full(len(members), _ONE, dtype=object)
@@ -288,12 +358,37 @@ class PayoutEngine:
                         )
                     )
         members, factors = members[keep], factors[keep]
+        if split == "close_date" and share != _ONE:
+            # A version paying its days of the period: its quotas and target, prorated.
+            factors = np.asarray([exact_mul(f, share) for f in factors.tolist()], dtype=object)
         rep_ids = team.ids[members]
         keep = np.ones(len(members), dtype=bool)
         credited: dict[str, Array] = {}
+        behind: dict[str, DealRows] = {}
         for spec in plan.measures:
-            credited[spec.name] = credits.credited(spec, plan, period, rep_ids, issues)
+            if lines is None:  # no pay per deal wanted (a payment window's running total)
+                credited[spec.name] = credits.credited(
+                    spec, plan, period, rep_ids, issues, through, since
+                )
+                continue
+            credited[spec.name], behind[spec.name] = credits.credited_deals(
+                spec, plan, period, rep_ids, issues, through, since
+            )
         employed = keep.copy()  # every missing quota of an employed rep is reported
+        # The ramp's share of quota per rep, as `pay_rep` finds it (reported once when none).
+        ramps: dict[int, tuple[Decimal, tuple[int, ...]]] = {}
+        if plan.ramp and any(spec.has_quota for spec in plan.measures):
+            shares: dict[Any, tuple[Decimal, tuple[int, ...]] | str] = {}  # per hire date
+            for i, position in enumerate(members.tolist()):
+                hired = team.records[position].get("hire_date")
+                ramp = shares.get(hired)
+                if ramp is None:
+                    ramp = shares[hired] = ramp_share(plan.ramp, as_date(hired), period)
+                if isinstance(ramp, str):
+                    issues.append(PayoutIssue(rep_ids[i], plan.name, period.id, ramp))
+                    keep[i] = False
+                elif ramp[0] != _ONE:  # a full share changes nothing
+                    ramps[i] = ramp
         quotas: dict[str, Array] = {}
         for spec in plan.measures:
             column = np.full(len(members), None, dtype=object)
@@ -326,6 +421,17 @@ class PayoutEngine:
                             continue
                     if value is not None and factors[i] != _ONE:
                         value = plan.round(exact_mul(value, factors[i]))
+                    reliefs = quota_rows.reliefs.get(rep_ids[i], ())
+                    if value is not None and (i in ramps or reliefs):
+                        # The reference function (ramp, then relief), per rep as on that path.
+                        mine = relief_rows(reliefs, spec, period)
+                        value, why, _ = adjust_quota(spec, plan, ramps.get(i), period, value, mine)
+                        if why is not None:
+                            issues.append(
+                                PayoutIssue(rep_ids[i], plan.name, period.id, why, spec.name)
+                            )
+                            keep[i] = False
+                            continue
                     column[i] = value
             quotas[spec.name] = column
         if not keep.any():
@@ -339,10 +445,24 @@ class PayoutEngine:
             factors[rows],
             {name: values[rows] for name, values in credited.items()},
             {name: values[rows] for name, values in quotas.items()},
+            None
+            if lines is None
+            else Behind(
+                {name: deals.keep(rows, len(members)) for name, deals in behind.items()},
+                credits.deal_ids(),
+                lines,
+            ),
+            share if split == "days" else _ONE,
         )
 
     # ------------------------------------------------------------------ results
-    def _results(self, rows: list[dict[str, Any]], issues: Sequence[PayoutIssue]) -> PayoutResults:
+    def _results(
+        self,
+        rows: list[dict[str, Any]],
+        issues: Sequence[PayoutIssue],
+        payments: Sequence[dict[str, Any]] = (),
+        lines: Sequence[pd.DataFrame] = (),
+    ) -> PayoutResults:
         payouts = pd.DataFrame(rows, columns=[*PAYOUT_TABLE_COLUMNS, "_target"])
         budget = self._budget(payouts)
         # A deal without a date belongs to no period: it is reported once, not per period.
@@ -351,7 +471,14 @@ class PayoutEngine:
         )
         errors = pd.DataFrame(list(unique), columns=list(PAYOUT_ERROR_COLUMNS), dtype=object)
         payouts = payouts.drop(columns="_target")
-        return PayoutResults(payouts, budget, errors)
+        paid = pd.DataFrame(list(payments), columns=list(PAYMENT_COLUMNS), dtype=object)
+        found = [f for f in lines if len(f)]
+        per_deal = (
+            pd.concat(found, ignore_index=True)
+            if found
+            else pd.DataFrame(columns=list(PAYOUT_LINE_COLUMNS), dtype=object)
+        )
+        return PayoutResults(payouts, budget, errors, paid, per_deal)
 
     def _budget(self, payouts: pd.DataFrame) -> pd.DataFrame:
         rows = []
@@ -391,6 +518,133 @@ class PayoutEngine:
         return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS), dtype=object)
 
 
+def _clawbacks(
+    assignment: Assignment,
+    behind: Sequence[Sequence[pd.DataFrame]],
+    cancelled: Mapping[str, Cancellation],
+    issues: list[PayoutIssue],
+    clawed: set[str],
+) -> dict[str, list[Decimal]]:
+    """rep -> what each window's payment recovers for cancelled deals (reps with none left
+    out): the pay per deal of the cancelled deals only, handed to `engine.pay.clawback`."""
+    if not behind:
+        return {}
+    ids = list(cancelled)
+    per_rep: dict[str, list[dict[str, tuple[dt.date, Decimal]] | None]] = {}
+    windows = assignment.windows
+    for index, frames in enumerate(behind):
+        if not frames:
+            continue
+        # Every version's lines of the window: a deal paid by two versions adds up.
+        both = pd.concat(frames, ignore_index=True)
+        hit = both[both["deal_id"].isin(ids)]
+        for rep_id, group in hit.groupby("rep_id", sort=False):
+            pay = deal_pay(
+                (str(d), dt.date.fromisoformat(str(day)), Decimal(str(amount)))
+                for d, day, amount in zip(
+                    group["deal_id"], group["date"], group["payout"], strict=True
+                )
+            )
+            per_rep.setdefault(str(rep_id), [None] * len(windows))[index] = pay
+    found: dict[str, list[Decimal]] = {}
+    for rep_id, per_deal in per_rep.items():
+        mine = {d: cancelled[d] for window in per_deal if window for d in window}
+        back, taken, problems = claw(assignment.plan, rep_id, windows, per_deal, mine)
+        issues.extend(problems)
+        clawed.update(t.deal_id for t in taken)
+        found[rep_id] = back
+    return found
+
+
+def _new_pay(
+    assignment: Assignment, behind: Sequence[Sequence[pd.DataFrame]]
+) -> dict[str, list[Decimal]]:
+    """rep -> the pay of the deals credited in each window's payment period (pay per deal,
+    summed in Arrow: the catch-up is what a payment adds beyond it)."""
+    windows = assignment.windows
+    found: dict[str, list[Decimal]] = {}
+    for index, (window, frames) in enumerate(zip(windows, behind, strict=True)):
+        if not frames:
+            continue
+        table = pa.Table.from_pandas(
+            pd.concat(frames, ignore_index=True)[["rep_id", "date", "payout"]],
+            preserve_index=False,
+        )
+        first, last = window.payment.start.isoformat(), window.payment.end.isoformat()
+        days = table["date"]
+        mask = pc.and_(pc.greater_equal(days, first), pc.less_equal(days, last))
+        picked = table.filter(pc.fill_null(mask, False))
+        if not picked.num_rows:
+            continue
+        places = max(1, max(len(t.partition(".")[2]) for t in picked["payout"].to_pylist()))
+        amounts = pc.cast(picked["payout"], pa.decimal128(38, places))
+        sums = (
+            pa.table({"rep_id": picked["rep_id"], "payout": amounts})
+            .group_by("rep_id")
+            .aggregate([("payout", "sum")])
+        )
+        for rep_id, total in zip(
+            sums["rep_id"].to_pylist(), sums["payout_sum"].to_pylist(), strict=True
+        ):
+            found.setdefault(str(rep_id), [_ZERO] * len(windows))[index] = Decimal(total)
+    return found
+
+
+#: The payment columns that are 0 when a plan pays its period's payout at once.
+_NOTHING = dict.fromkeys(
+    ("paid_before", "catch_up", "clawbacks", "held", "recovered", "draw", "carried", "advanced",
+     "written_off"),
+    "0.00",
+)  # fmt: skip
+
+
+def _payments(
+    assignment: Assignment,
+    dues: Sequence[list[dict[str, Any]]],
+    back: Mapping[str, list[Decimal]],
+    new: Mapping[str, list[Decimal]] | None = None,
+) -> list[dict[str, Any]]:
+    """The payments table's rows of one paid plan: each rep's dues, less what cancelled
+    deals give back (`back`), settled in time order; `new` the pay of each payment period's
+    own deals (for the catch-up), when the plan pays more often than it measures."""
+    plan = assignment.plan
+    windows = assignment.windows
+    if not plan.over_time and all(len(w.parts) == 1 for w in windows):
+        # One payment per plan period, of what it pays: no balance to carry.
+        return [
+            {
+                **_NOTHING,
+                "rep_id": row["rep_id"],
+                "plan": plan.name,
+                "period": row["period"],
+                "plan_period": row["period"],
+                "through": window.measured.end.isoformat(),
+                "due_to_date": row["payout"],
+                "earned": row["payout"],
+                "payment": row["payout"],
+            }
+            for window, rows in zip(windows, dues, strict=True)
+            for row in rows
+        ]
+    # A window's due: what every version of the plan paying it owes (`supersedes`).
+    by_rep: dict[str, list[Decimal | None]] = {}
+    for index, rows in enumerate(dues):
+        for row in rows:
+            slot = by_rep.setdefault(row["rep_id"], [None] * len(windows))
+            slot[index] = (slot[index] or _ZERO) + Decimal(row["payout"])
+    found: list[dict[str, Any]] = []
+    none = [_ZERO] * len(windows)
+    unasked: list[Decimal | None] = [None] * len(windows)
+    for rep_id, amounts in by_rep.items():
+        clawed = back.get(rep_id, none)
+        own: Sequence[Decimal | None] = unasked if new is None else new.get(rep_id, none)
+        if new is not None and plan.pays == plan.unit:
+            own = unasked
+        steps = list(zip(windows, amounts, clawed, own, strict=True))
+        found.extend(payment_row(line) for line in settle(plan, rep_id, steps) if line.shown)
+    return found
+
+
 # ============================================================================ quotas
 class _Quotas:
     """The quotas table: a vectorized lookup per measure and period, rows per rep on demand."""
@@ -411,6 +665,8 @@ class _Quotas:
             self.cents = np.zeros(n, dtype=np.int64)
             self.known = np.zeros(n, dtype=bool)
         self._by_rep: dict[str, list[dict[str, Any]]] | None = None
+        #: rep id -> its quota relief rows (`relieve`).
+        self.reliefs: dict[str | None, list[Mapping[str, Any]]] = {}
         strangers = ~_isin(self.reps, team.ids)
         for row in np.flatnonzero(strangers).tolist():
             issues.append(
@@ -436,6 +692,18 @@ class _Quotas:
                     f"quota for unknown measure {measure} (no plan reads it){hint}",
                 )
             )
+
+    def relieve(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        team: _Reps,
+        book: PlanBook,
+        issues: list[PayoutIssue],
+    ) -> None:
+        """Take the quota relief rows (per rep), reporting those no payout can use."""
+        issues.extend(relief_problems(rows, team.ids.tolist(), book))
+        for row in rows:
+            self.reliefs.setdefault(text_or_none(row.get("rep_id")), []).append(row)
 
     def lookup(self, spec: MeasureSpec, period: PayPeriod, rep_ids: Array) -> Obj:
         """Each rep's quota when it has exactly one positive quota row, else None."""
@@ -594,14 +862,16 @@ def _method_vector(spec: MeasureSpec, c: Obj, q: Obj | None, t: Obj | None) -> t
 
 def _measure_vector(
     spec: MeasureSpec, plan: PlanSpec, c: Obj, q: Obj | None, t: Obj | None
-) -> tuple[Obj, Obj, Obj]:
-    """(raw, rounded payout, rate or %) per rep: `engine.plans.pay_measure` on arrays."""
+) -> tuple[Obj, Obj, Obj, Obj]:
+    """(raw, rounded payout, rate or %, accelerator + bonus) per rep: `engine.plans.pay_measure`
+    on arrays (the last one weighs the deals of marginal rates, `engine.pay.lines`)."""
     n = len(c)
     gate = spec.threshold if spec.threshold and spec.threshold[1] == "gate" else None
     open_ = np.ones(n, dtype=bool)
     if gate is not None and q is not None:
         open_ = np.asarray(c >= gate[0] * q, dtype=bool)
     raw, rate = _method_vector(spec, c, q, t)
+    method = raw
     if spec.accelerator is not None and q is not None and t is not None:
         factor, level = spec.accelerator
         over = np.asarray(c > level * q, dtype=bool)
@@ -612,11 +882,12 @@ def _measure_vector(
         won = np.asarray(_COMPARE[op](c, level * q), dtype=bool)
         raw = _where(won, raw + amount, raw)
     raw = _where(open_, raw, _ZERO)
+    extras = _where(open_, raw - method, _ZERO)
     rate = _where(open_, rate, None)
     if spec.cap is not None:
         raw = _capped(plan, spec.cap, raw, t)
     payout = np.asarray([plan.round(x) for x in raw.tolist()], dtype=object)
-    return raw, payout, rate
+    return raw, payout, rate, extras
 
 
 def _capped(plan: PlanSpec, cap: Limit, values: Obj, target: Obj | None) -> Obj:
@@ -653,8 +924,12 @@ def _pay_vector(
     factors: Obj,
     credited: Mapping[str, Obj],
     quotas: Mapping[str, Obj],
+    behind: Behind | None = None,
+    share: Decimal = _ONE,
 ) -> list[dict[str, Any]]:
-    """Payout rows for the reps of one plan and period."""
+    """Payout rows for the reps of one plan and period (and their pay per deal, added to
+    `behind.lines` when asked); `share`: a version's part of the period's days (split by
+    days), taken of the total."""
     n = len(rep_ids)
     with localcontext(EXACT):
         target: Obj | None = None
@@ -666,6 +941,7 @@ def _pay_vector(
             )
         total = np.full(n, _ZERO, dtype=object)
         lines: list[tuple[str, Obj, Obj | None, Obj, Obj]] = []
+        per_deal: list[tuple[DealRows, Array]] = []
         for spec in plan.measures:
             c = np.asarray(credited[spec.name], dtype=object)
             q = quotas[spec.name] if spec.has_quota else None
@@ -674,11 +950,29 @@ def _pay_vector(
                 if target is None
                 else np.asarray([exact_mul(x, spec.weight) for x in target], object)
             )
-            _, payout, rate = _measure_vector(spec, plan, c, q, t)
+            _, payout, rate, extras = _measure_vector(spec, plan, c, q, t)
             total = total + payout
             lines.append((spec.name, c, q, rate, payout))
+            if behind is not None:
+                per_deal.append(
+                    vector_lines(
+                        spec,
+                        plan,
+                        behind.deals[spec.name],
+                        payout.tolist(),
+                        None if q is None else q.tolist(),
+                        extras.tolist(),
+                    )
+                )
+        uncapped = total
         if plan.cap is not None:
             total = _capped(plan, plan.cap, total, target)
+        if share != _ONE:
+            total = np.asarray([plan.round(exact_mul(x, share)) for x in total], dtype=object)
+        if behind is not None:
+            behind.lines.append(
+                _lines_frame(plan, period, rep_ids, per_deal, behind.ids, uncapped, total)
+            )
         # Each measure's entries a column at a time: `measure_entries` formats a value once.
         entries = [
             measure_entries(
@@ -709,3 +1003,62 @@ def _pay_vector(
             )
         ]
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Behind:
+    """What pay per deal needs beside the payout math: the credited deals of each measure, the
+    deal ids by position, and where to put the lines."""
+
+    deals: Mapping[str, DealRows]
+    ids: Any  # the deals' ids, Arrow text (`Crediting.deal_ids`)
+    lines: list[pd.DataFrame]
+
+
+def _lines_frame(
+    plan: PlanSpec,
+    period: PayPeriod,
+    rep_ids: Obj,
+    per_deal: Sequence[tuple[DealRows, Array]],
+    ids: Any,
+    uncapped: Obj,
+    total: Obj,
+) -> pd.DataFrame:
+    """The payout_lines rows of one plan period: measures' lines merged rep by rep (measure
+    order, then credit order), the plan cap shared over a capped rep's lines."""
+    rows = DealRows(
+        np.concatenate([d.rep for d, _ in per_deal]),
+        np.concatenate([d.deal for d, _ in per_deal]),
+        np.concatenate([d.day for d, _ in per_deal]),
+        *_same_scale([d for d, _ in per_deal]),
+    )
+    units = np.concatenate([u for _, u in per_deal])
+    measure = np.concatenate(
+        [np.full(len(u), i, dtype=np.int64) for i, (_, u) in enumerate(per_deal)]
+    )
+    order = np.argsort(rows.rep, kind="stable")
+    rows = DealRows(
+        rows.rep[order], rows.deal[order], rows.day[order], rows.value[order], rows.scale
+    )
+    units, measure = units[order], measure[order]
+    capped = {
+        i: after
+        for i, (before, after) in enumerate(zip(uncapped.tolist(), total.tolist(), strict=True))
+        if after != before
+    }
+    places = line_places(plan)
+    units = cap_lines(rows.rep, units, capped, places)
+    names = [spec.name for spec in plan.measures]
+    return lines_frame(
+        np.asarray(rep_ids, dtype=object), plan.name, period.id, names, measure, rows, units,
+        places, ids,
+    )  # fmt: skip
+
+
+def _same_scale(deals: Sequence[DealRows]) -> tuple[Array, int]:
+    """The credited values of several measures' deals at one scale (the largest)."""
+    scale = max([d.scale for d in deals] or [0])
+    parts = [d.value * 10 ** (scale - d.scale) for d in deals]
+    if any(p.dtype == object for p in parts):
+        parts = [p.astype(object) for p in parts]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64), scale

@@ -80,7 +80,10 @@ Send = Callable[[Message], Awaitable[None]]
 #: The caller when no key file is given: this machine only, every ruleset.
 LOCAL = ApiKey("local", "", frozenset({ALL}))
 #: Input tables an evaluation reads (`splits` too: statements credit shared deals).
-TABLES = ("leads", "deals", "stage_events", "reps", "quotas", "territories", "splits")
+TABLES = (
+    "leads", "deals", "stage_events", "reps", "quotas", "territories", "splits", "quota_relief",
+    "cancellations",
+)  # fmt: skip
 _EXTENSIONS = {
     "text/csv": ".csv",
     "application/json": ".json",

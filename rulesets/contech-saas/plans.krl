@@ -20,6 +20,9 @@ plan ae_2026 "AE – prime variable 2026" for AE {
   target_variable 40K per year
   # The brief is silent on arrivals during a quarter; prorata temporis is the French practice.
   proration daily
+  # A new AE ramps up: 50% of quota in the first month of tenure (the month of hire), 75% in
+  # the second, the full quota from the third; a quarter takes the mean of its months.
+  ramp 50%, 75%, 100%
   # The three measures share the curve `standard` (above), each capped at 200% of its target.
   measure new_logo "New Logos" weight 60% {
     credit amount of deals where won_new_logo

@@ -70,10 +70,10 @@ def test_pipeline_qualification_playbooks_and_plans(tmp_path: Path) -> None:
         # in the definition.
         "plan ae_2026, measure new_logo, curve: slope 1.5 to 130% -> slope 1.6 to 130%"
         f"  @{here}/plans.krl:11",
-        f"plan ae_2026, measure upsell: weight 30% -> 25%  @{here}/plans.krl:30",
+        f"plan ae_2026, measure upsell: weight 30% -> 25%  @{here}/plans.krl:33",
         "plan ae_2026, measure upsell, curve: slope 1.5 to 130% -> slope 1.6 to 130%"
         f"  @{here}/plans.krl:11",
-        f"plan ae_2026, measure renewal: weight 10% -> 15%  @{here}/plans.krl:36",
+        f"plan ae_2026, measure renewal: weight 10% -> 15%  @{here}/plans.krl:39",
         "plan ae_2026, measure renewal, curve: slope 1.5 to 130% -> slope 1.6 to 130%"
         f"  @{here}/plans.krl:11",
         f"curve standard, curve: slope 1.5 to 130% -> slope 1.6 to 130%  @{here}/plans.krl:11",

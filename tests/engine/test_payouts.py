@@ -123,6 +123,7 @@ def test_one_row_per_rep_plan_and_period_with_measures() -> None:
             "attainment": "0.95",
             "rate_or_pct": "0.75",
             "payout": "5625.00",
+            "effective_rate": "0.05921",
         }
     ]
     assert list(result.payouts["measures"][2]) == [
@@ -133,6 +134,7 @@ def test_one_row_per_rep_plan_and_period_with_measures() -> None:
             "attainment": None,
             "rate_or_pct": "0.05",
             "payout": "4750.00",
+            "effective_rate": "0.05",
         }
     ]
 

@@ -508,13 +508,14 @@ def test_proration_halves_quota_and_target_for_a_mid_quarter_hire() -> None:
         for m in ("new_logo", "upsell", "renewal")
     ]
     outcome = pay_rep(
-        book, program.compiled, "ae_2026", rep, Q1, deals=[won("D1", "50000")], quotas=quotas
+        book, program.compiled, "ae_2026", rep, Q1, deals=[won("D1", "31250")], quotas=quotas
     )
     assert outcome.payout is not None
     assert (outcome.payout.days, outcome.payout.target) == (45, D("5000.00"))
     new_logo = outcome.payout.measures[0]
-    # 50,000 on a prorated 50,000 quota is 100%: 100% of 60% of 5,000.
-    assert (new_logo.quota, new_logo.payout) == (D("50000.00"), D("3000.00"))
+    # A prorated 50,000 quota, then the plan's ramp (months 1 and 2 of tenure, 62.5%): 31,250;
+    # 31,250 is 100%: 100% of 60% of 5,000.
+    assert (new_logo.quota, new_logo.payout) == (D("31250.00"), D("3000.00"))
     hired_later = pay_rep(
         book, program.compiled, "ae_2026", {**rep, "hire_date": "2026-04-02"}, Q1, quotas=quotas
     )
@@ -649,6 +650,10 @@ Plan « Après – prime par paliers » (fintech_after) — plan payé · {plans
      Paliers : 95 % atteint → palier [90 %, 100 %) = 75 % de 7 500,00 = 5 625,00
      Accélérateur au-delà de 100 % : non atteint (95 %)
      = 5 625,00 €
+     Par affaire :
+       Affaire D1 (12/02/2026) : 40 000,00 € crédités → 2 368,42 €
+       Affaire D2 (03/03/2026) : 30 000,00 € crédités → 1 776,32 €
+       Affaire D3 (28/03/2026) : 25 000,00 € crédités → 1 480,26 €
 
   Total 2026-Q1 : 5 625,00 €
 
@@ -661,6 +666,10 @@ Plan « Avant – commission pure 5 % » (fintech_before) — pour comparaison, 
        D3  28/03/2026  25 000,00
      Commission : 5 % × 95 000,00 = 4 750,00
      = 4 750,00 €
+     Par affaire :
+       Affaire D1 (12/02/2026) : 40 000,00 € crédités → 2 000,00 €
+       Affaire D2 (03/03/2026) : 30 000,00 € crédités → 1 500,00 €
+       Affaire D3 (28/03/2026) : 25 000,00 € crédités → 1 250,00 €
 
   Total 2026-Q1 : 4 750,00 €
 """
