@@ -71,6 +71,21 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("name", "text"),
         Column("potential", "number", required=True),
     ),
+    # Quota relief (leave, territory change...): lowers one quota by an amount or a share.
+    "quota_relief": (
+        Column("rep_id", "text", required=True),
+        Column("period", "text", required=True),
+        Column("measure", "text", required=True),
+        Column("amount", "money"),
+        Column("share", "percent"),
+        Column("reason", "text"),
+    ),
+    # Won deals later cancelled or churned: plans with a `clawback` recover their pay.
+    "cancellation": (
+        Column("deal_id", "text", required=True),
+        Column("date", "date", required=True),
+        Column("reason", "text"),
+    ),
 }
 
 #: Values the engine derives per record; usable in expressions but never read from input.
@@ -112,7 +127,22 @@ THRESHOLD_MODES = ("gate", "floor")
 RATE_METHODS = ("retroactive", "marginal")
 RATE_BASES = ("attainment", "amount")
 PRORATIONS = ("daily", "none")
+#: `pays monthly`: how often a plan pays, and the period unit of each word.
+PAY_FREQUENCIES = {
+    "monthly": "month",
+    "quarterly": "quarter",
+    "half_yearly": "half",
+    "yearly": "year",
+}
+TRUE_UPS = ("carry_forward", "recover", "floor")
+DRAW_KINDS = ("recoverable", "non_recoverable")
+CLAWBACK_MODES = ("full", "prorata")
+VERSION_SPLITS = ("close_date", "days")
 RITUAL_EVERY = ("week", "month", "quarter")
 REPORTS = ("stale_deals", "missing_exit_criteria", "kpis", "alerts", "attainment", "funnel")
 SEVERITIES = ("info", "warning", "critical")
 KPI_FAMILIES = ("volume", "profitability", "efficiency", "quality")
+#: What a strategy's `target` may measure (won deal amounts), and the deal field its `channel`
+#: lines read.
+STRATEGY_MEASURES = ("revenue",)
+STRATEGY_CHANNEL_FIELD = "channel"

@@ -70,12 +70,15 @@ CODES: dict[str, str] = {
     "E407": "too many KPIs for a role",
     "E408": "invalid plan",
     "E409": "invalid bounds",
+    "E410": "share over 100%",
     # domain lints
     "W501": "activity count used as a KPI",
     "W502": "objectives communicated after the period starts",
     "W503": "payout can decrease as attainment rises",
     "W504": "case can never match",
     "W505": "named definition never used",
+    "W506": "strategy shares do not add up to 100%",
+    "W509": "pay setting with no effect",
     # tools
     "E901": "formatter would change the meaning",
 }

@@ -288,6 +288,8 @@ class _Builder:
                 text = f"focus {format_expr(item.condition)}"
             case n.StrategyChannel():
                 text = f"channel {item.name.name} {_literal(item.share)}"
+            case n.StrategyTolerance():
+                text = f"tolerance {_number(item.points)} pts"
         return self.leaf(text, item.span)
 
     def score(self, score: n.Score) -> _Block:
@@ -381,11 +383,45 @@ class _Builder:
                 text = f"cap {_literal(item.limit)}"
             case n.BudgetGuardrail():
                 text = f"budget guardrail {_literal(item.limit)}"
+            case n.Pays():
+                text = f"pays {item.every.name}"
+            case n.TrueUp():
+                text = f"true_up {item.policy.name}"
+            case n.Draw():
+                text = f"draw {_number(item.amount)} {item.kind.name}"
+                if item.share is not None:
+                    text += f" up to {item.share.raw}"
+            case n.Clawback():
+                text = f"clawback within {_number(item.days)} days {item.mode.name}"
+            case n.Supersedes():
+                start = item.start.value.isoformat()
+                text = f"supersedes {item.plan.name} from {start} split by {item.split.name}"
             case n.Measure():
                 header = f"measure {item.name.name}{_label(item.label)}"
                 if item.weight is not None:
                     header += f" weight {_literal(item.weight)}"
                 return self.block(header, item.span, (self.plan_item(i) for i in item.items))
+            case n.Ramp():
+                text = f"ramp {', '.join(_literal(share) for share in item.shares)}"
+            case n.Spiff():
+                credit = item.credit
+                pay = f"{_number(item.amount)} per deal"
+                if credit.where is not None:
+                    pay += f" where {format_expr(credit.where)}"
+                if credit.dated is not None:
+                    pay += f" dated {format_expr(credit.dated)}"
+                window = item.window
+                lines: list[_Doc] = [
+                    self.leaf(pay, credit.span),
+                    self.leaf(
+                        f"from {window.start.value.isoformat()} to {window.end.value.isoformat()}",
+                        window.span,
+                    ),
+                ]
+                if item.cap is not None:
+                    lines.append(self.plan_item(item.cap))
+                header = f"spiff {item.name.name}{_label(item.label)}"
+                return self.block(header, item.span, lines)
             case n.Credit():
                 value = "count" if item.value is None else format_expr(item.value)
                 text = f"credit {value} of {item.source.name}"
@@ -721,7 +757,13 @@ def _alone(node: object) -> _Doc | str:
             return builder.band(node)
         case n.CurveBelow() | n.CurveAt() | n.CurveSlope():
             return builder.curve_point(node)
-        case n.StrategyTarget() | n.StrategyGrowth() | n.StrategyFocus() | n.StrategyChannel():
+        case (
+            n.StrategyTarget()
+            | n.StrategyGrowth()
+            | n.StrategyFocus()
+            | n.StrategyChannel()
+            | n.StrategyTolerance()
+        ):
             return builder.strategy_item(node)
         case n.Stage() | n.ExpectConversion():
             return builder.pipeline_item(node)
@@ -735,9 +777,10 @@ def _alone(node: object) -> _Doc | str:
             return builder.role_item(node)
         case (
             n.Effective() | n.Communicated() | n.Period() | n.TargetVariable() | n.Proration()
+            | n.Pays() | n.TrueUp() | n.Draw() | n.Clawback() | n.Supersedes()
             | n.Cap() | n.BudgetGuardrail() | n.Measure() | n.Credit() | n.QuotaTable()
             | n.QuotaFormula() | n.Commission() | n.Rates() | n.Steps() | n.Curve() | n.Use()
-            | n.PerUnit() | n.Threshold() | n.Accelerator() | n.Bonus()
+            | n.PerUnit() | n.Threshold() | n.Accelerator() | n.Bonus() | n.Ramp() | n.Spiff()
         ):  # fmt: skip
             return builder.plan_item(node)
         case (

@@ -277,7 +277,15 @@ class StrategyChannel:
     span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-StrategyItem = StrategyTarget | StrategyGrowth | StrategyFocus | StrategyChannel
+@dataclass(frozen=True, slots=True)
+class StrategyTolerance:
+    """`tolerance 5 pts`: how far a measured share may stray from its target, in points."""
+
+    points: Number
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+StrategyItem = StrategyTarget | StrategyGrowth | StrategyFocus | StrategyChannel | StrategyTolerance
 
 
 @dataclass(frozen=True, slots=True)
@@ -613,6 +621,51 @@ class BudgetGuardrail:
 
 
 @dataclass(frozen=True, slots=True)
+class Pays:
+    """`pays monthly`: how often a plan pays, when more often than it measures."""
+
+    every: Ident
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TrueUp:
+    """`true_up carry_forward`: what a negative true-up does (or `recover`, `floor`)."""
+
+    policy: Ident
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """`draw 2000 recoverable up to 50%`: a guaranteed minimum per payment."""
+
+    amount: Number
+    kind: Ident
+    share: Percent | None
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Clawback:
+    """`clawback within 90 days prorata`: a cancelled deal's commission is recovered."""
+
+    days: Number
+    mode: Ident
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Supersedes:
+    """`supersedes ae_2026 from 2026-07-01 split by close_date`: a new version of a plan."""
+
+    plan: Ident
+    start: Date
+    split: Ident
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
 class Credit:
     """`credit amount of deals where ... to sdr_id dated ...`; `value` None means `count`."""
 
@@ -806,8 +859,54 @@ class Measure:
     span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Ramp:
+    """`ramp 50%, 75%, 100%`: the share of quota in month 1, 2, 3... of tenure; 100% after."""
+
+    shares: tuple[Percent, ...]
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SpiffWindow:
+    """`from 2026-03-01 to 2026-04-30`: the days a SPIFF's deals are dated within."""
+
+    start: Date
+    end: Date
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Spiff:
+    """`spiff launch_x "Lancement X" { 500 per deal where ... from D to D cap 5000 }`: a
+    time-boxed amount per qualifying deal, paid beside the measures (no share of the target).
+    `credit` is the pay line read as `credit count of deals where ... dated ...`."""
+
+    name: Ident
+    label: str | None
+    amount: Number
+    credit: Credit
+    window: SpiffWindow
+    cap: Cap | None = None
+    span: Span = _field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
 PlanItem = (
-    Effective | Communicated | Period | TargetVariable | Proration | Cap | BudgetGuardrail | Measure
+    Effective
+    | Communicated
+    | Period
+    | TargetVariable
+    | Proration
+    | Cap
+    | BudgetGuardrail
+    | Measure
+    | Pays
+    | TrueUp
+    | Draw
+    | Clawback
+    | Supersedes
+    | Ramp
+    | Spiff
 )
 
 
@@ -825,6 +924,11 @@ class Plan:
     def measures(self) -> tuple[Measure, ...]:
         """The plan's measures in order."""
         return tuple(i for i in self.items if isinstance(i, Measure))
+
+    @property
+    def spiffs(self) -> tuple[Spiff, ...]:
+        """The plan's SPIFFs in order."""
+        return tuple(i for i in self.items if isinstance(i, Spiff))
 
 
 # ----------------------------------------------------------------------------- alerts, rituals

@@ -295,7 +295,7 @@ _MEANINGFUL = frozenset(
         "COUNT", "OPEN_END", "TRUE", "FALSE", "SCALAR_TYPE",
     }
 )  # fmt: skip
-_KEEP_ALL = frozenset({"band_open", "band_close", "signed_number", "single_eq"})
+_KEEP_ALL = frozenset({"band_open", "band_close", "signed_number", "single_eq", "spiff_amount"})
 
 
 def _start(child: Any) -> int | None:
@@ -532,6 +532,10 @@ class _AstBuilder:
     def r_strategy_channel(self, c: list[Any], span: Span) -> n.StrategyChannel:
         return n.StrategyChannel(c[0], c[1], span=span)
 
+    def r_strategy_tolerance(self, c: list[Any], span: Span) -> n.StrategyTolerance:
+        points = n.Number(_decimal(str(c[0])), str(c[0]), span=self._span_of(c[0]))
+        return n.StrategyTolerance(points, span=span)
+
     # scores ----------------------------------------------------------------------------
     def r_score(self, c: list[Any], span: Span) -> n.Score:
         name, label, rest = _name_label(c)
@@ -699,6 +703,24 @@ class _AstBuilder:
     def r_budget_guardrail(self, c: list[Any], span: Span) -> n.BudgetGuardrail:
         return n.BudgetGuardrail(c[0], span=span)
 
+    def r_pays(self, c: list[Any], span: Span) -> n.Pays:
+        return n.Pays(c[0], span=span)
+
+    def r_true_up(self, c: list[Any], span: Span) -> n.TrueUp:
+        return n.TrueUp(c[0], span=span)
+
+    def r_draw(self, c: list[Any], span: Span) -> n.Draw:
+        return n.Draw(c[0], c[1], c[2] if len(c) > 2 else None, span=span)
+
+    def r_draw_share(self, c: list[Any], span: Span) -> n.Percent:
+        return c[0]  # type: ignore[no-any-return]
+
+    def r_clawback(self, c: list[Any], span: Span) -> n.Clawback:
+        return n.Clawback(c[0], c[1], span=span)
+
+    def r_supersedes(self, c: list[Any], span: Span) -> n.Supersedes:
+        return n.Supersedes(c[0], c[1], c[2], span=span)
+
     def r_measure(self, c: list[Any], span: Span) -> n.Measure:
         name, label, rest = _name_label(c)
         weight = rest.pop(0)[1] if rest and isinstance(rest[0], tuple) else None
@@ -805,6 +827,34 @@ class _AstBuilder:
         return n.Bonus(c[0], str(c[1]), c[2], span=span)
 
     # alerts and rituals ----------------------------------------------------------------
+    def r_ramp(self, c: list[Any], span: Span) -> n.Ramp:
+        return n.Ramp(tuple(c), span=span)
+
+    def r_spiff(self, c: list[Any], span: Span) -> n.Spiff:
+        name, label, rest = _name_label(c)
+        (amount, credit), window, *cap = rest
+        return n.Spiff(name, label, amount, credit, window, cap[0] if cap else None, span=span)
+
+    def r_spiff_pay(self, c: list[Any], span: Span) -> tuple[n.Number, n.Credit]:
+        # The pay line reads as a credit rule: `count of deals where ... dated ...`.
+        amount, *rest = c
+        parts = dict(rest)
+        source = n.Ident("deals", span=span)
+        credit = n.Credit(None, source, parts.get("where"), None, parts.get("dated"), span=span)
+        return amount, credit
+
+    def r_spiff_amount(self, c: list[Any], span: Span) -> n.Number:
+        texts = [str(t) for t in c]
+        currency = texts.pop() if c[-1].type == "CURRENCY" else None
+        sign = -1 if texts[0] == "-" else 1
+        raw = "".join(texts) + (" " + currency if currency else "")
+        return n.Number(_decimal(texts[-1]) * sign, raw, currency, span=span)
+
+    def r_spiff_window(self, c: list[Any], span: Span) -> n.SpiffWindow:
+        return n.SpiffWindow(c[0], c[1], span=span)
+
+    r_spiff_cap = r_plan_cap
+
     def r_alert(self, c: list[Any], span: Span) -> n.Alert:
         name, label, rest = _name_label(c)
         severity = rest[2] if len(rest) > 2 else None

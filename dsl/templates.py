@@ -317,7 +317,8 @@ _SETTING_WORDS: dict[type, str] = {
     n.TargetVariable: "target_variable", n.Proration: "proration", n.Cap: "cap",
     n.BudgetGuardrail: "budget guardrail", n.ExpectWinRate: "expect win_rate",
     n.Mission: "mission", n.RoleKpis: "kpis", n.RolePlans: "plan",
-    n.Probability: "probability", n.MaxDays: "max_days",
+    n.Probability: "probability", n.MaxDays: "max_days", n.Pays: "pays", n.TrueUp: "true_up",
+    n.Draw: "draw", n.Clawback: "clawback", n.Supersedes: "supersedes",
 }  # fmt: skip
 
 

@@ -2,11 +2,13 @@
 
 The output contract (`koncept eval`):
   * JSON: one document with the tables of `Results.tables()` (`leads`, `deals`, `funnel`, `kpis`,
-    `alerts`, `errors`, `payouts`), each a list of row objects, plus `counts` ({table: {in, out,
-    rejected}}), `as_of` and `period`. Missing values are null, dates ISO (`2026-03-31`), lists
-    and mappings stay lists and objects. Money is a decimal string with two places (`"4237.00"`):
-    deals' `weighted_value`, the value and target of a KPI that measures money, and the payouts
-    (already text). Other numbers (scores, points, rates, days) are JSON numbers.
+    `alerts`, `errors`, `payouts`, `budget`, `strategy`, `payout_lines`: pay per deal), each a
+    list of row objects, plus `counts` ({table: {in, out, rejected}}), `as_of` and `period`.
+    Missing values are null, dates ISO (`2026-03-31`), lists and mappings stay lists and
+    objects. Money is a decimal string with two places (`"4237.00"`): deals' `weighted_value`,
+    the value and target of a KPI that measures money, the target, actual and gap of a
+    strategy's revenue line, and the payouts (already text). Other numbers (scores, points,
+    rates, shares, days) are JSON numbers.
   * CSV: one file per table (`leads.csv`...), plus `counts.csv`. Lists are joined with `; `; a
     column of mappings (`points`) becomes one column per key (`points.budget`); a column of
     lists of mappings (the payouts' `measures`) becomes its own file (`payouts_measures.csv`)
@@ -50,7 +52,7 @@ import pandas as pd
 from engine.files import atomic_files
 from engine.money import format_money
 from engine.report.spreadsheet import CSV_DIALECTS, CsvDialect, escape_formula, plain_number
-from engine.results import is_missing
+from engine.results import PAYMENT_COLUMNS, is_missing
 
 if TYPE_CHECKING:
     from engine.ir import Compiled
@@ -77,6 +79,8 @@ XLSX_MAX_ROWS = 1_048_576
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _CHUNK = 10_000
 
+#: The money columns of the payments table (all but who, which plan, when).
+_PAYMENT_MONEY = PAYMENT_COLUMNS[5:]
 #: (table, column) pairs whose values are money in every row (payouts are already text; a
 #: workbook still shows them as numbers).
 _MONEY_COLUMNS = frozenset(
@@ -86,8 +90,11 @@ _MONEY_COLUMNS = frozenset(
         ("payouts_measures", "credited"),
         ("payouts_measures", "quota"),
         ("payouts_measures", "payout"),
+        ("payout_lines", "credited"),
+        ("payout_lines", "payout"),
         ("budget", "total"),
         ("budget", "budget"),
+        *(("payments", column) for column in _PAYMENT_MONEY),
     }
 )
 #: (table, column) pairs holding fractions (attainments, rates, ratios; pay writes some as
@@ -97,17 +104,32 @@ _PERCENT_COLUMNS = frozenset(
         ("funnel", "conversion_to_next"),
         ("payouts_measures", "attainment"),
         ("payouts_measures", "rate_or_pct"),
+        ("payouts_measures", "effective_rate"),
+        ("payout_lines", "rate"),
         ("budget", "ratio"),
         ("budget", "guardrail"),
+        ("strategy", "tolerance"),
     }
 )
 #: Columns holding a list of records per row, with the keys of a record: each gets its own
 #: CSV file or sheet, named `<table>_<column>` (the keys stay known when the table is empty).
 _RECORD_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("payouts", "measures"): ("measure", "credited", "quota", "attainment", "rate_or_pct", "payout")
+    ("payouts", "measures"): (
+        "measure",
+        "credited",
+        "quota",
+        "attainment",
+        "rate_or_pct",
+        "payout",
+        "effective_rate",
+    )
 }
 #: KPI columns that are money when the KPI measures money.
 _KPI_MONEY_COLUMNS = ("value", "target")
+#: Strategy columns that are money on a revenue line and fractions (shares) on the others.
+_STRATEGY_FIGURES = ("target", "actual", "gap")
+#: Per table, the columns whose cells are money or a rate depending on the row.
+_ROW_FIGURES = {"kpis": _KPI_MONEY_COLUMNS, "strategy": _STRATEGY_FIGURES}
 
 
 class OutputError(ValueError):
@@ -225,6 +247,14 @@ def _columns(name: str, frame: pd.DataFrame, money: frozenset[str]) -> tuple[lis
         per_row = [k in money for k in plain[names.index("kpi")]]
         return names, [
             _Col.rows(values, per_row if column in _KPI_MONEY_COLUMNS else False)
+            for column, values in zip(names, plain, strict=True)
+        ]
+    if name == "strategy" and "kind" in names:
+        # A revenue line's figures are amounts, the other lines' are shares: row by row.
+        plain = [_plain(frame.iloc[:, i]) for i in range(len(names))]
+        per_row = [kind == "revenue" for kind in plain[names.index("kind")]]
+        return names, [
+            _Col.rows(values, per_row if column in _STRATEGY_FIGURES else False)
             for column, values in zip(names, plain, strict=True)
         ]
     return names, [
@@ -525,7 +555,7 @@ def write_xlsx(
                 "money"
                 if m[r]
                 else "percent"
-                if rates[r] and k == "text" and c in _KPI_MONEY_COLUMNS
+                if rates[r] and k == "text" and c in _ROW_FIGURES.get(name, ())
                 else k
                 for k, m, c in zip(kinds, money_at, header, strict=True)
             ]
@@ -538,8 +568,11 @@ def write_xlsx(
 def _rate_rows(
     name: str, header: list[str], cells: list[list[Any]], percent: frozenset[str]
 ) -> list[bool]:
-    """Per row of the KPI table, whether its value and target are rates."""
+    """Per row of the KPI table, whether its value and target are rates; of the strategy
+    table, whether its figures are shares (every line but revenue)."""
     total = len(cells[0]) if cells else 0
+    if name == "strategy" and "kind" in header:
+        return [kind != "revenue" for kind in cells[header.index("kind")]]
     if name != "kpis" or "kpi" not in header or not percent:
         return [False] * total
     return [kpi in percent for kpi in cells[header.index("kpi")]]

@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 __all__ = ["TABLES", "Inputs", "Program"]
 
 #: The input tables an evaluation takes, in the order they are validated.
-TABLES = ("leads", "deals", "stage_events", "reps", "quotas", "territories")
+TABLES = (
+    "leads", "deals", "stage_events", "reps", "quotas", "territories", "quota_relief",
+    "cancellations",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,6 +146,8 @@ class Program:
         quotas: pd.DataFrame | None = None,
         territories: pd.DataFrame | None = None,
         splits: pd.DataFrame | None = None,
+        quota_relief: pd.DataFrame | None = None,
+        cancellations: pd.DataFrame | None = None,
     ) -> Inputs:
         """Validate every row of the given tables against the ruleset's records."""
         from engine.data.inputs import validate_inputs
@@ -154,6 +159,8 @@ class Program:
             "reps": reps,
             "quotas": quotas,
             "territories": territories,
+            "quota_relief": quota_relief,
+            "cancellations": cancellations,
         }
         _table_args("validate", {**given, "splits": splits})
         stages = tuple(self.compiled.stages)
@@ -178,6 +185,8 @@ class Program:
             stage_events=valid.get("stage_events"),
             splits=inputs.splits,
             period=period,
+            quota_relief=inputs.records("quota_relief"),
+            cancellations=inputs.records("cancellations"),
         )
 
     def pay_each(
@@ -204,6 +213,7 @@ class Program:
             splits=split_rows,
             stage_events=inputs.records("stage_events"),
             period=period,
+            quota_relief=inputs.records("quota_relief"),
         )
 
     def evaluate(
@@ -218,6 +228,8 @@ class Program:
         splits: pd.DataFrame | None = None,
         as_of: dt.date | None = None,
         period: str | None = None,
+        quota_relief: pd.DataFrame | None = None,
+        cancellations: pd.DataFrame | None = None,
     ) -> Results:
         """Evaluate whole tables (vectorized); rows failing validation are reported, not used.
 
@@ -239,6 +251,8 @@ class Program:
                 "quotas": quotas,
                 "territories": territories,
                 "splits": splits,
+                "quota_relief": quota_relief,
+                "cancellations": cancellations,
             },
         )
         if period is not None and not isinstance(period, str):
@@ -256,6 +270,8 @@ class Program:
             quotas=quotas,
             territories=territories,
             splits=splits,
+            quota_relief=quota_relief,
+            cancellations=cancellations,
         )
         paid = self.pay(inputs, asked)
         attainments = paid.attainments(asked)
@@ -276,6 +292,9 @@ class Program:
             counts=frozen_counts(inputs.counts.values()),
             as_of=day,
             period=None if asked is None else asked.id,
+            strategy=found.strategy,
+            payments=paid.payments,
+            payout_lines=paid.lines,
         )
 
 

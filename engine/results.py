@@ -28,7 +28,10 @@ __all__ = [
     "KPI_COLUMNS",
     "LEAD_COLUMNS",
     "MEASURE_FIELDS",
+    "PAYMENT_COLUMNS",
     "PAYOUT_COLUMNS",
+    "PAYOUT_LINE_COLUMNS",
+    "STRATEGY_COLUMNS",
     "DealResult",
     "FrozenDict",
     "LeadResult",
@@ -42,7 +45,7 @@ __all__ = [
 #: (a float only when a criterion takes its points from a `number` field).
 ScoreValue = int | Decimal | float
 
-LEAD_COLUMNS = ("id", "score", "status", "points", "missing")
+LEAD_COLUMNS = ("id", "score", "status", "points", "missing", "scores")
 DEAL_COLUMNS = (
     "id",
     "stage",
@@ -58,6 +61,7 @@ DEAL_COLUMNS = (
     "playbook",
     "playbook_missing",
     "playbook_conflict",
+    "scores",
 )
 FUNNEL_COLUMNS = ("stage", "reached", "conversion_to_next", "mean_days", "median_days")
 KPI_COLUMNS = ("kpi", "role", "rep_id", "value", "target", "met")
@@ -66,7 +70,48 @@ ERROR_COLUMNS = ("table", "row", "column", "value", "message")
 #: Filled by the plans issue: one row per rep, plan and period.
 PAYOUT_COLUMNS = ("rep_id", "plan", "period", "payout", "measures")
 #: The fields of each entry of a payout row's `measures`.
-MEASURE_FIELDS = ("measure", "credited", "quota", "attainment", "rate_or_pct", "payout")
+MEASURE_FIELDS = (
+    "measure",
+    "credited",
+    "quota",
+    "attainment",
+    "rate_or_pct",
+    "payout",
+    "effective_rate",
+)
+#: Pay per deal (`engine.pay.lines`): each credited deal's share of a measure's payout.
+PAYOUT_LINE_COLUMNS = (
+    "rep_id",
+    "plan",
+    "period",
+    "measure",
+    "deal_id",
+    "date",
+    "credited",
+    "rate",
+    "payout",
+)
+#: One row per payment of a plan to a rep (a plan period is paid once, or in several payments
+#: with `pays monthly`): payment = earned + clawbacks + held + recovered + draw.
+PAYMENT_COLUMNS = (
+    "rep_id",
+    "plan",
+    "period",
+    "plan_period",
+    "through",
+    "due_to_date",
+    "paid_before",
+    "earned",
+    "catch_up",
+    "clawbacks",
+    "held",
+    "recovered",
+    "draw",
+    "payment",
+    "carried",
+    "advanced",
+    "written_off",
+)
 #: Per plan and period: total paid vs the budget at 100% attainment for everyone.
 BUDGET_COLUMNS = (
     "plan",
@@ -79,6 +124,19 @@ BUDGET_COLUMNS = (
     "guardrail",
     "alert",
     "message",
+)
+
+#: One row per line of each strategy, measured on the period's won deals
+#: (`engine.vector.strategy`): kind is revenue, growth, focus or channel.
+STRATEGY_COLUMNS = (
+    "strategy",
+    "kind",
+    "name",
+    "target",
+    "actual",
+    "gap",
+    "tolerance",
+    "status",
 )
 
 
@@ -119,6 +177,8 @@ class LeadResult:
     points: Mapping[str, ScoreValue]
     missing: tuple[str, ...]
     alerts: tuple[str, ...] = ()
+    #: Every score of the lead by name, its total (the qualifying one is `score`).
+    scores: Mapping[str, ScoreValue] = field(default_factory=lambda: FrozenDict())
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +201,8 @@ class DealResult:
     alerts: tuple[str, ...] = ()
     #: The playbooks that all apply to the deal (it then gets none of them).
     playbook_conflict: tuple[str, ...] = ()
+    #: Every score of the deal by name, its total (the qualifying one is `qualification_score`).
+    scores: Mapping[str, ScoreValue] = field(default_factory=lambda: FrozenDict())
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +216,8 @@ class Trace:
     route: int | None = None
     cases: Mapping[str, int | None] = field(default_factory=lambda: FrozenDict())
     items: Mapping[str, bool | None] = field(default_factory=lambda: FrozenDict())
+    #: The case that decided each criterion of every score of the record, by score.
+    scores: Mapping[str, Mapping[str, int | None]] = field(default_factory=lambda: FrozenDict())
 
 
 #: The trace of an evaluation nobody asked to trace.
@@ -186,6 +250,12 @@ class Results:
     counts: Mapping[str, TableCounts] = field(default_factory=lambda: MappingProxyType({}))
     as_of: dt.date | None = None
     period: str | None = None
+    #: The strategy's lines measured (STRATEGY_COLUMNS); None: no strategy table (empty).
+    strategy: pd.DataFrame | None = None
+    #: Each payment of a plan to a rep (PAYMENT_COLUMNS); None: no payments table (empty).
+    payments: pd.DataFrame | None = None
+    #: Pay per deal (PAYOUT_LINE_COLUMNS); None: no lines (empty).
+    payout_lines: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The output tables by name, in the order of the output contract."""
@@ -198,6 +268,11 @@ class Results:
             "errors": self.errors,
             "payouts": self.payouts,
             "budget": self.budget,
+            "strategy": self.strategy if self.strategy is not None else _empty(STRATEGY_COLUMNS),
+            "payments": self.payments if self.payments is not None else _empty(PAYMENT_COLUMNS),
+            "payout_lines": (
+                self.payout_lines if self.payout_lines is not None else _empty(PAYOUT_LINE_COLUMNS)
+            ),
         }
 
     def _repr_html_(self) -> str:
@@ -218,6 +293,12 @@ class Results:
                 parts.append(f"<h4>{escape(name)} ({len(frame):,} rows)</h4>")
                 parts.append(frame.head(_HTML_ROWS).to_html(index=False, border=0, na_rep=""))
         return "\n".join(parts)
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(columns=list(columns))
 
 
 def is_missing(value: Any) -> bool:

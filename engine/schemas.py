@@ -31,7 +31,10 @@ from engine.results import (
     KPI_COLUMNS,
     LEAD_COLUMNS,
     MEASURE_FIELDS,
+    PAYMENT_COLUMNS,
     PAYOUT_COLUMNS,
+    PAYOUT_LINE_COLUMNS,
+    STRATEGY_COLUMNS,
 )
 
 __all__ = [
@@ -56,6 +59,8 @@ FILE_NAMES: dict[str, str] = {
     "rep": "reps",
     "quota": "quotas",
     "territory": "territories",
+    "quota_relief": "quota_relief",
+    "cancellation": "cancellations",
 }
 #: input table name -> record name.
 RECORD_NAMES: dict[str, str] = {plural: record for record, plural in FILE_NAMES.items()}
@@ -284,6 +289,8 @@ INPUTS: dict[str, tuple[str, str]] = {
     "quotas": ("quotas", "quota"),
     "territories": ("territories", "territory"),
     "splits": ("splits", "split"),
+    "quota_relief": ("quota_relief", "quota_relief"),
+    "cancellations": ("cancellations", "cancellation"),
 }
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 PLACEHOLDER = r"^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)$"
@@ -342,6 +349,7 @@ def fixture_schema() -> dict[str, Any]:
         points=typed("object", "criterion -> points (only those listed)"),
         missing=typed("array", "undecided criteria, in any order"),
         alerts=typed("array", "names of the alerts the lead raises (all)"),
+        scores=typed("object", "score -> total, every score of the lead (only those listed)"),
     )
     deal = row(
         DEAL_COLUMNS,
@@ -352,6 +360,7 @@ def fixture_schema() -> dict[str, Any]:
             "array", "the playbooks that all apply to the deal (it then gets none), in any order"
         ),
         alerts=typed("array", "names of the alerts the deal raises (all)"),
+        scores=typed("object", "score -> total, every score of the deal (only those listed)"),
     )
     measure = row(MEASURE_FIELDS, ["measure"])
     want = row(
@@ -371,6 +380,9 @@ def fixture_schema() -> dict[str, Any]:
         errors=rows(row(ERROR_COLUMNS)),
         payouts=rows(row((*PAYOUT_COLUMNS, "paid"), ["rep_id"], measures=rows(measure))),
         budget=rows(row(BUDGET_COLUMNS, ["plan"])),
+        payments=rows(row(PAYMENT_COLUMNS, ["rep_id"])),
+        payout_lines=rows(row(PAYOUT_LINE_COLUMNS, ["deal_id"])),
+        strategy=rows(row(STRATEGY_COLUMNS, ["kind"])),
         statement=row(
             ("rep", "period"),
             ["rep", "lines"],

@@ -1,9 +1,9 @@
 """The checker: an ordered list of named passes over a ruleset's modules, each returning findings.
 
-header -> declarations -> names -> types -> tables -> lints. Every pass sees the whole ruleset
-and reports everything it finds. Every expression is typed once (`dsl.check.typer`, in the scope
-of its place: `dsl.check.sites`), and a clean check hands the typed trees to the compiler with
-the symbol tables: what `check` accepts is what the engine runs.
+header -> declarations -> names -> types -> tables -> strategy -> lints. Every pass sees the
+whole ruleset and reports everything it finds. Every expression is typed once
+(`dsl.check.typer`, in the scope of its place: `dsl.check.sites`), and a clean check hands the
+typed trees to the compiler with the symbol tables: what `check` accepts is what the engine runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from dsl.check.common import Context
 from dsl.check.declarations import check_declarations, check_header
 from dsl.check.lints import check_lints
 from dsl.check.names import check_names
+from dsl.check.schedule import check_schedule
 from dsl.check.scope import Scope, scope_for
+from dsl.check.strategy import check_strategy
 from dsl.check.tables import check_tables
 from dsl.check.typer import type_of_expr
 from dsl.check.types import check_types
@@ -35,6 +37,8 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("names", check_names),
     ("types", check_types),
     ("tables", check_tables),
+    ("strategy", check_strategy),
+    ("schedule", check_schedule),
     ("lints", check_lints),
 )
 

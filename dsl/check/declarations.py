@@ -183,7 +183,9 @@ def check_declarations(ctx: Context) -> list[Diagnostic]:
                     )
                 )
         elif isinstance(decl, n.Plan):
-            found.extend(_duplicates(m.name for m in decl.measures))
+            # A SPIFF is a line of the plan's payout like a measure: one namespace for both.
+            names = [*(m.name for m in decl.measures), *(s.name for s in decl.spiffs)]
+            found.extend(_duplicates(names))
             for measure in decl.measures:
                 for credit in (i for i in measure.items if isinstance(i, n.Credit)):
                     if credit.source.name not in canonical.PLURALS:
@@ -255,7 +257,12 @@ def _ambiguous(ctx: Context) -> list[Diagnostic]:
         )
     for name, role in model.roles.items():
         listed = any(isinstance(item, n.RolePlans) for item in role.items)
-        plans = [p for p in model.plans.values() if p.role.name == name]
+        # A version (`supersedes`) is paid in its plan's place: not a plan of its own here.
+        plans = [
+            p
+            for p in model.plans.values()
+            if p.role.name == name and not any(isinstance(i, n.Supersedes) for i in p.items)
+        ]
         if not listed and len(plans) > 1:
             names = ", ".join(p.name.name for p in plans)
             found.append(

@@ -106,6 +106,17 @@ def _plan_names(model: Model, plan: n.Plan) -> list[Diagnostic]:
             found.extend(keyword(item.per, "period", canonical.PERIODS))
         elif isinstance(item, n.Proration):
             found.extend(keyword(item.mode, "proration", canonical.PRORATIONS))
+        elif isinstance(item, n.Pays):
+            found.extend(keyword(item.every, "payment frequency", tuple(canonical.PAY_FREQUENCIES)))
+        elif isinstance(item, n.TrueUp):
+            found.extend(keyword(item.policy, "true-up policy", canonical.TRUE_UPS))
+        elif isinstance(item, n.Draw):
+            found.extend(keyword(item.kind, "draw kind", canonical.DRAW_KINDS))
+        elif isinstance(item, n.Clawback):
+            found.extend(keyword(item.mode, "clawback mode", canonical.CLAWBACK_MODES))
+        elif isinstance(item, n.Supersedes):
+            found.extend(keyword(item.split, "version split", canonical.VERSION_SPLITS))
+            found.extend(_references([item.plan], "E204", "plan", model.plans))
     for measure in plan.measures:
         for entry in measure.items:
             if isinstance(entry, n.Threshold):

@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 from dsl import canonical
 from dsl import nodes as n
 from dsl import typed as t
-from dsl.check.scope import CREDIT_UNAVAILABLE, EXIT_UNAVAILABLE, Scope, scope_for
+from dsl.check.scope import (
+    CREDIT_UNAVAILABLE,
+    EXIT_UNAVAILABLE,
+    Scope,
+    computed_fields,
+    scope_for,
+)
 from dsl.check.typer import Typer, not_available, unknown, unknown_field, unknown_value
 from dsl.diagnostics import Diagnostic
 from dsl.model import Model
@@ -38,6 +44,37 @@ class Sites:
         for module in modules:
             for decl in module.declarations:
                 self._declaration(decl)
+        self._computed_names()
+
+    def _computed_names(self) -> None:
+        """E207 for a declared field or criterion named like a computed result it would hide."""
+        for record in ("lead", "deal"):
+            computed = computed_fields(self.model, record)
+            for declared in self.model.declared_records.get(record, ()):
+                for item in declared.fields:
+                    if item.name.name in computed:
+                        self.names.append(
+                            Diagnostic(
+                                "E207",
+                                f"`{item.name.name}` is computed on each {record}: a field "
+                                "cannot take its name",
+                                item.name.span,
+                                help=f"rename the field (e.g. `crm_{item.name.name}`); "
+                                f"`{item.name.name}` reads the result the engine computes",
+                            )
+                        )
+        for score in self.model.scores.values():
+            for criterion in score.criteria:
+                if criterion.name.name == "score":
+                    self.names.append(
+                        Diagnostic(
+                            "E207",
+                            "a criterion cannot be called `score`",
+                            criterion.name.span,
+                            help=f"`{score.name.name}.score` is the score's total; "
+                            "rename the criterion",
+                        )
+                    )
 
     def scope(
         self,
@@ -47,15 +84,16 @@ class Sites:
         aggregate: bool = False,
         unavailable: Mapping[str, str] | None = None,
         no_attainment: str | None = None,
+        place: str | None = None,
     ) -> Scope:
         """The scope of a place (built once per kind of place: a ruleset has few)."""
         key = (record, tuple(sorted((extras or {}).items())), aggregate, id(unavailable),
-               no_attainment)  # fmt: skip
+               no_attainment, place)  # fmt: skip
         found = self._scopes.get(key)
         if found is None:
             found = self._scopes[key] = scope_for(
                 self.model, record, extras=extras, aggregate=aggregate,
-                unavailable=unavailable, no_attainment=no_attainment,
+                unavailable=unavailable, no_attainment=no_attainment, place=place,
             )  # fmt: skip
         return found
 
@@ -106,17 +144,17 @@ class Sites:
         if isinstance(decl, n.Score):
             self._score(decl)
         elif isinstance(decl, n.Qualify):
-            scope = self.scope(decl.subject.name)
+            scope = self.scope(decl.subject.name, place="route")
             for route in decl.routes:
                 if route.condition is not None:
                     self.condition(route.condition, scope)
         elif isinstance(decl, n.Pipeline):
-            scope = self.scope(decl.subject.name, unavailable=EXIT_UNAVAILABLE)
+            scope = self.scope(decl.subject.name, unavailable=EXIT_UNAVAILABLE, place="exit")
             for stage in decl.stages:
                 for exit_ in stage.exits:
                     self.condition(exit_.condition, scope)
         elif isinstance(decl, n.Playbook):
-            scope = self.scope(decl.subject.name)
+            scope = self.scope(decl.subject.name, place="playbook")
             if decl.condition is not None:
                 self.condition(decl.condition, scope)
             for item in decl.items:
@@ -129,7 +167,7 @@ class Sites:
             # each place that reads it types it again in its own scope (the same findings).
             self.value(decl.value, self.scope(decl.subject.name))
         elif isinstance(decl, n.Strategy):
-            scope = self.scope("deal")
+            scope = self.scope("deal", place="strategy")
             for entry in decl.items:
                 if isinstance(entry, n.StrategyGrowth | n.StrategyFocus):
                     self.condition(entry.condition, scope)
@@ -140,11 +178,13 @@ class Sites:
                         self._credit(part)
                     elif isinstance(part, n.QuotaFormula):
                         self._quota(part)
+            for spiff in decl.spiffs:
+                self._credit(spiff.credit)  # its pay line is a credit rule on the deals
         elif isinstance(decl, n.Alert):
             self.condition(decl.condition, self.scope(decl.subject.name))
 
     def _score(self, score: n.Score) -> None:
-        scope = self.scope(score.subject.name)
+        scope = self.scope(score.subject.name, place="criterion")
         for criterion in score.criteria:
             if isinstance(criterion, n.FieldCriterion):
                 found = self.field(criterion.field, scope)
@@ -162,7 +202,9 @@ class Sites:
                     self.condition(case.condition, scope)
             if values:
                 self._value_cases(criterion, values, scope)
-        status_scope = self.scope(score.subject.name, extras={"score": FieldType("number")})
+        status_scope = self.scope(
+            score.subject.name, extras={"score": FieldType("number")}, place="status"
+        )
         for status in score.statuses:
             if status.condition is not None:
                 self.condition(status.condition, status_scope)
@@ -237,7 +279,8 @@ class Sites:
                 )
             )
             return
-        scope = self.scope(canonical.PLURALS[source], unavailable=CREDIT_UNAVAILABLE)
+        record = canonical.PLURALS[source]
+        scope = self.scope(record, unavailable=CREDIT_UNAVAILABLE, place="credit")
         if credit.value is not None:
             found = self.value(credit.value, scope)
             if not found.numeric:

@@ -382,6 +382,99 @@ def _plan_table(plan: n.Plan) -> list[Diagnostic]:
             )
     for measure in measures:
         found.extend(_measure_table(plan, measure, has_target))
+    found.extend(_ramps(plan))
+    for spiff in plan.spiffs:
+        found.extend(_spiff_table(plan, spiff))
+    return found
+
+
+def _ramps(plan: n.Plan) -> list[Diagnostic]:
+    """A ramp: once per plan, shares in (0%, 100%], on a plan with a quota to share."""
+    found: list[Diagnostic] = []
+    ramps = [i for i in plan.items if isinstance(i, n.Ramp)]
+    for extra in ramps[1:]:
+        found.append(
+            Diagnostic(
+                "E408",
+                f"plan `{plan.name.name}` has {len(ramps)} ramps",
+                extra.span,
+                help="keep one: `ramp 50%, 75%, 100%` (month 1, 2, 3 of tenure)",
+            )
+        )
+    quotas = any(
+        isinstance(i, (n.QuotaTable, n.QuotaFormula)) for m in plan.measures for i in m.items
+    )
+    for ramp in ramps[:1]:
+        if not quotas:
+            found.append(
+                Diagnostic(
+                    "E408",
+                    f"`ramp` lowers quotas, but no measure of plan `{plan.name.name}` has one",
+                    ramp.span,
+                    help="give a measure a quota (`quota <measure id>`), or remove the ramp",
+                )
+            )
+        for share in ramp.shares:
+            if not 0 < share.value <= 1:
+                found.append(
+                    Diagnostic(
+                        "E409",
+                        f"ramp share {share.raw} is outside 0%..100%",
+                        share.span,
+                        help="each month of tenure has a share of quota above 0% and at most "
+                        "100%, e.g. `ramp 50%, 75%, 100%`",
+                    )
+                )
+    return found
+
+
+def _spiff_table(plan: n.Plan, spiff: n.Spiff) -> list[Diagnostic]:
+    """A SPIFF pays a positive amount, over a window inside the plan's dates, capped at an
+    amount (it has no share of the target variable)."""
+    found: list[Diagnostic] = []
+    name = spiff.name.name
+    if spiff.amount.value <= 0:
+        found.append(
+            Diagnostic(
+                "E408",
+                f"SPIFF `{name}` pays {spiff.amount.raw} per deal: it must pay a positive amount",
+                spiff.amount.span,
+                help="write the amount per qualifying deal, e.g. `500 per deal where ...`",
+            )
+        )
+    start, end = spiff.window.start.value, spiff.window.end.value
+    if start > end:
+        found.append(
+            Diagnostic(
+                "E409",
+                f"SPIFF `{name}` ends on {end.isoformat()}, before it starts on "
+                f"{start.isoformat()}",
+                spiff.window.span,
+                help="write `from <first day> to <last day>`",
+            )
+        )
+    for item in plan.items:
+        if isinstance(item, n.Effective) and (start < item.start.value or end > item.end.value):
+            found.append(
+                Diagnostic(
+                    "E408",
+                    f"SPIFF `{name}` runs from {start.isoformat()} to {end.isoformat()}, outside "
+                    f"plan `{plan.name.name}`'s effective dates ({item.start.value.isoformat()} "
+                    f"to {item.end.value.isoformat()})",
+                    spiff.window.span,
+                    help="keep the SPIFF's window inside the plan's `effective` dates",
+                )
+            )
+    if spiff.cap is not None and isinstance(spiff.cap.limit, n.Percent):
+        found.append(
+            Diagnostic(
+                "E408",
+                f"SPIFF `{name}` is capped at {spiff.cap.limit.raw}, but a SPIFF has no share "
+                "of the target variable",
+                spiff.cap.span,
+                help="cap it at an amount, e.g. `cap 5000`",
+            )
+        )
     return found
 
 

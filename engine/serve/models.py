@@ -108,6 +108,9 @@ class LeadOut(_Closed):
     points: dict[str, Number | None]
     missing: list[str]
     alerts: list[str]
+    scores: dict[str, Number | None] = Field(
+        default_factory=dict, description="every score of the lead: name -> total"
+    )
 
 
 class LeadAnswer(_Closed):
@@ -135,6 +138,9 @@ class DealOut(_Closed):
     playbook_missing: list[str]
     alerts: list[str]
     playbook_conflict: list[str]
+    scores: dict[str, Number | None] = Field(
+        default_factory=dict, description="every score of the deal: name -> total"
+    )
 
 
 class DealAnswer(_Closed):
@@ -188,6 +194,19 @@ class TablesAnswer(_Closed):
     errors: list[dict[str, Any]]
     payouts: list[dict[str, Any]]
     budget: list[dict[str, Any]]
+    strategy: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="the strategy's lines measured: target, actual, gap, tolerance, status",
+    )
+    payments: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="each payment of a plan to a rep: due to date, paid before, true-up, "
+        "clawbacks, draw, payment",
+    )
+    payout_lines: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="pay per deal: each credited deal's share of each measure's payout",
+    )
     counts: dict[str, TableCountsOut]
 
 

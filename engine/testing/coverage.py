@@ -2,7 +2,8 @@
 
 Coverage is by business concept: which criteria cases, statuses, routes, exit criteria, stale
 limits, playbook requirements, tier bands, steps, curve segments, caps, thresholds,
-accelerators, bonuses, KPI targets and alerts the cases exercised, each with its `file:line`.
+accelerators, bonuses, KPI targets, alerts and strategy lines (on track and off; a focus
+measured) the cases exercised, each with its `file:line`.
 """
 
 from __future__ import annotations
@@ -138,6 +139,14 @@ def catalog(program: Program) -> tuple[Concept, ...]:
             add(("kpi", kname), "kpi", kpi, ("computed",), kname)
     for alert in model.alerts.values():
         add(("alert", alert.name.name), "alert", alert, ("raised",), f"alert {alert.name.name}")
+    # A strategy's lines are compiled in the order written (its tolerance is no line): each
+    # is keyed as its row of the strategy table names it.
+    for strategy, measured in zip(model.strategies, program.compiled.strategies, strict=True):
+        lines = [i for i in strategy.items if not isinstance(i, n.StrategyTolerance)]
+        for written, line in zip(lines, measured.lines, strict=True):
+            key = ("strategy", measured.label or "", line.kind, line.name)
+            outcomes = ("measured",) if line.target is None else ("on track", "off")
+            add(key, "strategy line", written, outcomes, f"strategy: {text(written.span)}")
     for plan in model.plans.values():
         pname = plan.name.name
         for plan_item in plan.items:
@@ -147,6 +156,17 @@ def catalog(program: Program) -> tuple[Concept, ...]:
             elif isinstance(plan_item, n.BudgetGuardrail):
                 add(("guardrail", pname), "cap", plan_item, ("over", "under"),
                     f"{pname}: {text(plan_item.span)}")  # fmt: skip
+            elif isinstance(plan_item, n.Ramp):
+                add(("ramp", pname), "ramp", plan_item, ("applied",),
+                    f"{pname}: {text(plan_item.span)}")  # fmt: skip
+            elif isinstance(plan_item, n.Spiff):
+                # Paid like a per-unit measure line (its parts name it), capped if declared.
+                skey = (pname, plan_item.name.name)
+                add(("per_unit", *skey), "spiff", plan_item, ("paid",),
+                    f"{pname}: spiff {plan_item.name.name}")  # fmt: skip
+                if plan_item.cap is not None:
+                    add(("cap", *skey), "cap", plan_item.cap, reached,
+                        f"{pname}.{plan_item.name.name}: {text(plan_item.cap.span)}")  # fmt: skip
         for measure in plan.measures:
             mkey = (pname, measure.name.name)
             where = f"{pname}.{measure.name.name}"
@@ -208,18 +228,20 @@ class Tracer:
         hits: set[tuple[tuple[str, ...], str]],
     ) -> None:
         score = trace.score
+        # Every score of the record is computed (a status may read any): each one's cases.
+        for name, cases in (trace.scores or ({score: trace.cases} if score else {})).items():
+            for criterion in self.compiled.scores[name].criteria:
+                case = cases.get(criterion.name)
+                if case is None or case < 0:
+                    continue
+                if criterion.field is not None:
+                    hits.add((("field", name, criterion.name), "scored"))
+                else:
+                    hits.add((("case", name, criterion.name, str(case)), "matched"))
         if score is None:
             return
         if trace.route is not None and subject in self.qualified:
             hits.add((("route", subject, str(trace.route)), "chosen"))
-        for criterion in self.compiled.scores[score].criteria:
-            case = trace.cases.get(criterion.name)
-            if case is None or case < 0:
-                continue
-            if criterion.field is not None:
-                hits.add((("field", score, criterion.name), "scored"))
-            else:
-                hits.add((("case", score, criterion.name, str(case)), "matched"))
         if status is not None:
             hits.add((("status", score, status), "given"))
 
@@ -255,6 +277,8 @@ class Tracer:
         plan = paid.plan
         if paid.plan_cap is not None:
             hits.add((("plan_cap", plan), "reached" if paid.cap_adjustment else "not reached"))
+        if any(s.kind == "ramp" for steps in paid.quota_steps.values() for s in steps):
+            hits.add((("ramp", plan), "applied"))
         for line in paid.measures:
             key = (plan, line.measure)
             for part in line.parts:
@@ -322,6 +346,12 @@ class Tracer:
                 hits.add((("win_rate", playbook.name), "outside"))
             elif closed:
                 hits.add((("win_rate", playbook.name), "inside"))
+        for row in got.get("strategy", ()):
+            line = ("strategy", row["strategy"] or "", str(row["kind"]), str(row["name"]))
+            if row["status"] is not None:
+                hits.add((line, "on track" if row["status"] == "on_track" else "off"))
+            elif row["actual"] is not None:
+                hits.add((line, "measured"))
         for row in got["kpis"]:
             key = ("kpi", str(row["kpi"]))
             if row["met"] is True:

@@ -2,9 +2,9 @@
 
 How two values compare (a wanted mapping is a subset, numbers by value...) is decided in
 `engine.testing.compare`; here each `want` key finds the rows it is compared with: leads and deals
-by id; funnel, KPI, payout and budget rows by their key columns; alerts by what they say (or that
-none is raised); errors one for one (an error not wanted is a difference); statement lines in
-order.
+by id; funnel, KPI, payout, payment, budget and strategy rows by their key columns; alerts by
+what they say (or that none is raised); errors one for one (an error not wanted is a
+difference); statement lines in order.
 """
 
 from __future__ import annotations
@@ -60,6 +60,13 @@ def check(want: Mapping[str, Any], got: Mapping[str, Any]) -> Iterator[Differenc
             yield from _keyed(key, wanted, got[key], ("rep_id", "plan", "period"))
         elif key == "budget":
             yield from _keyed(key, wanted, got[key], ("plan", "period"))
+        elif key == "payout_lines":
+            keys = ("rep_id", "plan", "period", "measure", "deal_id")
+            yield from _keyed(key, wanted, got[key], keys)
+        elif key == "payments":
+            yield from _keyed(key, wanted, got[key], ("rep_id", "plan", "period"))
+        elif key == "strategy":
+            yield from _keyed(key, wanted, got[key], ("kind", "name", "strategy"))
         elif key == "alerts":
             yield from _alerts(wanted, got[key])
         elif key == "errors":

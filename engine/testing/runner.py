@@ -26,7 +26,8 @@ from engine.testing.fixtures import Case, Problem, cell_text, discover, load_fix
 if TYPE_CHECKING:
     import pandas as pd
 
-    from engine.program import Program
+    from engine.pay.reference import Payment
+    from engine.program import Inputs, Program
 
 __all__ = [
     "STATUSES",
@@ -151,6 +152,8 @@ class Runner:
             quotas=frames.get("quotas"),
             territories=frames.get("territories"),
             splits=frames.get("splits"),
+            quota_relief=frames.get("quota_relief"),
+            cancellations=frames.get("cancellations"),
             as_of=as_of,
             period=case.period,
         )
@@ -167,10 +170,20 @@ class Runner:
         got["funnel"] = _rows(results.funnel)
         got["kpis"] = _rows(results.kpis)
         got["alerts"], got["errors"] = _rows(results.alerts), _rows(results.errors)
-        got["payouts"], got["budget"] = [], []
+        got["strategy"] = _rows(results.tables()["strategy"])
+        got["payouts"], got["budget"], got["payments"] = [], [], []
+        got["payout_lines"] = []
         if "reps" in frames and program.model.plans:
-            got["payouts"] = self._pay(program, frames, results, case, tracer, hits)
+            from engine.periods import parse_period
+
+            # The per-record path once, checked against the table path's three tables.
+            inputs = program.validate(**{k: v for k, v in frames.items() if k != "leads"})
+            found, _ = program.pay_each(inputs, parse_period(case.period) if case.period else None)
+            got["payouts"], got["payments"] = self._pay(
+                program, inputs, found, results, tracer, hits
+            )
             got["budget"] = _rows(results.budget)
+            got["payout_lines"] = self._lines(program, found, results)
             if tracer is not None:
                 tracer.budget(got["budget"], hits)
         if "statement" in case.want:
@@ -188,22 +201,21 @@ class Runner:
     def _pay(
         self,
         program: Program,
-        frames: Mapping[str, pd.DataFrame],
+        inputs: Inputs,
+        found: Sequence[Payment],
         results: Results,
-        case: Case,
         tracer: Tracer | None,
         hits: set[tuple[tuple[str, ...], str]],
-    ) -> list[dict[str, Any]]:
-        """Payouts of the per-record path, rep by rep, checked equal to the table path's."""
-        from engine.pay.format import payout_row
-        from engine.periods import parse_period
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Payouts and payments of the per-record path, rep by rep, checked equal to the
+        table path's."""
+        from engine.pay.format import payment_row, payout_row
+        from engine.pay.reference import payments_of
 
-        inputs = program.validate(**{k: v for k, v in frames.items() if k != "leads"})
-        found, _ = program.pay_each(inputs, parse_period(case.period) if case.period else None)
         reference: dict[tuple[str, str, str], dict[str, Any]] = {}
         for payment in found:
             paid = payment.outcome.payout
-            if paid is None:
+            if paid is None or not payment.is_payout:
                 continue
             if tracer is not None:
                 tracer.payout(paid, hits)
@@ -219,7 +231,65 @@ class Runner:
                     f"payouts of {' '.join(key)}: per-record path {_brief(one)}, "
                     f"table path {_brief(other)}"
                 )
-        return [reference[key] for key in sorted(reference)]
+        settled = payments_of(
+            program.book,
+            found,
+            inputs.records("cancellations"),
+            (str(d["id"]) for d in inputs.records("deals")),
+        )
+        paid_each = {
+            (line.rep_id, line.plan, line.period): plain(payment_row(line))
+            for line in settled.lines
+        }
+        paid_table = {
+            (str(r["rep_id"]), str(r["plan"]), str(r["period"])): plain(r)
+            for r in _rows(results.tables()["payments"])
+        }
+        for key in sorted(set(paid_each) | set(paid_table)):
+            one, other = paid_each.get(key), paid_table.get(key)
+            if one != other:
+                raise EngineError(
+                    f"payments of {' '.join(key)}: per-record path "
+                    f"{one['payment'] if one else 'no row'}, table path "
+                    f"{other['payment'] if other else 'no row'}"
+                )
+        payouts = [reference[key] for key in sorted(reference)]
+        return payouts, [paid_each[key] for key in sorted(paid_each)]
+
+    def _lines(
+        self, program: Program, found: Sequence[Payment], results: Results
+    ) -> list[dict[str, Any]]:
+        """Pay per deal of the per-record path (`engine.pay.lines.plan_lines`), checked equal
+        to the table path's `payout_lines`, line for line."""
+        from engine.pay.lines import line_rows, plan_lines
+
+        keys = ("rep_id", "plan", "period", "measure", "date", "deal_id")
+
+        def order(row: Mapping[str, Any]) -> tuple[str, ...]:
+            return tuple("" if row[k] is None else str(row[k]) for k in keys)
+
+        reference = sorted(
+            (
+                plain(row)
+                for payment in found
+                if payment.outcome.payout is not None and payment.is_payout
+                for row in line_rows(
+                    payment.outcome.payout,
+                    plan_lines(program.book.plans[payment.plan], payment.outcome.payout),
+                )
+            ),
+            key=order,
+        )
+        table = sorted((plain(r) for r in _rows(results.tables()["payout_lines"])), key=order)
+        for one, other in zip(reference, table, strict=False):
+            if one != other:
+                raise EngineError(f"pay per deal: per-record path {one}, table path {other}")
+        if len(reference) != len(table):
+            raise EngineError(
+                f"pay per deal: {len(reference)} lines on the per-record path, {len(table)} on "
+                "the table path"
+            )
+        return reference
 
     def _statement(
         self, program: Program, frames: Mapping[str, pd.DataFrame], case: Case

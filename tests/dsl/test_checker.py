@@ -67,7 +67,7 @@ ruleset a "x" { currency EUR rounding half_up 0.01 }
 record lead { budget one_of confirmed "C", to_validate, blocking timing_months number
   employees integer 0..10 x integer -5..5 m_metrics integer 0..2 }
 record deal { sdr_id text poc_done boolean budget_confirmed boolean m_metrics integer 0..2
-  x one_of a, b n integer d date sector text }
+  x one_of a, b n integer d date sector text channel one_of direct, partner }
 score b "B" on lead max 100 { budget "Budget" { confirmed -> 20, to_validate -> -10 }
  timing { when timing_months < 3 -> 15 when timing_months in 3..6 -> 8 otherwise -> 2 }
  size { when employees >= 5 -> 63, otherwise -> 0 }
@@ -101,7 +101,7 @@ playbook x on deal when type == new_logo and amount > 100K {
   require a: contacts >= 3 before proposal recommend poc: poc_done expect win_rate 30%..40% }
 role AE "x" { mission "m" kpis w, cycle plan p, q }
 ritual w every week { show stale_deals, w }
-strategy "x" { target revenue 8M from 5M growth n 60% when type == new_logo
+strategy "x" { target revenue 8M from 5M growth n 100% when type == new_logo
   focus sector in ["a"] channel direct 100% }
 qualify deal { use bant when amount < 50K use meddpicc otherwise }
 """
@@ -117,7 +117,7 @@ def test_clean_ruleset_has_no_findings() -> None:
 
 def test_passes_are_named_and_ordered() -> None:
     assert [name for name, _ in PASSES] == [
-        "header", "declarations", "names", "types", "tables", "lints",
+        "header", "declarations", "names", "types", "tables", "strategy", "schedule", "lints",
     ]  # fmt: skip
 
 

@@ -35,7 +35,9 @@ CONTECH = str(ROOT / "rulesets" / "contech-saas")
 MAVEN_RULESET = str(ROOT / "rulesets" / "maven-crm")
 # A real CRM export, shipped as it was found (examples/maven-crm/README.md).
 MAVEN = ROOT / "examples" / "maven-crm"
-MEASURE_KEYS = ("measure", "credited", "quota", "attainment", "rate_or_pct", "payout")
+MEASURE_KEYS = (
+    "measure", "credited", "quota", "attainment", "rate_or_pct", "payout", "effective_rate"
+)
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 #: The output tables, in order: the contract's, then any the engine adds (payout budget...).
 OUTPUT_TABLES = list(engine.load(CONTECH).evaluate().tables())
@@ -173,6 +175,7 @@ def test_export_json_values(capsys: pytest.CaptureFixture[str], export: Path) ->
             "reference": 2,
         },
         "missing": ["timing"],
+        "scores": {"bmanter": 74},
     }  # fmt: skip
     deals = {row["id"]: row for row in doc["deals"]}
     assert deals["D-001"]["weighted_value"] == "48000.00"
@@ -246,6 +249,7 @@ def test_csv_files_escape_formulas_and_keep_numbers(
     assert list(leads[0]) == [
         "id", "score", "status", "points.budget", "points.market", "points.authority",
         "points.need", "points.timing", "points.company", "points.reference", "missing",
+        "scores.bmanter",
     ]  # fmt: skip
     assert [row["id"] for row in leads] == ["L-001", '\'=HYPERLINK("http://x")']
     assert leads[0]["missing"] == "timing"
@@ -266,7 +270,8 @@ def test_csv_files_escape_formulas_and_keep_numbers(
     assert read_csv(out_dir / "payouts_measures.csv") == []
     header = (out_dir / "payouts_measures.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header == (
-        "rep_id,plan,period,paid,measure,credited,quota,attainment,rate_or_pct,payout"
+        "rep_id,plan,period,paid,measure,credited,quota,attainment,rate_or_pct,payout,"
+        "effective_rate"
     )
 
 
@@ -331,7 +336,8 @@ def test_empty_data_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert (code, out) == (2, "")
     assert err == (
         f"error: {tmp_path}: no input table found (expected leads.csv, deals.csv, "
-        "stage_events.csv, reps.csv, quotas.csv, territories.csv, or .xlsx, .json, .parquet)\n"
+        "stage_events.csv, reps.csv, quotas.csv, territories.csv, quota_relief.csv, "
+        "cancellations.csv, or .xlsx, .json, .parquet)\n"
     )
 
 
@@ -567,8 +573,9 @@ def test_schema_unknown_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, out) == (2, "")
     assert err.endswith(
         "koncept schema: error: argument --table: invalid choice: 'opportunities' (choose from "
-        "'leads', 'deals', 'stage_events', 'reps', 'quotas', 'territories', 'lead', 'deal', "
-        "'stage_event', 'rep', 'quota', 'territory')\n"
+        "'leads', 'deals', 'stage_events', 'reps', 'quotas', 'territories', 'quota_relief', "
+        "'cancellations', 'lead', 'deal', 'stage_event', 'rep', 'quota', 'territory', "
+        "'quota_relief', 'cancellation')\n"
     )
 
 
@@ -627,7 +634,12 @@ def test_json_writer_equals_a_row_by_row_reference(name: str) -> None:
                     value,
                     (table, column) == ("deals", "weighted_value")
                     or (table, column) in (("payouts", "payout"), ("budget", "total"))
-                    or (table == "kpis" and column in ("value", "target") and row["kpi"] in money),
+                    or (table == "kpis" and column in ("value", "target") and row["kpi"] in money)
+                    or (
+                        table == "strategy"
+                        and column in ("target", "actual", "gap")
+                        and row["kind"] == "revenue"
+                    ),
                 )
                 for column, value in row.items()
             }

@@ -899,7 +899,8 @@ def test_untranslated_values_pass_through_to_validation(tmp_path: Path) -> None:
         (
             "tables:\n  deal:\n    file: x.csv\n",
             ["m.yaml:2:3: tables.deal: unknown table 'deal' (expected one of leads, deals, "
-             "stage_events, reps, quotas, territories); did you mean 'deals'?"],
+             "stage_events, reps, quotas, territories, quota_relief, cancellations); did you "
+             "mean 'deals'?"],
         ),
         (
             "preset: salesforse\n",
@@ -965,7 +966,7 @@ def test_load_inputs_rejects_unknown_override(tmp_path: Path) -> None:
         load_inputs(tmp_path, overrides={"deal": tmp_path / "x.csv", "stagevents": "y.csv"})
     assert info.value.reason == (
         "unknown input table 'stagevents' (expected one of leads, deals, stage_events, reps, "
-        "quotas, territories); did you mean 'stage_events'?"
+        "quotas, territories, quota_relief, cancellations); did you mean 'stage_events'?"
     )
 
 

@@ -81,8 +81,8 @@ def test_unknown_table_suggests_a_name() -> None:
     with pytest.raises(ValueError) as info:
         table_schema("dael")
     assert str(info.value) == (
-        "unknown table 'dael' (expected one of lead, deal, stage_event, rep, quota, territory); "
-        "did you mean 'deal'?"
+        "unknown table 'dael' (expected one of lead, deal, stage_event, rep, quota, territory, "
+        "quota_relief, cancellation); did you mean 'deal'?"
     )
 
 

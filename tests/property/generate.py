@@ -170,6 +170,7 @@ POOLS: dict[str, tuple[FieldSpec, ...]] = {
         _f("sdr_id", "text"),
         _f("region", "text"),
         _f("territory", "text"),
+        _f("channel", "one_of", "direct", "partner"),
     ),
     "rep": (
         _f("team", "text"),
@@ -298,6 +299,11 @@ class Scope:
     stages: tuple[str, ...] = ()
     measures: tuple[str, ...] = ()
     score: bool = False
+    #: Scores of the record whose totals it may read (`s_fit.score`).
+    totals: tuple[str, ...] = ()
+    #: The computed status it may read (`status` on a lead, `qualification_status` on a deal)
+    #: and the statuses the record's scores give.
+    statuses: tuple[str, tuple[str, ...]] | None = None
 
 
 class _Builder:
@@ -313,6 +319,9 @@ class _Builder:
         self.boundaries: dict[tuple[str, str], set[object]] = {}
         self.durations: set[int] = set()
         self.kpi_names: list[str] = []
+        #: Per record, its scores and the names of their statuses (computed results).
+        self.totals: dict[str, list[str]] = {}
+        self.status_names: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------------ small draws
     def pick(self, options: Sequence[T]) -> T:
@@ -413,7 +422,10 @@ class _Builder:
         exit_criterion: bool = False,
         credit: bool = False,
         score: bool = False,
+        computed: bool = False,
     ) -> Scope:
+        """`score`: a status block (reads its total and every score's); `computed`: a place
+        that reads the results computed on each record (alerts, KPIs)."""
         fields = {f.name: f for f in CANONICAL[record]}
         fields.update({f.name: f for f in self.fields.get(record, ())})
         fields.update({f.name: f for f in DERIVED.get(record, ())})
@@ -430,7 +442,12 @@ class _Builder:
             links["territory"] = linked
         stages = tuple(s.name for s in self.stages) if record == "deal" else ()
         measures = tuple(self.measures) if record == "rep" else ()
-        return Scope(record, fields, links, stages, measures, score)
+        totals = tuple(self.totals.get(record, ())) if score or computed else ()
+        statuses: tuple[str, tuple[str, ...]] | None = None
+        if computed and self.status_names.get(record):
+            name = "status" if record == "lead" else "qualification_status"
+            statuses = (name, tuple(dict.fromkeys(self.status_names[record])))
+        return Scope(record, fields, links, stages, measures, score, totals, statuses)
 
     # ------------------------------------------------------------------ conditions
     def condition(self, scope: Scope, depth: int = 2) -> str:
@@ -473,6 +490,15 @@ class _Builder:
             makers["link"] = lambda: self.link(scope)
         if scope.score:
             makers["score"] = lambda: f"score {self.pick(COMPARISONS)} {self.pick((0, 5, 10))}"
+        if scope.totals:
+            makers["total"] = lambda: (
+                f"{self.pick(scope.totals)}.score {self.pick(COMPARISONS)} {self.pick((0, 5, 10))}"
+            )
+        if scope.statuses is not None:
+            field_name, names = scope.statuses
+            makers["computed_status"] = lambda: (
+                f"{field_name} {self.pick(('==', '!='))} {self.pick(names)}"
+            )
         return makers[self.pick(sorted(makers))]()
 
     def numeric_field(self, scope: Scope) -> FieldSpec:
@@ -712,6 +738,7 @@ class _Builder:
     def scores(self, record: str, names: list[str]) -> tuple[list[Declaration], list[str]]:
         """0 to 2 scores on the record (names taken from `names`)."""
         declared = [names.pop(0) for _ in range(self.draw(st.integers(0, 2)))]
+        self.totals[record] = declared  # a status may read any score of its record
         return [Declaration("score", self.score(record, name)) for name in declared], declared
 
     def score(self, record: str, name: str) -> str:
@@ -802,6 +829,9 @@ class _Builder:
             rules.append(f"{next(names)}{self.labelled()} otherwise")
         if rules and rules[0].startswith("knockout") and self.draw(st.booleans()):
             rules.append(rules.pop(0))  # knock-outs apply first, wherever they are written
+        self.status_names.setdefault(record, []).extend(
+            rule.removeprefix("knockout ").split()[0].split('"')[0] for rule in rules
+        )
         return rules
 
     def qualify(self, record: str, scores: list[str]) -> Declaration | None:
@@ -897,7 +927,7 @@ class _Builder:
         found = []
         for number in range(self.draw(st.integers(0, 3))):
             subject = self.pick(("deal", "deal", "lead", "rep"))
-            value, kind = self.kpi_value(subject)
+            value, kind = self.kpi_value(subject)  # may count computed results
             name = f"k{number + 1}"
             self.kpi_names.append(name)
             text = f"kpi {name}{self.labelled()}"
@@ -916,7 +946,7 @@ class _Builder:
 
     def kpi_value(self, subject: str) -> tuple[str, str]:
         """A KPI expression and its kind (number, money, duration...)."""
-        scope = self.scope(subject)
+        scope = self.scope(subject, computed=True)
         shape = self.pick(("single", "ratio", "nps", "difference"))
         if shape == "single":
             return self.aggregate(scope)
@@ -1021,6 +1051,17 @@ class _Builder:
             items.append(text)
             if quota_id is not None:
                 quota_ids.append(quota_id)
+        if quota_ids and self.chance(3):
+            items.append(f"ramp {self.pick(('50%, 75%, 100%', '50%', '25%, 50%'))}")
+        if self.chance(3):
+            # A SPIFF: its window inside the plan's dates (the checker's E408).
+            first, last = effective or (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+            end = min(last, first + dt.timedelta(days=self.pick((0, 45, 120))))
+            cap = f" cap {self.money(Decimal(1500))}" if self.draw(st.booleans()) else ""
+            items.append(
+                f"spiff {name}_spiff {{ 500 per deal where status == won "
+                f"from {first} to {end}{cap} }}"
+            )
         body = "".join(f"\n  {i}" for i in items)
         text = f"plan {name}{self.labelled()} for {role} {{{body}\n}}"
         spec = PlanSpec(name, role, unit_text, effective, tuple(dict.fromkeys(quota_ids)))
@@ -1204,7 +1245,7 @@ class _Builder:
         found = []
         for number in range(self.draw(st.integers(0, 3))):
             subject = self.pick(("deal", "lead", "rep"))
-            condition = self.condition(self.scope(subject))
+            condition = self.condition(self.scope(subject, computed=True))
             text = f"alert a{number + 1}{self.labelled()} on {subject} when {condition}"
             if self.draw(st.booleans()):
                 text += f" severity {self.pick(('info', 'warning', 'critical'))}"
@@ -1235,8 +1276,11 @@ class _Builder:
             f"growth new_logo 60% when {self.condition(scope, 1)}",
             f"growth upsell 40% when {self.condition(scope, 0)}",
             f"focus {self.condition(scope, 1)}",
-            "channel direct 100%",
+            f"tolerance {self.pick(('0', '5', '2.5', '100'))} pts",
         ]
+        # A channel share reads the deals' `channel` field: only when the deal record has one.
+        if any(spec.name == "channel" for spec in self.fields.get("deal", ())):
+            items.append("channel direct 100%")
         body = "".join(f"\n  {i}" for i in self.subset(items, 1))
         return [Declaration("strategy", f"strategy{self.labelled()} {{{body}\n}}")]
 
