@@ -157,12 +157,11 @@ def deal_rows(
         {
             "framework": (framework, present(framework)),
             "qualification_score": qualifying(ctx, qualification, "deal"),
-            "qualification_status": (
-                qualification.status,
-                present(qualification.status),
-            ),
+            "qualification_status": (qualification.status, qualification.status_code >= 0),
         },
     )
+    if "qualification_status" in frame.extras:
+        frame.coded("qualification_status", qualification.codes())
     playbook_number, playbook_missing, conflict = _playbooks(
         ctx, frame, pipe, index, pipelines, alerts
     )

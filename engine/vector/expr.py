@@ -205,8 +205,25 @@ class Compiler:
         a, b = self._scaled(node.left, scale), self._scaled(node.right, scale)
 
         text = node.domain == "text"
+        sides = (node.left, node.right)
+        ref = next((x for x in sides if isinstance(x, FieldRef)), None)
+        const = next((x for x in sides if isinstance(x, Const)), None)
+        # `status == SQL`: where the field's codes are known already (validation's, a score's
+        # statuses), the constant is looked up once instead of comparing every row's text.
+        coded = text and node.op in ("==", "!=") and ref is not None and const is not None
 
         def compare(frame: Frame) -> V:
+            found = frame.known_codes(ref.name) if coded and ref is not None else None
+            if found is not None and const is not None:
+                codes, uniques = found
+                wanted = [i for i, u in enumerate(uniques) if u == const.value]
+                equal = (
+                    np.isin(codes, wanted)
+                    if len(wanted) > 1
+                    else codes == (wanted[0] if wanted else -2)
+                )
+                values = equal if node.op == "==" else ~equal
+                return bool_value(values, codes >= 0)
             x, y = a(frame), b(frame)
             known = and_known(x.known, y.known)
             left, right = x.values, y.values

@@ -55,7 +55,14 @@ class Frame:
         self._entered: dict[str, V] = {}
         self._cache: dict[tuple[str, str, int], V] = {}
         self._codes: dict[str, Codes] = dict(codes or {})
+        #: Codes of engine-provided values known when they were made (`coded`).
+        self._extra_codes: dict[str, Codes] = {}
         self._grouped: dict[str, tuple[Array, int] | None] = {}
+
+    def coded(self, name: str, codes: Codes) -> None:
+        """Give an engine-provided value its codes (-1: none) and distinct values, known
+        where it was made (a score's statuses): `codes` then hashes no row."""
+        self._extra_codes[name] = codes
 
     def take(self, rows: Array) -> Frame:
         """The sub-frame of some rows (positions)."""
@@ -95,6 +102,7 @@ class Frame:
         frame.parent, frame.rows, frame.n = self.parent, self.rows, self.n
         frame._cache, frame._codes, frame._entered = self._cache, self._codes, self._entered
         frame._grouped = self._grouped
+        frame._extra_codes = {k: c for k, c in self._extra_codes.items() if k not in extras}
         return frame
 
     def field(self, ref: FieldRef) -> V:
@@ -166,9 +174,23 @@ class Frame:
             return None
         return np.where(known, values - low, -1), high - low + 1
 
+    def known_codes(self, name: str) -> Codes | None:
+        """A column's codes (-1: missing) and distinct values when they are known already
+        (validation's, `coded`), else None: worth using only when they cost nothing."""
+        if name in self.extras:
+            return self._extra_codes.get(name)
+        found = self._codes.get(name)
+        if found is None and self.parent is not None and self.rows is not None:
+            above = self.parent.known_codes(name)
+            if above is not None:
+                found = (above[0][self.rows], above[1])
+        return found
+
     def codes(self, name: str) -> tuple[Array, list[Any]]:
         """Factorized text: codes (-1 missing) and the distinct values."""
         extra = self.extras.get(name)
+        if extra is not None and name in self._extra_codes:
+            return self._extra_codes[name]
         if extra is not None:
             values = np.where(full_known(extra, self.n), extra.values, None)  # type: ignore[call-overload]
             codes, distinct = pd.factorize(values, use_na_sentinel=True)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -194,7 +194,9 @@ class Totals:
 @dataclass(slots=True)
 class ScoreColumns:
     """A score evaluated on a frame: totals (Python values), statuses, points, missing; and
-    the totals as int64 where they are whole numbers (`whole` marks where they are)."""
+    the totals as int64 where they are whole numbers (`whole` marks where they are). The
+    statuses also as codes into `status_names` (-1: none), so what reads them (a KPI's
+    `count(status == SQL)`) needs no hashing of every row."""
 
     score: Array
     status: Array
@@ -202,6 +204,8 @@ class ScoreColumns:
     missing: Array
     whole: Array
     scored: Bools
+    status_code: Array = field(default_factory=lambda: np.zeros(0, np.int64))
+    status_names: list[str] = field(default_factory=list)
 
     @staticmethod
     def empty(n: int) -> ScoreColumns:
@@ -212,8 +216,13 @@ class ScoreColumns:
         missing.fill(())
         nothing = np.full(n, None, dtype=object)
         return ScoreColumns(
-            nothing, nothing.copy(), points, missing, np.zeros(n, np.int64), np.zeros(n, bool)
-        )
+            nothing, nothing.copy(), points, missing, np.zeros(n, np.int64), np.zeros(n, bool),
+            np.full(n, -1, np.int64), [],
+        )  # fmt: skip
+
+    def codes(self) -> tuple[Array, list[str]]:
+        """The statuses as codes (-1: none) and their names."""
+        return self.status_code, self.status_names
 
 
 class ScoreVector:
@@ -362,9 +371,11 @@ class ScoreVector:
         if self.by_score:
             # Statuses that read the score only are decided once per combination.
             combinations = Frame(pd.DataFrame(index=pd.RangeIndex(len(numeric))))
-            status = self._status(combinations.with_extras({"score": V(numeric)}))[inverse]
+            code = self._status(combinations.with_extras({"score": V(numeric)}))[inverse]
         else:
-            status = self._status(frame.with_extras({"score": V(score_values)}))
+            code = self._status(frame.with_extras({"score": V(score_values)}))
+        names = [name for name, _, _ in self.statuses]
+        status = object_array([*names, None])[code]
         whole = exact and self.ir.scale == 0
         return ScoreColumns(
             object_array(totals)[inverse] if objects or not whole else np.full(n, None, object),
@@ -373,9 +384,12 @@ class ScoreVector:
             object_array(missing)[inverse],
             score_values if whole else np.zeros(n, np.int64),
             np.full(n, whole),
+            np.where(code == len(names), -1, code),
+            names,
         )
 
     def _status(self, frame: Frame) -> Array:
+        """Each row's status, as its position among the score's statuses (their count: none)."""
         n = frame.n
         names = [name for name, _, _ in self.statuses]
         code = np.full(n, len(names), dtype=np.int64)
@@ -387,7 +401,7 @@ class ScoreVector:
             take = ~decided if test is None else truth(test(frame), n) & ~decided
             code[take] = index
             decided |= take
-        return object_array([*names, None])[code]
+        return code
 
 
 def score_vector(ctx: Context, name: str, subject: str) -> ScoreVector:
@@ -453,7 +467,20 @@ def routed(
         result.missing[rows] = columns.missing
         result.whole[rows] = columns.whole
         result.scored[rows] = columns.scored
+        # Each score's status codes, renumbered into the names of every route's statuses.
+        names = result.status_names
+        remap = np.asarray(
+            [*(_position(names, s) for s in columns.status_names), -1], dtype=np.int64
+        )
+        result.status_code[rows] = remap[columns.status_code]
     return chosen, result, scores
+
+
+def _position(names: list[str], name: str) -> int:
+    """Where a name is in the list, added at the end when new."""
+    if name not in names:
+        names.append(name)
+    return names.index(name)
 
 
 def _score_maps(found: Mapping[str, Totals], n: int) -> Array:
@@ -524,9 +551,11 @@ def lead_rows(ctx: Context, data: pd.DataFrame | None, alerts: Alerts) -> pd.Dat
         frame,
         {
             "score": qualifying(ctx, columns, "lead"),
-            "status": (columns.status, present(columns.status)),
+            "status": (columns.status, columns.status_code >= 0),
         },
     )
+    if "status" in frame.extras:
+        frame.coded("status", columns.codes())
     ctx.frames["lead"] = frame
     result = result_table(
         {
