@@ -145,6 +145,7 @@ def payout_row(payout: PlanPayout) -> Mapping[str, Any]:
 
 def payment_row(line: PaymentLine) -> dict[str, Any]:
     """A payment as a row of the payments table (both pay paths and the fixtures)."""
+    show_money = _money_or_zero
     return {
         "rep_id": line.rep_id,
         "plan": line.plan,
@@ -164,3 +165,8 @@ def payment_row(line: PaymentLine) -> dict[str, Any]:
         "advanced": show_money(line.advanced),
         "written_off": show_money(line.written_off),
     }
+
+
+def _money_or_zero(value: Decimal) -> str:
+    """`show_money`, without formatting the zeros most payment columns hold."""
+    return "0.00" if not value else show_money(value)

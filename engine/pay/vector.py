@@ -282,7 +282,7 @@ class PayoutEngine:
                         part.plan, assignment.paid, members, window.measured, team,
                         quota_rows, links, credits, issues, window.last_day(part),
                         sink if sink is not None else (lines if window.payout else None),
-                        window.first_day(part), part.share, part.split,
+                        window.first_day(part), part.share, part.split, window.payout,
                     )  # fmt: skip
                 dues.append(found_rows)
                 if sink is not None:
@@ -326,6 +326,7 @@ class PayoutEngine:
         since: dt.date | None = None,
         share: Decimal = _ONE,
         split: str = "",
+        entries: bool = True,
     ) -> list[dict[str, Any]]:
         """Rows for one plan and period (credits dated from `since` up to `through` when
         given); issues for the reps that cannot be paid. A version's `share` of the period
@@ -453,6 +454,7 @@ class PayoutEngine:
                 lines,
             ),
             share if split == "days" else _ONE,
+            entries,
         )
 
     # ------------------------------------------------------------------ results
@@ -561,7 +563,7 @@ def _new_pay(
 ) -> dict[str, list[Decimal]]:
     """rep -> the pay of the deals credited in each window's payment period (pay per deal,
     summed in Arrow: the catch-up is what a payment adds beyond it)."""
-    windows = assignment.windows
+    windows, plan = assignment.windows, assignment.plan
     found: dict[str, list[Decimal]] = {}
     for index, (window, frames) in enumerate(zip(windows, behind, strict=True)):
         if not frames:
@@ -576,8 +578,8 @@ def _new_pay(
         picked = table.filter(pc.fill_null(mask, False))
         if not picked.num_rows:
             continue
-        places = max(1, max(len(t.partition(".")[2]) for t in picked["payout"].to_pylist()))
-        amounts = pc.cast(picked["payout"], pa.decimal128(38, places))
+        # Lines are written with the places of the plan's rounding step (`line_places`).
+        amounts = pc.cast(picked["payout"], pa.decimal128(38, max(1, line_places(plan))))
         sums = (
             pa.table({"rep_id": picked["rep_id"], "payout": amounts})
             .group_by("rep_id")
@@ -631,7 +633,7 @@ def _payments(
     for index, rows in enumerate(dues):
         for row in rows:
             slot = by_rep.setdefault(row["rep_id"], [None] * len(windows))
-            slot[index] = (slot[index] or _ZERO) + Decimal(row["payout"])
+            slot[index] = (slot[index] or _ZERO) + row["_due"]
     found: list[dict[str, Any]] = []
     none = [_ZERO] * len(windows)
     unasked: list[Decimal | None] = [None] * len(windows)
@@ -926,10 +928,12 @@ def _pay_vector(
     quotas: Mapping[str, Obj],
     behind: Behind | None = None,
     share: Decimal = _ONE,
+    entries: bool = True,
 ) -> list[dict[str, Any]]:
     """Payout rows for the reps of one plan and period (and their pay per deal, added to
     `behind.lines` when asked); `share`: a version's part of the period's days (split by
-    days), taken of the total."""
+    days), taken of the total. Without `entries`, rows hold no measures (a payment window
+    whose payout is not shown: only its total is read). `_due` is the exact total."""
     n = len(rep_ids)
     with localcontext(EXACT):
         target: Obj | None = None
@@ -974,7 +978,7 @@ def _pay_vector(
                 _lines_frame(plan, period, rep_ids, per_deal, behind.ids, uncapped, total)
             )
         # Each measure's entries a column at a time: `measure_entries` formats a value once.
-        entries = [
+        shown: list[Sequence[Any]] = [
             measure_entries(
                 name,
                 c.tolist(),
@@ -986,7 +990,9 @@ def _pay_vector(
                 payout.tolist(),
             )
             for name, c, q, rate, payout in lines
+            if entries
         ]
+        per_row = list(zip(*shown, strict=True)) if shown else [()] * n
         targets = [None] * n if target is None else target.tolist()
         rows = [
             {
@@ -997,9 +1003,10 @@ def _pay_vector(
                 "measures": measures,
                 "paid": paid,
                 "_target": rep_target,
+                "_due": amount,
             }
             for rep_id, amount, measures, rep_target in zip(
-                rep_ids.tolist(), total.tolist(), zip(*entries, strict=True), targets, strict=True
+                rep_ids.tolist(), total.tolist(), per_row, targets, strict=True
             )
         ]
     return rows
