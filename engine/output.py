@@ -52,7 +52,7 @@ import pandas as pd
 from engine.files import atomic_files
 from engine.money import format_money
 from engine.report.spreadsheet import CSV_DIALECTS, CsvDialect, escape_formula, plain_number
-from engine.results import PAYMENT_COLUMNS, is_missing
+from engine.results import MEASURE_FIELDS, PAYMENT_COLUMNS, is_missing
 
 if TYPE_CHECKING:
     from engine.ir import Compiled
@@ -113,17 +113,7 @@ _PERCENT_COLUMNS = frozenset(
 )
 #: Columns holding a list of records per row, with the keys of a record: each gets its own
 #: CSV file or sheet, named `<table>_<column>` (the keys stay known when the table is empty).
-_RECORD_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("payouts", "measures"): (
-        "measure",
-        "credited",
-        "quota",
-        "attainment",
-        "rate_or_pct",
-        "payout",
-        "effective_rate",
-    )
-}
+_RECORD_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {("payouts", "measures"): MEASURE_FIELDS}
 #: KPI columns that are money when the KPI measures money.
 _KPI_MONEY_COLUMNS = ("value", "target")
 #: Strategy columns that are money on a revenue line and fractions (shares) on the others.

@@ -148,6 +148,20 @@ def test_a_month_of_a_quarterly_plan_is_refused_unless_it_pays_monthly() -> None
 
 # ----------------------------------------------------------------------------- properties
 _MONTH_DAYS = {1: 31, 2: 28, 3: 31}
+
+
+def _deals_of(deals: list[tuple[int, int, int, str]]) -> pd.DataFrame:
+    """Rep A1's deals (month, day, cents, status) of 2026 as text cells."""
+    return pd.DataFrame(
+        [
+            {"id": f"D{i}", "rep_id": "A1", "amount": f"{cents / 100:.2f}",
+             "close_date": dt.date(2026, month, day).isoformat(), "status": status}
+            for i, (month, day, cents, status) in enumerate(deals)
+        ],
+        columns=["id", "rep_id", "amount", "close_date", "status"],
+    )  # fmt: skip
+
+
 _DEALS = st.lists(
     st.tuples(
         st.integers(1, 3),  # month
@@ -174,14 +188,7 @@ def test_payments_add_up_to_what_is_due_and_both_paths_agree(
     rows as the table path."""
     text = _plan(f"true_up recover\n  {draw}").replace("retroactive", method)
     program = load_text(text)
-    frame = pd.DataFrame(
-        [
-            {"id": f"D{i}", "rep_id": "A1", "amount": f"{cents / 100:.2f}",
-             "close_date": dt.date(2026, month, day).isoformat(), "status": status}
-            for i, (month, day, cents, status) in enumerate(deals)
-        ],
-        columns=["id", "rep_id", "amount", "close_date", "status"],
-    )  # fmt: skip
+    frame = _deals_of(deals)
     reps = pd.DataFrame([{"id": "A1", "role": "AE"}])
     quotas = pd.DataFrame(
         [{"rep_id": "A1", "period": "2026-Q1", "measure": "bookings", "quota": str(quota)}]
@@ -266,14 +273,7 @@ def test_versions_and_clawbacks_agree_on_both_paths(
     """A plan changed mid-quarter, paid monthly, with clawbacks of random cancellations: the
     reference path's payments, pay per deal and issues are the table path's."""
     program = load_text(_VERSIONED.replace("SPLIT", split))
-    frame = pd.DataFrame(
-        [
-            {"id": f"D{i}", "rep_id": "A1", "amount": f"{cents / 100:.2f}",
-             "close_date": dt.date(2026, month, day).isoformat(), "status": status}
-            for i, (month, day, cents, status) in enumerate(deals)
-        ],
-        columns=["id", "rep_id", "amount", "close_date", "status"],
-    )  # fmt: skip
+    frame = _deals_of(deals)
     by_deal = {f"D{index}": days for index, days in cancelled}
     cancellations = pd.DataFrame(
         [
