@@ -29,8 +29,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
-import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from dsl.diagnostics import closest
 from engine.ir import Compiled
@@ -274,15 +272,23 @@ class PayoutEngine:
             clawing = assignment.paid and plan.clawback is not None and bool(cancelled)
             finer = assignment.paid and plan.pays != plan.unit
             behind: list[list[pd.DataFrame]] = []
-            for window in assignment.windows:
+            new: dict[str, list[Decimal]] = {}
+            for index, window in enumerate(assignment.windows):
                 sink: list[pd.DataFrame] | None = [] if clawing or finer else None
+                # The catch-up needs each payment period's own deals' pay: summed from the
+                # lines' amounts, without writing the lines out unless they are shown.
+                own: _Own | None = None
+                if finer:
+                    start = _epoch_day(window.payment.start)
+                    own = _Own(start, index, len(assignment.windows), new)
+                    own.text = clawing or window.payout
                 found_rows = []
                 for part in window.parts:  # the plan's versions in force (`supersedes`)
                     found_rows += self._pay(
                         part.plan, assignment.paid, members, window.measured, team,
                         quota_rows, links, credits, issues, window.last_day(part),
                         sink if sink is not None else (lines if window.payout else None),
-                        window.first_day(part), part.share, part.split, window.payout,
+                        window.first_day(part), part.share, part.split, window.payout, own,
                     )  # fmt: skip
                 dues.append(found_rows)
                 if sink is not None:
@@ -293,7 +299,6 @@ class PayoutEngine:
                     rows.extend(found_rows)
             if assignment.paid:
                 back = _clawbacks(assignment, behind, cancelled, issues, clawed) if clawing else {}
-                new = _new_pay(assignment, behind) if finer else {}
                 payments.extend(_payments(assignment, dues, back, new))
         if cancelled and any(p.clawback is not None for p in self.book.plans.values()):
             known = frozenset(column_texts(deals, "id")) if deals is not None else frozenset()
@@ -327,6 +332,7 @@ class PayoutEngine:
         share: Decimal = _ONE,
         split: str = "",
         entries: bool = True,
+        own: _Own | None = None,
     ) -> list[dict[str, Any]]:
         """Rows for one plan and period (credits dated from `since` up to `through` when
         given); issues for the reps that cannot be paid. A version's `share` of the period
@@ -452,6 +458,7 @@ class PayoutEngine:
                 {name: deals.keep(rows, len(members)) for name, deals in behind.items()},
                 credits.deal_ids(),
                 lines,
+                own,
             ),
             share if split == "days" else _ONE,
             entries,
@@ -558,46 +565,17 @@ def _clawbacks(
     return found
 
 
-def _new_pay(
-    assignment: Assignment, behind: Sequence[Sequence[pd.DataFrame]]
-) -> dict[str, list[Decimal]]:
-    """rep -> the pay of the deals credited in each window's payment period (pay per deal,
-    summed in Arrow: the catch-up is what a payment adds beyond it)."""
-    windows, plan = assignment.windows, assignment.plan
-    found: dict[str, list[Decimal]] = {}
-    for index, (window, frames) in enumerate(zip(windows, behind, strict=True)):
-        if not frames:
-            continue
-        table = pa.Table.from_pandas(
-            pd.concat(frames, ignore_index=True)[["rep_id", "date", "payout"]],
-            preserve_index=False,
-        )
-        first, last = window.payment.start.isoformat(), window.payment.end.isoformat()
-        days = table["date"]
-        mask = pc.and_(pc.greater_equal(days, first), pc.less_equal(days, last))
-        picked = table.filter(pc.fill_null(mask, False))
-        if not picked.num_rows:
-            continue
-        # Lines are written with the places of the plan's rounding step (`line_places`).
-        amounts = pc.cast(picked["payout"], pa.decimal128(38, max(1, line_places(plan))))
-        sums = (
-            pa.table({"rep_id": picked["rep_id"], "payout": amounts})
-            .group_by("rep_id")
-            .aggregate([("payout", "sum")])
-        )
-        for rep_id, total in zip(
-            sums["rep_id"].to_pylist(), sums["payout_sum"].to_pylist(), strict=True
-        ):
-            found.setdefault(str(rep_id), [_ZERO] * len(windows))[index] = Decimal(total)
-    return found
-
-
 #: The payment columns that are 0 when a plan pays its period's payout at once.
 _NOTHING = dict.fromkeys(
     ("paid_before", "catch_up", "clawbacks", "held", "recovered", "draw", "carried", "advanced",
      "written_off"),
     "0.00",
 )  # fmt: skip
+
+
+def _epoch_day(day: dt.date) -> int:
+    """Days since 1970, as pay per deal dates its lines."""
+    return (day - dt.date(1970, 1, 1)).days
 
 
 def _payments(
@@ -974,9 +952,9 @@ def _pay_vector(
         if share != _ONE:
             total = np.asarray([plan.round(exact_mul(x, share)) for x in total], dtype=object)
         if behind is not None:
-            behind.lines.append(
-                _lines_frame(plan, period, rep_ids, per_deal, behind.ids, uncapped, total)
-            )
+            frame = _lines_frame(plan, period, rep_ids, per_deal, behind, uncapped, total)
+            if frame is not None:
+                behind.lines.append(frame)
         # Each measure's entries a column at a time: `measure_entries` formats a value once.
         shown: list[Sequence[Any]] = [
             measure_entries(
@@ -1020,6 +998,20 @@ class Behind:
     deals: Mapping[str, DealRows]
     ids: Any  # the deals' ids, Arrow text (`Crediting.deal_ids`)
     lines: list[pd.DataFrame]
+    own: _Own | None = None
+
+
+@dataclass(slots=True)
+class _Own:
+    """Where a payment window's own deals' pay goes (`sums[rep][index]`, added over measures
+    and versions): the lines dated from `since` (days since 1970); `text`: the lines are
+    written out too (shown, or read by a clawback)."""
+
+    since: int
+    index: int
+    size: int
+    sums: dict[str, list[Decimal]]
+    text: bool = True
 
 
 def _lines_frame(
@@ -1027,12 +1019,14 @@ def _lines_frame(
     period: PayPeriod,
     rep_ids: Obj,
     per_deal: Sequence[tuple[DealRows, Array]],
-    ids: Any,
+    behind: Behind,
     uncapped: Obj,
     total: Obj,
-) -> pd.DataFrame:
+) -> pd.DataFrame | None:
     """The payout_lines rows of one plan period: measures' lines merged rep by rep (measure
-    order, then credit order), the plan cap shared over a capped rep's lines."""
+    order, then credit order), the plan cap shared over a capped rep's lines. With
+    `behind.own`, the lines of the payment period's own deals are also summed per rep (and
+    None is returned when the lines are not to be written)."""
     rows = DealRows(
         np.concatenate([d.rep for d, _ in per_deal]),
         np.concatenate([d.deal for d, _ in per_deal]),
@@ -1055,10 +1049,20 @@ def _lines_frame(
     }
     places = line_places(plan)
     units = cap_lines(rows.rep, units, capped, places)
+    own = behind.own
+    if own is not None:
+        mine = rows.day >= own.since
+        sums = np.zeros(len(rep_ids), dtype=units.dtype)
+        np.add.at(sums, rows.rep[mine], units[mine])
+        for rep_id, amount in zip(rep_ids.tolist(), sums.tolist(), strict=True):
+            slot = own.sums.setdefault(rep_id, [_ZERO] * own.size)
+            slot[own.index] += Decimal(int(amount)).scaleb(-places)
+        if not own.text:
+            return None
     names = [spec.name for spec in plan.measures]
     return lines_frame(
         np.asarray(rep_ids, dtype=object), plan.name, period.id, names, measure, rows, units,
-        places, ids,
+        places, behind.ids,
     )  # fmt: skip
 
 
