@@ -123,6 +123,9 @@ MAX_CENTS = 10**15
 # checker refuses any other, and the engine maps each of them.
 ROUNDING_MODES = ("half_up", "half_even", "half_down", "up", "down")
 PERIODS = ("month", "quarter", "year")
+#: Period units, with how many fit in a year (plans measure per month, quarter or year; a half
+#: year can be asked for, as `koncept eval --period 2026-H1` allows, or paid by `pays`).
+PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "half": 2, "year": 1}
 THRESHOLD_MODES = ("gate", "floor")
 RATE_METHODS = ("retroactive", "marginal")
 RATE_BASES = ("attainment", "amount")

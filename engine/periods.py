@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from dsl.canonical import PERIODS_PER_YEAR
 from engine.money import EXACT
 
 __all__ = [
@@ -22,10 +23,6 @@ __all__ = [
     "periods_overlapping",
     "proration_factor",
 ]
-
-#: Period units, with how many fit in a year (plans pay per month, quarter or year; a half
-#: year can be asked for, as `koncept eval --period 2026-H1` allows).
-PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "half": 2, "year": 1}
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -18,8 +18,6 @@ from dsl.diagnostics import Diagnostic, Severity
 
 __all__ = ["check_schedule"]
 
-_RANK = {"month": 1, "quarter": 3, "half": 6, "year": 12}
-
 
 def check_schedule(ctx: Context) -> list[Diagnostic]:
     """The pay-over-time items of every plan, and the versions between plans."""
@@ -65,9 +63,10 @@ def _plan(plan: n.Plan, is_paid: bool) -> list[Diagnostic]:
         found.extend(_one(plan, kind, word))
     period = next((i.unit.name for i in plan.items if isinstance(i, n.Period)), None)
     pays = next((i for i in plan.items if isinstance(i, n.Pays)), None)
-    if pays is not None and period in _RANK:
+    per_year = canonical.PERIODS_PER_YEAR
+    if pays is not None and period in per_year:
         unit = canonical.PAY_FREQUENCIES.get(pays.every.name)
-        if unit is not None and _RANK[unit] > _RANK[period]:
+        if unit is not None and per_year[unit] < per_year[period]:
             found.append(
                 Diagnostic(
                     "E408",
