@@ -97,25 +97,27 @@ def _references(
     ]
 
 
+#: A plan item -> the keyword it holds, how a message names it, and the words allowed.
+_PLAN_KEYWORDS: dict[type, tuple[str, str, tuple[str, ...]]] = {
+    n.Period: ("unit", "period", canonical.PERIODS),
+    n.TargetVariable: ("per", "period", canonical.PERIODS),
+    n.Proration: ("mode", "proration", canonical.PRORATIONS),
+    n.Pays: ("every", "payment frequency", tuple(canonical.PAY_FREQUENCIES)),
+    n.TrueUp: ("policy", "true-up policy", canonical.TRUE_UPS),
+    n.Draw: ("kind", "draw kind", canonical.DRAW_KINDS),
+    n.Clawback: ("mode", "clawback mode", canonical.CLAWBACK_MODES),
+    n.Supersedes: ("split", "version split", canonical.VERSION_SPLITS),
+}
+
+
 def _plan_names(model: Model, plan: n.Plan) -> list[Diagnostic]:
     found = _references([plan.role], "E205", "role", model.roles)
     for item in plan.items:
-        if isinstance(item, n.Period):
-            found.extend(keyword(item.unit, "period", canonical.PERIODS))
-        elif isinstance(item, n.TargetVariable):
-            found.extend(keyword(item.per, "period", canonical.PERIODS))
-        elif isinstance(item, n.Proration):
-            found.extend(keyword(item.mode, "proration", canonical.PRORATIONS))
-        elif isinstance(item, n.Pays):
-            found.extend(keyword(item.every, "payment frequency", tuple(canonical.PAY_FREQUENCIES)))
-        elif isinstance(item, n.TrueUp):
-            found.extend(keyword(item.policy, "true-up policy", canonical.TRUE_UPS))
-        elif isinstance(item, n.Draw):
-            found.extend(keyword(item.kind, "draw kind", canonical.DRAW_KINDS))
-        elif isinstance(item, n.Clawback):
-            found.extend(keyword(item.mode, "clawback mode", canonical.CLAWBACK_MODES))
-        elif isinstance(item, n.Supersedes):
-            found.extend(keyword(item.split, "version split", canonical.VERSION_SPLITS))
+        words = _PLAN_KEYWORDS.get(type(item))
+        if words is not None:
+            attribute, what, allowed = words
+            found.extend(keyword(getattr(item, attribute), what, allowed))
+        if isinstance(item, n.Supersedes):
             found.extend(_references([item.plan], "E204", "plan", model.plans))
     for measure in plan.measures:
         for entry in measure.items:
