@@ -108,15 +108,7 @@ def measure_entries(
     """`measure_entry` of each rep of a measure: columns in, one entry per rep out."""
     none: list[None] = [None] * len(credited)
     return [
-        FrozenDict(
-            measure=name,
-            credited=show_amount(c),
-            quota=show_amount(q),
-            attainment=show_attainment(a),
-            rate_or_pct=show_ratio(r),
-            payout=show_money(p),
-            effective_rate=effective_rate(p, c),
-        )
+        measure_entry(name, c, q, a, r, p)
         for c, q, a, r, p in zip(
             credited,
             none if quota is None else quota,
