@@ -49,7 +49,7 @@ from engine.pay.inputs import (
     relief_rows,
     split_shares,
 )
-from engine.pay.lines import plan_lines
+from engine.pay.lines import DealLine, plan_lines
 from engine.pay.math import (
     CreditedDeal,
     MeasureInput,
@@ -457,20 +457,28 @@ def payments_of(
         for p in payments:
             by_window.setdefault(id(p.window), []).append(p)
         back = [_ZERO] * len(windows)
-        if plan.clawback is not None and cancelled:
-            per_deal = [_deal_pay(book, by_window[id(w)]) for w in windows]
+        clawing = plan.clawback is not None and bool(cancelled)
+        finer = plan.pays != plan.unit
+        # Pay per deal of each window (every version), once: clawbacks and catch-ups read it.
+        per_window = (
+            [_window_lines(book, by_window[id(w)]) for w in windows] if clawing or finer else []
+        )
+        if clawing:
+            per_deal = [
+                None if found is None else deal_pay((d.deal_id, d.date, d.payout) for d in found)
+                for found in per_window
+            ]
             back, taken, found_issues = claw(plan, rep_id, windows, per_deal, cancelled)
             clawed.extend(taken)
             issues.extend(found_issues)
-        finer = plan.pays != plan.unit
         rep_steps = [
             (
                 window,
                 _due(by_window[id(window)]),
                 amount,
-                _new(book, by_window[id(window)], window) if finer else None,
+                _new(per_window[index] or (), window) if finer else None,
             )
-            for window, amount in zip(windows, back, strict=True)
+            for index, (window, amount) in enumerate(zip(windows, back, strict=True))
         ]
         lines.extend(line for line in settle(plan, rep_id, rep_steps) if line.shown)
     if any(p.clawback is not None for p in book.plans.values()):
@@ -485,29 +493,19 @@ def _due(parts: Sequence[Payment]) -> Decimal | None:
     return sum(paid, _ZERO) if paid else None
 
 
-def _new(book: PlanBook, parts: Sequence[Payment], window: Window) -> Decimal:
-    """The pay of the deals credited in a window's payment period (pay per deal)."""
-    payment = window.payment
-    return sum(
-        (
-            d.payout
-            for p in parts
-            if p.outcome.payout is not None
-            for d in plan_lines(book.plans[p.plan], p.outcome.payout)
-            if d.date is not None and payment.holds(d.date)
-        ),
-        _ZERO,
-    )
-
-
-def _deal_pay(
-    book: PlanBook, parts: Sequence[Payment]
-) -> dict[str, tuple[dt.date, Decimal]] | None:
-    """The rep's pay per deal in a window, every version and measure added."""
-    found = [
-        (d.deal_id, d.date, d.payout)
+def _window_lines(book: PlanBook, parts: Sequence[Payment]) -> list[DealLine] | None:
+    """The rep's pay per deal in a window, every version and measure (None: not paid)."""
+    if all(p.outcome.payout is None for p in parts):
+        return None
+    return [
+        line
         for p in parts
         if p.outcome.payout is not None
-        for d in plan_lines(book.plans[p.plan], p.outcome.payout)
+        for line in plan_lines(book.plans[p.plan], p.outcome.payout)
     ]
-    return deal_pay(found) if any(p.outcome.payout is not None for p in parts) else None
+
+
+def _new(lines: Sequence[DealLine], window: Window) -> Decimal:
+    """The pay of the deals credited in a window's payment period."""
+    payment = window.payment
+    return sum((d.payout for d in lines if d.date is not None and payment.holds(d.date)), _ZERO)

@@ -63,9 +63,9 @@ class Window:
 
     def last_day(self, part: Part) -> dt.date | None:
         """The last credit date a part counts (None: the plan period's end)."""
-        ends = [d for d in (self.through, part.until) if d is not None]
-        if part.split == "days":
-            ends = [d for d in (self.through,) if d is not None]
+        # Split by days, a version pays the whole period's deals: only the payment bounds them.
+        until = None if part.split == "days" else part.until
+        ends = [d for d in (self.through, until) if d is not None]
         return min(ends) if ends else None
 
     def first_day(self, part: Part) -> dt.date | None:
