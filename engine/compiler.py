@@ -688,6 +688,12 @@ def compile_model(model: Model, typed: TypedModel) -> Compiled:
         }
         for record, nodes in on.items()
     }
+    # The deal results credit rules read (pay evaluates them on the deals it credits; the
+    # checker let through only those that do not change with the day).
+    for expr in _credit_exprs(model):
+        for ref in field_refs(lowering.lower(typed.of(expr))):
+            if ref.name in on_record["deal"]:
+                read_computed["deal"][ref.name] = compiler.computed[ref.name]
     texts = {
         record: {k: v for k, v in _compared_texts(nodes).items() if k not in computed[record]}
         for record, nodes in on.items()
@@ -726,6 +732,19 @@ def compile_model(model: Model, typed: TypedModel) -> Compiled:
         computed={record: found for record, found in read_computed.items() if found},
         strategies=strategies,
     )
+
+
+def _credit_exprs(model: Model) -> list[n.Expr]:
+    """Every expression of the plans' credit rules (measures and SPIFFs)."""
+    credits = [
+        item
+        for plan in model.plans.values()
+        for measure in plan.measures
+        for item in measure.items
+        if isinstance(item, n.Credit)
+    ]
+    credits += [spiff.credit for plan in model.plans.values() for spiff in plan.spiffs]
+    return [e for c in credits for e in (c.value, c.where, c.dated) if e is not None]
 
 
 def _field_type(model: Model, record: str, name: str) -> FieldType:

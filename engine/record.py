@@ -734,10 +734,17 @@ class DealEvaluator:
         return self.run(record, as_of)[0]
 
     def run(
-        self, record: Mapping[str, object], as_of: dt.date, trace: bool = False
+        self,
+        record: Mapping[str, object],
+        as_of: dt.date,
+        trace: bool = False,
+        *,
+        results: dict[str, Any] | None = None,
     ) -> tuple[DealResult, Trace]:
         """The result, and with `trace` the route, the cases of the qualification score and
-        the playbook items that were due (met or not)."""
+        the playbook items that were due (met or not). `results`, when given, receives the
+        values expressions read on the deal, computed ones included (`qualification_status`,
+        `meddpicc.score`): what pay's credit rules read."""
         row = self._read(record)
         row[AS_OF] = as_of
         for name, compute in self._derived:
@@ -809,6 +816,8 @@ class DealEvaluator:
                     if not met:
                         playbook_missing.append(item)
         row["playbook"] = playbook
+        if results is not None:
+            results.update(row)
         alerts = tuple(name for name, test in self._alerts if test(row) is True)
         result = DealResult(
             row.get("id"),

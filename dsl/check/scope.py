@@ -22,6 +22,9 @@ EXIT_UNAVAILABLE = {"exit_ready": _FROM_EXITS, "stale": _FROM_EXITS}
 CREDIT_UNAVAILABLE = {
     name: _NOT_IN_PAY for name in ("days_in_stage", "stale", "exit_ready", "weighted_value")
 }
+#: The deal values that change with the day an evaluation is run on: a computed result that
+#: depends on one of them is not readable in a credit (`dsl.check.days`).
+DAY_DEPENDENT = ("days_in_stage", "stale", "exit_ready")
 
 #: Which computed results (`dsl.check.scope.computed_fields`) a place may read, and why not.
 ALL, SCORES, NONE = "all", "scores", "none"
@@ -35,7 +38,6 @@ _IN_EXITS = (
     "scores and playbooks are computed after the exit criteria (they may read exit_ready and stale)"
 )
 _IN_PLAYBOOK = "it is what the playbooks decide"
-_IN_PAY = "pay credits from the deal's own fields (the qualification changes with the day)"
 _IN_STRATEGY = "the strategy reads the deals' own fields"
 #: Per kind of place: which computed results it reads and why it reads no others.
 READS = {
@@ -44,7 +46,8 @@ READS = {
     "route": (NONE, _IN_ROUTE),
     "exit": (NONE, _IN_EXITS),
     "playbook": (ALL, _IN_PLAYBOOK),
-    "credit": (NONE, _IN_PAY),
+    # Each result that depends on the day is refused by name (`day_dependent` in `unavailable`).
+    "credit": (ALL, ""),
     "strategy": (NONE, _IN_STRATEGY),
 }
 
@@ -152,6 +155,8 @@ def scope_for(
         dotted = "." in name
         if reads == NONE or (reads == SCORES and not dotted) or (place == name == "playbook"):
             refused.setdefault(name, why)
+            del computed[name]
+        elif name in refused:  # refused by name at this place (a credit: it changes with the day)
             del computed[name]
     scores = {name: score.subject.name for name, score in model.scores.items()}
     return Scope(

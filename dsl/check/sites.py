@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dsl import canonical
 from dsl import nodes as n
 from dsl import typed as t
+from dsl.check.days import day_dependent
 from dsl.check.scope import (
     CREDIT_UNAVAILABLE,
     EXIT_UNAVAILABLE,
@@ -41,10 +42,21 @@ class Sites:
         self.types: list[Diagnostic] = []
         self.exprs: dict[int, tuple[n.Expr, t.TExpr]] = {}
         self._scopes: dict[tuple[object, ...], Scope] = {}
+        self._credits: list[n.Credit] = []
         for module in modules:
             for decl in module.declarations:
                 self._declaration(decl)
+        # Credits last: they read the deal results that do not change with the day, known
+        # once every expression deciding them is typed.
+        days = day_dependent(model, self._typed_of)
+        self._credit_unavailable = {**CREDIT_UNAVAILABLE, **days}
+        for credit in self._credits:
+            self._credit(credit)
         self._computed_names()
+
+    def _typed_of(self, expr: n.Expr) -> t.TExpr | None:
+        found = self.exprs.get(id(expr))
+        return None if found is None or found[0] is not expr else found[1]
 
     def _computed_names(self) -> None:
         """E207 for a declared field or criterion named like a computed result it would hide."""
@@ -175,11 +187,11 @@ class Sites:
             for measure in decl.measures:
                 for part in measure.items:
                     if isinstance(part, n.Credit):
-                        self._credit(part)
+                        self._credits.append(part)
                     elif isinstance(part, n.QuotaFormula):
                         self._quota(part)
             for spiff in decl.spiffs:
-                self._credit(spiff.credit)  # its pay line is a credit rule on the deals
+                self._credits.append(spiff.credit)  # its pay line: a credit rule on deals
         elif isinstance(decl, n.Alert):
             self.condition(decl.condition, self.scope(decl.subject.name))
 
@@ -280,7 +292,7 @@ class Sites:
             )
             return
         record = canonical.PLURALS[source]
-        scope = self.scope(record, unavailable=CREDIT_UNAVAILABLE, place="credit")
+        scope = self.scope(record, unavailable=self._credit_unavailable, place="credit")
         if credit.value is not None:
             found = self.value(credit.value, scope)
             if not found.numeric:

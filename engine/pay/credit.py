@@ -28,12 +28,12 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from engine.ir import Compiled, FieldRef, Node
 from engine.money import EXACT, exact_mul, scaled
-from engine.pay.inputs import exact_value, split_shares
+from engine.pay.inputs import RESULTS_DAY, exact_value, split_shares
 from engine.pay.lines import DealRows
 from engine.pay.math import PayoutIssue
 from engine.pay.spec import CreditRule, MeasureSpec, PlanSpec
 from engine.periods import PayPeriod
-from engine.vector import Compiler, Frame, V
+from engine.vector import Compiler, Frame, V, deal_results
 
 __all__ = ["Crediting", "Credits", "column_texts"]
 
@@ -113,6 +113,7 @@ class Crediting:
         self._entered: dict[str, tuple[Array, Bools]] = {}
         self._rules: dict[tuple[Any, ...], Credits] = {}
         self._derived: set[str] = set()
+        self._computed = False
         self._ids: pa.Array | None = None
         self._rank: Array | None = None
         #: (rep id or "", period) -> deal positions credited to a rep missing from the reps table.
@@ -192,6 +193,8 @@ class Crediting:
             if name not in self._derived:
                 frame.extras[name] = compile_(node)(frame)
                 self._derived.add(name)
+        if rule.computed and n:
+            self._results()
         if rule.where is None:
             holds, unknown = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
         else:
@@ -248,6 +251,16 @@ class Crediting:
         if rule.to == "rep_id" and (self.split_of or self.broken):
             credits = self._explode(credits)
         return credits
+
+    def _results(self) -> None:
+        """The deals' computed results credit rules read, once for every rule: by the deal
+        evaluation of the table path (`engine.vector.deal_results`), on any day (`RESULTS_DAY`:
+        the checker lets a credit read only results that do not change with the day)."""
+        if self._computed:
+            return
+        names = self.compiled.computed.get("deal", {})
+        self.frame.extras.update(deal_results(self.compiled, self.deals, names, RESULTS_DAY))
+        self._computed = True
 
     def _entered_at(self, stage: str) -> tuple[Array, Bools]:
         found = self._entered.get(stage)

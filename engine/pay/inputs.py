@@ -21,6 +21,7 @@ from engine.record import Fn, compile_node
 from engine.results import is_missing, text_or_none
 
 __all__ = [
+    "RESULTS_DAY",
     "QuotaStep",
     "adjust_quota",
     "as_date",
@@ -37,6 +38,10 @@ __all__ = [
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
+#: The day both pay paths evaluate the deals' computed results on, for credit rules that read
+#: them: any day gives the same results (the checker refuses a credit reading one that changes
+#: with the day), so pay never depends on the day it is computed.
+RESULTS_DAY = dt.date(2000, 1, 1)
 _DATE = coercer(FieldType("date"))
 _MONEY = coercer(FieldType("money"))
 

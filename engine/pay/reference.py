@@ -40,6 +40,7 @@ from engine.ir import Compiled
 from engine.money import exact_mul
 from engine.pay.clawback import Clawed, cancellations_of, claw, deal_pay, unclaimed
 from engine.pay.inputs import (
+    RESULTS_DAY,
     adjust_quota,
     as_date,
     exact_value,
@@ -62,7 +63,7 @@ from engine.pay.payments import PaymentLine, settle
 from engine.pay.schedule import Part, Window, schedule
 from engine.pay.spec import CreditRule, MeasureSpec, PlanBook, PlanSpec
 from engine.periods import PayPeriod, proration_factor
-from engine.record import compile_node
+from engine.record import DealEvaluator, compile_node
 from engine.results import is_missing, text_or_none
 
 __all__ = ["Payment", "RepOutcome", "Settled", "pay_everyone", "pay_rep", "payments_of"]
@@ -100,6 +101,8 @@ class _CreditRunner:
         self.dated: Callable[[dict[str, Any]], Any] | None = (
             None if rule.dated is None else compile_node(rule.dated, stages)
         )
+        # The deal's computed results the rule reads, by the evaluator of `evaluate_deal`.
+        self.deal = DealEvaluator(compiled) if rule.computed else None
 
     def row(self, record: Mapping[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {}
@@ -109,7 +112,17 @@ class _CreditRunner:
             row[name] = None if is_missing(raw) else coerce(raw)
         for name, compute in self.derived:
             row[name] = compute(row)
+        if self.deal is not None:
+            # On any day: the checker lets a credit read only results the day does not change.
+            found: dict[str, Any] = {}
+            self.deal.run(_present(record), RESULTS_DAY, results=found)
+            row.update({name: found[name] for name in self.rule.computed})
         return row
+
+
+def _present(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A deal as the per-record evaluator reads it: missing cells as None."""
+    return {name: None if is_missing(value) else value for name, value in record.items()}
 
 
 def pay_rep(

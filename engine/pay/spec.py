@@ -125,6 +125,9 @@ class CreditRule:
     where_fields: tuple[FieldRef, ...] = ()
     #: A SPIFF's days: only deals dated within them are credited (None: any day).
     window: tuple[dt.date, dt.date] | None = None
+    #: The deal's computed results the rule reads (`qualification_status`, `meddpicc.score`):
+    #: each pay path evaluates them on the deals it credits.
+    computed: tuple[str, ...] = ()
 
     def in_window(self, day: dt.date) -> bool:
         """Whether a deal dated `day` lies in the rule's window (always, without one)."""
@@ -364,7 +367,9 @@ class _PlanCompiler:
     def __init__(self, model: Model, typed: TypedModel, compiled: Compiled) -> None:
         self.model = model
         self.typed = typed
-        self.lowering = Lowering(compiled.stages, compiled.weighted_scale)
+        # A credit may read the deal's computed results (`Compiled.computed` holds them).
+        self.computed = compiled.computed.get("deal", {})
+        self.lowering = Lowering(compiled.stages, compiled.weighted_scale, self.computed)
 
     def credit(self, credit: n.Credit) -> CreditRule:
         """A credit rule: its value, filter and date lowered on the deal."""
@@ -405,9 +410,10 @@ class _PlanCompiler:
             leaves = field_refs(derived[ref.name]) if ref.name in derived else [ref]
             for leaf in leaves:
                 where_fields.setdefault(leaf.name, leaf)
+        computed = tuple(sorted(name for name in reads if name in self.computed))
         return CreditRule(
             credit.source.name, value, where, to, dated, dated_stage, "close_date", types,
-            derived, value_text, tuple(where_fields.values()),
+            derived, value_text, tuple(where_fields.values()), computed=computed,
         )  # fmt: skip
 
     def quota(self, formula: n.Expr) -> QuotaFormula:

@@ -22,7 +22,7 @@ measured on won deals).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -42,7 +42,7 @@ from engine.vector.values import (
     V,
 )
 
-__all__ = ["Compiler", "Frame", "TableResults", "V", "evaluate_tables"]
+__all__ = ["Compiler", "Frame", "TableResults", "V", "deal_results", "evaluate_tables"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,3 +81,18 @@ def evaluate_tables(
     other_alerts(context, valid, alerts)
     strategy = strategy_rows(context, deal_frame, alerts)
     return TableResults(leads, deals, funnel, kpis, alerts.frame(), strategy)
+
+
+def deal_results(
+    compiled: Compiled, deals: pd.DataFrame, names: Collection[str], as_of: dt.date
+) -> dict[str, V]:
+    """Computed results of every deal (`qualification_status`, `meddpicc.score`...), by the deal
+    evaluation of `evaluate_tables`, for pay's credit rules. Pay sees the deal as it stands:
+    without its stage events (as the per-record path, `reached()` reads the deal's stage) and
+    without its linked records. The checker lets a credit read only results that do not
+    change with the day, so `as_of` may be any day."""
+    context = Context(compiled, as_of, None, {}, None, {"deals": deals})
+    history = History(list(compiled.stages.values()), deals, None)
+    _, frame, _ = deal_rows(context, deals, history, Alerts())
+    assert frame is not None
+    return {name: frame.extras[name] for name in names}
