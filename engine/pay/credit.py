@@ -15,7 +15,7 @@ integer sort (deal ids ranked once, by Arrow).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
@@ -98,6 +98,7 @@ class Crediting:
         splits: pd.DataFrame | None,
         events: pd.DataFrame | None,
         known_reps: frozenset[str],
+        codes: Mapping[str, Any] | None = None,
     ) -> None:
         self.compiled = compiled
         self.vector = vector
@@ -106,7 +107,7 @@ class Crediting:
             deals if deals is not None else pd.DataFrame({"id": pd.Series([], dtype="str")})
         )
         self.n = len(self.deals)
-        self.frame = Frame(self.deals)
+        self.frame = Frame(self.deals, codes=codes)  # validation's codes: not hashed again
         self.events = events
         self._codes: dict[str, tuple[Array, list[str]]] = {}
         self._index: pd.Index[Any] | None = None
