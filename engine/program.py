@@ -187,6 +187,7 @@ class Program:
             period=period,
             quota_relief=inputs.records("quota_relief"),
             cancellations=inputs.records("cancellations"),
+            codes=inputs.codes.get("deals"),
         )
 
     def pay_each(

@@ -15,7 +15,7 @@ integer sort (deal ids ranked once, by Arrow).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
@@ -98,6 +98,7 @@ class Crediting:
         splits: pd.DataFrame | None,
         events: pd.DataFrame | None,
         known_reps: frozenset[str],
+        codes: Mapping[str, Any] | None = None,
     ) -> None:
         self.compiled = compiled
         self.vector = vector
@@ -106,7 +107,7 @@ class Crediting:
             deals if deals is not None else pd.DataFrame({"id": pd.Series([], dtype="str")})
         )
         self.n = len(self.deals)
-        self.frame = Frame(self.deals)
+        self.frame = Frame(self.deals, codes=codes)  # validation's codes: not hashed again
         self.events = events
         self._codes: dict[str, tuple[Array, list[str]]] = {}
         self._index: pd.Index[Any] | None = None
@@ -116,6 +117,8 @@ class Crediting:
         self._computed = False
         self._ids: pa.Array | None = None
         self._rank: Array | None = None
+        #: (to, dated, dated_stage, rep ids) -> (each row's rep slot, `_order`).
+        self._slots: dict[tuple[Any, ...], tuple[Array, Array]] = {}
         #: (rep id or "", period) -> deal positions credited to a rep missing from the reps table.
         self.unknown: dict[tuple[str, str], dict[int, None]] = {}
         self._split_rows(splits)
@@ -391,7 +394,9 @@ class Crediting:
     ) -> tuple[Obj, DealRows]:
         """`credited`, and the credited deals behind it (pay per deal, `engine.pay.lines`)."""
         c, slot, take = self._taken(spec, plan, period, rep_ids, issues, through, since)
-        return _sums(c, slot, take, len(rep_ids)), self._deal_rows(c, slot, take)
+        assert spec.credit is not None
+        order = self._slotted(spec.credit, c, rep_ids)[1]
+        return _sums(c, slot, take, len(rep_ids)), self._deal_rows(c, slot, take, order)
 
     def _taken(
         self,
@@ -407,10 +412,7 @@ class Crediting:
         assert spec.credit is not None
         rule = spec.credit
         c = self.rule(rule)
-        slots = np.full(len(c.names) + 1, -1, dtype=np.int64)  # the last one: no rep
-        if c.names:
-            slots[:-1] = pd.Index(rep_ids).get_indexer(pd.Index(c.names))
-        slot = slots[c.owner]
+        slot = self._slotted(rule, c, rep_ids)[0]
         considered = c.holds | c.unknown
         start, end = _days(since or period.start), _days(through or period.end)
         in_period = c.day_known & (c.day >= start) & (c.day <= end)
@@ -439,12 +441,23 @@ class Crediting:
             )
         return c, slot, take
 
-    def _deal_rows(self, c: Credits, slot: Array, take: Bools) -> DealRows:
-        """The taken rows sorted by rep slot, credit day and deal id (one integer sort)."""
-        picked = np.flatnonzero(take)
-        rep, day = slot[picked], c.day[picked]
-        rank = self._id_rank()[c.rows[picked]]
-        if len(picked):
+    def _slotted(self, rule: CreditRule, c: Credits, rep_ids: Array) -> tuple[Array, Array]:
+        """Each row's slot in `rep_ids` (-1: none of them), and the dated rows with a slot in
+        the order of pay per deal: by slot, credit day and deal id. Rows, owners and days
+        depend on whom and when a rule credits, not on its `where` or value: worked out once
+        per (to, date, reps) for the measures of a plan and its payment windows."""
+        key = (rule.to, rule.dated, rule.dated_stage, tuple(rep_ids.tolist()))
+        found = self._slots.get(key)
+        if found is not None:
+            return found
+        slots = np.full(len(c.names) + 1, -1, dtype=np.int64)  # the last one: no rep
+        if c.names:
+            slots[:-1] = pd.Index(rep_ids).get_indexer(pd.Index(c.names))
+        slot = slots[c.owner]
+        dated = np.flatnonzero((slot >= 0) & c.day_known)
+        rep, day = slot[dated], c.day[dated]
+        rank = self._id_rank()[c.rows[dated]]
+        if len(dated):
             first, days = int(day.min()), int(day.max() - day.min()) + 1
             if (int(rep.max()) + 1) * days * max(self.n, 1) < _INT_LIMIT:
                 # One integer key (rep, day, id rank): one sort, no string compared.
@@ -453,7 +466,12 @@ class Crediting:
                 order = np.lexsort((rank, day, rep))
         else:
             order = np.zeros(0, dtype=np.int64)
-        picked = picked[order]
+        found = self._slots[key] = (slot, dated[order])
+        return found
+
+    def _deal_rows(self, c: Credits, slot: Array, take: Bools, order: Array) -> DealRows:
+        """The taken rows in `order` (`_slotted`: by rep slot, credit day and deal id)."""
+        picked = order[take[order]]  # every taken row is dated and has a slot
         if c.scale is not None:
             values = np.asarray(c.values, dtype=np.int64)[picked]
             scale = c.scale

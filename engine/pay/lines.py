@@ -73,6 +73,7 @@ __all__ = [
 ]
 
 Array = npt.NDArray[Any]
+Bools = npt.NDArray[np.bool_]
 # Products of integers that could reach this are computed with Python ints (no int64 overflow).
 _INT_LIMIT = 2**62
 
@@ -481,6 +482,23 @@ def _rate_texts(payout: Array, places: int, credited: Array, scale: int) -> pa.A
     return pc.if_else(pa.array(known), text, pa.scalar(None, pa.string()))
 
 
+def _day_texts(days: Array, known: Bools) -> pa.Array:
+    """Days since 1970 as ISO dates (null where not `known`): a period's lines fall on a few
+    distinct days, each written once."""
+    if not len(days):
+        return pa.array([], pa.string())
+    first = int(days[known].min()) if known.any() else 0
+    span = int(days[known].max()) - first + 1 if known.any() else 1
+    if span > len(days):  # days far apart: as many texts as lines anyway
+        texts = pa.array(days.astype("datetime64[D]")).cast(pa.string())
+    else:
+        every = np.arange(first, first + span, dtype=np.int64).astype("datetime64[D]")
+        texts = pa.array(every).cast(pa.string()).take(
+            pa.array(np.where(known, days - first, 0), type=pa.int64())
+        )
+    return pc.if_else(pa.array(known), texts, pa.scalar(None, pa.string()))
+
+
 def lines_frame(
     rep_ids: Array,
     plan: str,
@@ -502,15 +520,13 @@ def lines_frame(
         values = texts if isinstance(texts, pa.Array) else pa.array(list(texts), pa.string())
         return values.take(pa.array(positions, type=pa.int64(), mask=mask))
 
-    days = pa.array(np.asarray(rows.day, dtype=np.int64).astype("datetime64[D]"))
-    none = pa.scalar(None, pa.string())
     columns = {
         "rep_id": pick(rep_ids.tolist(), rows.rep),
         "plan": pick([plan], np.zeros(n, dtype=np.int64)),
         "period": pick([period], np.zeros(n, dtype=np.int64)),
         "measure": pick(measures, measure),
         "deal_id": pick(deal_ids, np.where(dealt, rows.deal, 0), ~dealt),
-        "date": pc.if_else(pa.array(dealt), days.cast(pa.string()), none),
+        "date": _day_texts(np.asarray(rows.day, dtype=np.int64), dealt),
         "credited": _decimal_texts(rows.value, rows.scale, 2),
         "rate": _rate_texts(units, places, rows.value, rows.scale),
         "payout": _decimal_texts(units, places, places),

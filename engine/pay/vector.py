@@ -227,10 +227,12 @@ class PayoutEngine:
         period: PayPeriod | None = None,
         quota_relief: Sequence[Mapping[str, Any]] = (),
         cancellations: Sequence[Mapping[str, Any]] = (),
+        codes: Mapping[str, Any] | None = None,
     ) -> PayoutResults:
         """Pay every rep on every plan of their role, for one period (or every plan period).
 
-        Tables are typed as `engine.data.validate_table` returns them (splits may be raw).
+        Tables are typed as `engine.data.validate_table` returns them (splits may be raw);
+        `codes`: the deals' text columns as validation factorized them.
         `period` may be a plan period (`2026-Q1`) or a longer one (`2026`: every quarter of a
         quarterly plan).
         """
@@ -257,7 +259,9 @@ class PayoutEngine:
         quota_rows.relieve(quota_relief, team, self.book, issues)
         links = self._territories(territories)
         known = frozenset(r for r in team.ids.tolist() if r is not None)
-        credits = Crediting(self.compiled, self._vector, deals, splits, stage_events, known)
+        credits = Crediting(
+            self.compiled, self._vector, deals, splits, stage_events, known, codes
+        )
         rows: list[dict[str, Any]] = []
         payments: list[dict[str, Any]] = []
         lines: list[pd.DataFrame] = []

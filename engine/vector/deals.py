@@ -11,10 +11,8 @@ from engine.ir import (
     AS_OF,
     FieldRef,
 )
-from engine.money import scaled
 from engine.record import (
     probability_units,
-    weighted_units,
 )
 from engine.results import (
     DEAL_COLUMNS,
@@ -46,6 +44,7 @@ from engine.vector.values import (
     V,
     bool_value,
     date_days,
+    decimal_array,
     filled_array,
     full_known,
     object_array,
@@ -179,7 +178,11 @@ def deal_rows(
                 np.asarray(days_values, dtype=np.int64), ~days_known
             ),
             "stale": pd.arrays.BooleanArray(stale_value, ~stale_known),
-            "weighted_value": weighted_objects(weighted_values, weighted_known, scale),
+            # Exact decimals in one Arrow column (not a Decimal object per deal): the same
+            # values as the record path's, with the column's scale.
+            "weighted_value": pd.arrays.ArrowExtensionArray(
+                decimal_array(weighted_values, scale, weighted_known)
+            ),
             "framework": framework,
             "qualification_score": score_column(ctx, qualification, "deal"),
             "qualification_status": qualification.status,
@@ -366,36 +369,6 @@ def win_rate_alerts(
                     "severity": "warning",
                 }
             )
-
-
-def weighted_objects(units: Array, known: Bools, scale: int) -> Array:
-    result = np.full(len(units), None, dtype=object)
-    if known.any():
-        codes, distinct = pd.factorize(units[known])
-        result[known] = weighted_decimals(np.asarray(distinct, dtype=np.int64), scale)[codes]
-    return result
-
-
-def weighted_decimals(units: Array, scale: int) -> Array:
-    """`weighted_units(u, scale)` of each u: two places for a whole number of cents, else the
-    places the value needs."""
-    if scale < 2:
-        return object_array([weighted_units(int(u), scale) for u in units.tolist()])
-    coefficient = units
-    places = np.full(len(units), scale, dtype=np.int64)
-    for _ in range(scale - 2):  # strip trailing zeros down to the cent (no masked writes)
-        tenth, rest = np.divmod(coefficient, 10)
-        strip = rest == 0
-        coefficient = np.where(strip, tenth, coefficient)
-        places -= strip
-    result = np.empty(len(units), dtype=object)
-    for count in range(2, scale + 1):  # a few place counts: no sort of the whole column
-        here = places == count
-        if here.all():
-            result[:] = scaled(coefficient.tolist(), count)
-        elif here.any():
-            result[here] = scaled(coefficient[here].tolist(), count)
-    return result
 
 
 def _and(names: Sequence[str]) -> str:

@@ -203,7 +203,7 @@ class Frame:
             found = (codes[self.rows], uniques)
         elif name in self.data.columns:
             codes, distinct = pd.factorize(self.data[name], use_na_sentinel=True)
-            found = (np.asarray(codes, dtype=np.int64), [str(u) for u in distinct])
+            found = (np.asarray(codes, dtype=np.int64), [str(u) for u in distinct.tolist()])
         else:
             found = (np.full(self.n, -1, dtype=np.int64), [])
         self._codes[name] = found

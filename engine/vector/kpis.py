@@ -34,7 +34,16 @@ from engine.vector.values import (
 
 
 def in_period(ctx: Context, subject: str, frame: Frame) -> Bools:
-    """Rows a period covers: leads created in it; deals closed in it, or open then."""
+    """Rows a period covers: leads created in it; deals closed in it, or open then (once per
+    frame: every KPI of a record reads it)."""
+    key = (subject, id(frame))
+    found = ctx.in_period.get(key)
+    if found is None or found[0] is not frame:
+        found = ctx.in_period[key] = (frame, _in_period(ctx, subject, frame))
+    return found[1]
+
+
+def _in_period(ctx: Context, subject: str, frame: Frame) -> Bools:
     n = frame.n
     if ctx.bounds is None:
         return np.ones(n, dtype=bool)

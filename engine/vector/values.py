@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from engine.ir import (
     Const,
@@ -33,6 +34,22 @@ class V:
     def mask(self) -> Bools | None:
         """Known rows (None when all are)."""
         return self.known
+
+
+def decimal_array(units: Array, scale: int, known: Bools | None = None) -> pa.Array:
+    """Whole numbers of 10**-scale (int64) as an Arrow decimal128 column, exact, without a
+    Python object per value: each int64 widened to a 128-bit two's complement (little-endian,
+    as numpy holds it). Null where not `known`."""
+    units = np.asarray(units, dtype=np.int64)
+    pairs = np.empty((len(units), 2), dtype=np.int64)
+    pairs[:, 0] = units
+    pairs[:, 1] = units >> 63  # the high word: all ones below zero
+    validity = None
+    if known is not None and not known.all():
+        validity = pa.py_buffer(np.packbits(known, bitorder="little"))
+    return pa.Array.from_buffers(
+        pa.decimal128(38, scale), len(units), [validity, pa.py_buffer(pairs)]
+    )
 
 
 def and_known(a: Bools | None, b: Bools | None) -> Bools | None:

@@ -24,9 +24,10 @@ from hypothesis import strategies as st
 import engine
 from dsl.canonical import TABLES, Column
 from engine.demo import generate
+from engine.output import to_json
 from engine.record import weighted_units
 from engine.schemas import table_columns
-from engine.vector.deals import weighted_decimals
+from engine.vector.values import decimal_array
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = dt.date(2026, 3, 31)
@@ -334,9 +335,15 @@ def test_client_rulesets_agree_on_generated_data(name: str) -> None:
         max_size=20,
     ),
     scale=st.integers(0, 8),
+    known=st.lists(st.booleans(), min_size=20, max_size=20),
 )
-def test_weighted_values_made_by_arrow_are_the_record_paths(units: list[int], scale: int) -> None:
-    # The table path makes a column's weighted values in bulk; each is the record path's Decimal,
-    # written the same (two places for whole cents, else the places needed).
-    made = weighted_decimals(np.asarray(units, dtype=np.int64), scale)
-    assert [str(d) for d in made] == [str(weighted_units(u, scale)) for u in units]
+def test_weighted_values_made_by_arrow_are_the_record_paths(
+    units: list[int], scale: int, known: list[bool]
+) -> None:
+    # The table path makes a column's weighted values in bulk, as one Arrow decimal column;
+    # each is the record path's Decimal, and is written the same.
+    mask = np.asarray(known[: len(units)])
+    made = decimal_array(np.asarray(units, dtype=np.int64), scale, mask).to_pylist()
+    want = [weighted_units(u, scale) if k else None for u, k in zip(units, mask, strict=True)]
+    assert made == want
+    assert [to_json(d, money=True) for d in made] == [to_json(d, money=True) for d in want]
