@@ -240,7 +240,7 @@ def pay_stages(program: Program, text: Mapping[str, pd.DataFrame]) -> dict[str, 
     times["pay"] = time.perf_counter() - start
     start = time.perf_counter()
     evaluate_tables(
-        program.compiled, inputs.valid, inputs.codes, bench_engine.AS_OF, asked, attainments
+        program.compiled, inputs.valid, inputs.codes, bench_engine.AS_OF, asked, lambda: attainments
     )
     times["deals+kpis"] = time.perf_counter() - start
     return times

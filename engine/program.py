@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -274,9 +275,31 @@ class Program:
             quota_relief=quota_relief,
             cancellations=cancellations,
         )
-        paid = self.pay(inputs, asked)
-        attainments = paid.attainments(asked)
-        found = evaluate_tables(self.compiled, inputs.valid, inputs.codes, day, asked, attainments)
+        if inputs.valid.get("reps") is None or not (inputs.given & {"leads", "deals"}):
+            paid = self.pay(inputs, asked)
+            found = evaluate_tables(
+                self.compiled,
+                inputs.valid,
+                inputs.codes,
+                day,
+                asked,
+                lambda: paid.attainments(asked),
+            )
+        else:
+            # Pay runs on a second thread while the leads and deals are evaluated: nothing of
+            # theirs reads an attainment (only reps do), so only the KPIs wait for pay. Much of
+            # both is numpy and Arrow, which let the other thread run meanwhile.
+            with ThreadPoolExecutor(1, thread_name_prefix="koncept-pay") as pool:
+                paying = pool.submit(self.pay, inputs, asked)
+                found = evaluate_tables(
+                    self.compiled,
+                    inputs.valid,
+                    inputs.codes,
+                    day,
+                    asked,
+                    lambda: paying.result().attainments(asked),
+                )
+                paid = paying.result()
         row_errors = pd.DataFrame(
             [(e.table, e.row, e.column, e.value, e.message) for e in inputs.errors],
             columns=list(ERROR_COLUMNS),

@@ -22,7 +22,7 @@ measured on won deals).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -63,12 +63,13 @@ def evaluate_tables(
     codes: Mapping[str, Mapping[str, Codes]],
     as_of: dt.date,
     period: PayPeriod | None,
-    attainments: Mapping[str, Mapping[str, float]],
+    attainments: Callable[[], Mapping[str, Mapping[str, float]]],
 ) -> TableResults:
     """Everything the ruleset declares on validated tables (and the text columns validation
-    factorized): scores, pipeline, funnel, KPIs, alerts. `attainments` (per measure, per rep)
-    come from pay, for `attainment()`."""
-    context = Context(compiled, as_of, period, attainments, codes, valid)
+    factorized): scores, pipeline, funnel, KPIs, alerts. `attainments` gives the attainments
+    (per measure, per rep) pay found, for `attainment()` on reps: it is called once the leads
+    and deals are evaluated (they never read one), so pay may still be running until then."""
+    context = Context(compiled, as_of, period, {}, codes, valid)
     alerts = Alerts()
     leads = lead_rows(context, valid.get("leads"), alerts)
     history = History(
@@ -77,6 +78,7 @@ def evaluate_tables(
     deals, deal_frame, playbooks = deal_rows(context, valid.get("deals"), history, alerts)
     funnel = funnel_rows(context, history, alerts)
     win_rate_alerts(context, deal_frame, playbooks, alerts)
+    context.attainments = attainments()  # only reps' frames read them, from here on
     kpis = kpi_rows(context, valid, deal_frame, alerts)
     other_alerts(context, valid, alerts)
     strategy = strategy_rows(context, deal_frame, alerts)
