@@ -34,6 +34,7 @@ from engine.pay.math import PayoutIssue
 from engine.pay.spec import CreditRule, MeasureSpec, PlanSpec
 from engine.periods import PayPeriod
 from engine.vector import Compiler, Frame, V, deal_results
+from engine.vector.values import group_sums
 
 __all__ = ["Crediting", "Credits", "column_texts"]
 
@@ -594,10 +595,7 @@ def _sums(c: Credits, slot: Array, take: Bools, size: int) -> Array:
         return total
     values = np.asarray(c.values, dtype=np.int64)[take]
     if values.size and int(np.abs(values).max()) * values.size >= _INT_LIMIT:
-        sums: Array = np.zeros(size, dtype=object)  # Python ints: no overflow, still exact
-        np.add.at(sums, slots, values.astype(object))
-    else:
-        sums = np.zeros(size, dtype=np.int64)
-        np.add.at(sums, slots, values)
+        values = values.astype(object)  # Python ints: no overflow, still exact
+    sums = group_sums(slots, values, size)
     scale = c.scale
     return np.asarray(scaled(sums.tolist(), scale), dtype=object)

@@ -58,6 +58,7 @@ from engine.pay.format import show_amount, show_ratio
 from engine.pay.math import CreditedDeal, MeasurePayout, PlanPayout, marginal_amount
 from engine.pay.spec import MeasureSpec, PlanSpec
 from engine.results import PAYOUT_LINE_COLUMNS
+from engine.vector.values import group_sums
 
 __all__ = [
     "PAYOUT_LINE_COLUMNS",
@@ -256,19 +257,13 @@ def _as(dtype: Any, *arrays: Array) -> list[Array]:
     return [a.astype(dtype) for a in arrays]
 
 
-def _group_sums(group: Array, values: Array, size: int) -> Array:
-    sums = np.zeros(size, dtype=values.dtype)
-    np.add.at(sums, group, values)
-    return sums
-
-
 def _apportion_vector(group: Array, total: Array, weights: Array) -> Array:
     """`apportion` for many groups at once: rows grouped by `group` (contiguous, groups in
     ascending order), `total` units per group. Integer arithmetic throughout."""
     n, size = len(group), len(total)
     if not n:
         return np.zeros(0, dtype=np.int64)
-    whole = _group_sums(group, weights, size)
+    whole = group_sums(group, weights, size)
     sign = np.where(whole < 0, -1, 1)
     weights = weights * sign[group]
     whole = whole * sign
@@ -284,7 +279,7 @@ def _apportion_vector(group: Array, total: Array, weights: Array) -> Array:
         product = total[group] * weights
     share = product // divisor[group]
     remainder = product - share * divisor[group]
-    left = total - _group_sums(group, share, size)
+    left = total - group_sums(group, share, size)
     # Rank within each group: largest remainder first, ties to the earlier row.
     position = np.arange(n)
     top = int(divisor.max()) if size else 1
@@ -360,7 +355,7 @@ def _marginal_weights(
     # total credit and 10**extra_places: Python ints, exact.
     extra_places = max(_places_of(e) for e in extras)
     credit = rows.value.astype(object)
-    total = _group_sums(rows.rep, credit, size)
+    total = group_sums(rows.rep, credit, size)
     extra = _units(extras, extra_places).astype(object)
     count = np.bincount(rows.rep, minlength=size).astype(object)
     scale = 10 ** (places + rate_places)
@@ -493,8 +488,10 @@ def _day_texts(days: Array, known: Bools) -> pa.Array:
         texts = pa.array(days.astype("datetime64[D]")).cast(pa.string())
     else:
         every = np.arange(first, first + span, dtype=np.int64).astype("datetime64[D]")
-        texts = pa.array(every).cast(pa.string()).take(
-            pa.array(np.where(known, days - first, 0), type=pa.int64())
+        texts = (
+            pa.array(every)
+            .cast(pa.string())
+            .take(pa.array(np.where(known, days - first, 0), type=pa.int64()))
         )
     return pc.if_else(pa.array(known), texts, pa.scalar(None, pa.string()))
 

@@ -67,6 +67,7 @@ from engine.results import (
     text_or_none,
 )
 from engine.vector import Compiler
+from engine.vector.values import group_sums
 
 __all__ = [
     "PAYOUT_ERROR_COLUMNS",
@@ -259,9 +260,7 @@ class PayoutEngine:
         quota_rows.relieve(quota_relief, team, self.book, issues)
         links = self._territories(territories)
         known = frozenset(r for r in team.ids.tolist() if r is not None)
-        credits = Crediting(
-            self.compiled, self._vector, deals, splits, stage_events, known, codes
-        )
+        credits = Crediting(self.compiled, self._vector, deals, splits, stage_events, known, codes)
         rows: list[dict[str, Any]] = []
         payments: list[dict[str, Any]] = []
         lines: list[pd.DataFrame] = []
@@ -649,6 +648,7 @@ class _Quotas:
             self.cents = np.zeros(n, dtype=np.int64)
             self.known = np.zeros(n, dtype=bool)
         self._by_rep: dict[str, list[dict[str, Any]]] | None = None
+        self._found: dict[tuple[Any, ...], Obj] = {}
         #: rep id -> its quota relief rows (`relieve`).
         self.reliefs: dict[str | None, list[Mapping[str, Any]]] = {}
         strangers = ~_isin(self.reps, team.ids)
@@ -690,7 +690,16 @@ class _Quotas:
             self.reliefs.setdefault(text_or_none(row.get("rep_id")), []).append(row)
 
     def lookup(self, spec: MeasureSpec, period: PayPeriod, rep_ids: Array) -> Obj:
-        """Each rep's quota when it has exactly one positive quota row, else None."""
+        """Each rep's quota when it has exactly one positive quota row, else None (once per
+        measure, period and reps: the payment windows of a period share it; not to be
+        changed by the caller)."""
+        key = (spec.quota_measure, period.id, tuple(rep_ids.tolist()))
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._lookup(spec, period, rep_ids)
+        return found
+
+    def _lookup(self, spec: MeasureSpec, period: PayPeriod, rep_ids: Array) -> Obj:
         found = np.full(len(rep_ids), None, dtype=object)
         if not len(self.frame):
             return found
@@ -1031,6 +1040,22 @@ def _lines_frame(
     order, then credit order), the plan cap shared over a capped rep's lines. With
     `behind.own`, the lines of the payment period's own deals are also summed per rep (and
     None is returned when the lines are not to be written)."""
+    capped = {
+        i: after
+        for i, (before, after) in enumerate(zip(uncapped.tolist(), total.tolist(), strict=True))
+        if after != before
+    }
+    places = line_places(plan)
+    own = behind.own
+    if own is not None and not own.text and not capped:
+        # Only the pay of the payment period's own deals is read: summed per rep, measure by
+        # measure, without merging or sorting the lines.
+        sums = np.zeros(len(rep_ids), dtype=object)
+        for deals, units in per_deal:
+            mine = deals.day >= own.since
+            sums = sums + group_sums(deals.rep[mine], units[mine], len(rep_ids))
+        _add_own(own, rep_ids, sums, places)
+        return None
     rows = DealRows(
         np.concatenate([d.rep for d, _ in per_deal]),
         np.concatenate([d.deal for d, _ in per_deal]),
@@ -1046,21 +1071,10 @@ def _lines_frame(
         rows.rep[order], rows.deal[order], rows.day[order], rows.value[order], rows.scale
     )
     units, measure = units[order], measure[order]
-    capped = {
-        i: after
-        for i, (before, after) in enumerate(zip(uncapped.tolist(), total.tolist(), strict=True))
-        if after != before
-    }
-    places = line_places(plan)
     units = cap_lines(rows.rep, units, capped, places)
-    own = behind.own
     if own is not None:
         mine = rows.day >= own.since
-        sums = np.zeros(len(rep_ids), dtype=units.dtype)
-        np.add.at(sums, rows.rep[mine], units[mine])
-        for rep_id, amount in zip(rep_ids.tolist(), sums.tolist(), strict=True):
-            slot = own.sums.setdefault(rep_id, [_ZERO] * own.size)
-            slot[own.index] += Decimal(int(amount)).scaleb(-places)
+        _add_own(own, rep_ids, group_sums(rows.rep[mine], units[mine], len(rep_ids)), places)
         if not own.text:
             return None
     names = [spec.name for spec in plan.measures]
@@ -1068,6 +1082,13 @@ def _lines_frame(
         np.asarray(rep_ids, dtype=object), plan.name, period.id, names, measure, rows, units,
         places, behind.ids,
     )  # fmt: skip
+
+
+def _add_own(own: _Own, rep_ids: Obj, sums: Array, places: int) -> None:
+    """Each rep's pay of its own deals (`sums`, units of 10**-places) added to `own`."""
+    for rep_id, amount in zip(rep_ids.tolist(), sums.tolist(), strict=True):
+        slot = own.sums.setdefault(rep_id, [_ZERO] * own.size)
+        slot[own.index] += Decimal(int(amount)).scaleb(-places)
 
 
 def _same_scale(deals: Sequence[DealRows]) -> tuple[Array, int]:

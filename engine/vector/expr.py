@@ -43,6 +43,7 @@ from engine.vector.values import (
     bool_value,
     decimals,
     full_known,
+    group_sums,
     scaled_const,
     truth,
 )
@@ -367,17 +368,8 @@ class Compiler:
             assert v is not None
             take = take & full_known(v, frame.n)
             values = np.broadcast_to(v.values, (frame.n,))[take]
-            # Whole units summed as floats are exact while every partial sum stays below 2**53
-            # (one bincount); larger sums go through the integer groupby below.
-            if (
-                function == "sum"
-                and kind == "fixed"
-                and values.dtype.kind in "iu"
-                and len(values)
-                and max(-int(values.min()), int(values.max())) * len(values) < 2**53
-            ):
-                sums = np.bincount(codes[take], weights=values, minlength=count)
-                return V(sums.astype(np.int64))
+            if function == "sum" and kind == "fixed" and values.dtype.kind in "iu":
+                return V(group_sums(codes[take], values, count))
             series = pd.Series(values, dtype=np.int64 if kind in ("fixed", "date") else None)
             if kind == "fixed" and function in ("mean", "median"):
                 series = series.astype(np.float64) / 10**scale

@@ -52,6 +52,21 @@ def decimal_array(units: Array, scale: int, known: Bools | None = None) -> pa.Ar
     )
 
 
+def group_sums(group: Array, values: Array, size: int) -> Array:
+    """Exact sums of whole numbers (int64, or Python ints in an object array) per group
+    (`group`: 0..size-1 per value): one bincount while every partial sum stays below 2**53,
+    where floats add whole numbers exactly; integer adds otherwise."""
+    if (
+        values.dtype != object
+        and len(values)
+        and max(-int(values.min()), int(values.max())) * len(values) < 2**53
+    ):
+        return np.bincount(group, weights=values, minlength=size).astype(np.int64)
+    sums = np.zeros(size, dtype=values.dtype)
+    np.add.at(sums, group, values)
+    return sums
+
+
 def and_known(a: Bools | None, b: Bools | None) -> Bools | None:
     if a is None:
         return b
