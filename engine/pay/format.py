@@ -19,6 +19,7 @@ __all__ = [
     "measure_entries",
     "measure_entry",
     "payment_row",
+    "payment_rows",
     "payout_row",
     "show_amount",
     "show_attainment",
@@ -198,26 +199,39 @@ def payout_row(payout: PlanPayout) -> Mapping[str, Any]:
 
 def payment_row(line: PaymentLine) -> dict[str, Any]:
     """A payment as a row of the payments table (both pay paths and the fixtures)."""
-    show_money = _money_or_zero
-    return {
-        "rep_id": line.rep_id,
-        "plan": line.plan,
-        "period": line.period,
-        "plan_period": line.plan_period,
-        "through": line.through.isoformat(),
-        "due_to_date": show_money(line.due),
-        "paid_before": show_money(line.paid_before),
-        "earned": show_money(line.earned),
-        "catch_up": show_money(line.catch_up),
-        "clawbacks": show_money(line.clawbacks),
-        "held": show_money(line.held),
-        "recovered": show_money(line.recovered),
-        "draw": show_money(line.draw),
-        "payment": show_money(line.payment),
-        "carried": show_money(line.carried),
-        "advanced": show_money(line.advanced),
-        "written_off": show_money(line.written_off),
+    return payment_rows([line])[0]
+
+
+#: The money fields of a payment line, in the payments table's order.
+_PAYMENT_MONEY = (
+    ("due_to_date", "due"),
+    ("paid_before", "paid_before"),
+    ("earned", "earned"),
+    ("catch_up", "catch_up"),
+    ("clawbacks", "clawbacks"),
+    ("held", "held"),
+    ("recovered", "recovered"),
+    ("draw", "draw"),
+    ("payment", "payment"),
+    ("carried", "carried"),
+    ("advanced", "advanced"),
+    ("written_off", "written_off"),
+)
+
+
+def payment_rows(lines: Sequence[PaymentLine]) -> list[dict[str, Any]]:
+    """`payment_row` of each line, the amounts formatted a column at a time."""
+    columns: dict[str, Sequence[Any]] = {
+        "rep_id": [line.rep_id for line in lines],
+        "plan": [line.plan for line in lines],
+        "period": [line.period for line in lines],
+        "plan_period": [line.plan_period for line in lines],
+        "through": [line.through.isoformat() for line in lines],
     }
+    for column, name in _PAYMENT_MONEY:
+        columns[column] = _amounts([getattr(line, name) for line in lines], _money_or_zero)
+    keys = list(columns)
+    return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def _money_or_zero(value: Decimal) -> str:

@@ -35,7 +35,7 @@ from engine.ir import Compiled
 from engine.money import EXACT, exact_div, exact_mul, scaled
 from engine.pay.clawback import Cancellation, cancellations_of, claw, deal_pay, unclaimed
 from engine.pay.credit import Crediting, column_texts
-from engine.pay.format import measure_entries, payment_row, show_money, show_ratio
+from engine.pay.format import measure_entries, payment_rows, show_money, show_ratio
 from engine.pay.inputs import (
     adjust_quota,
     as_date,
@@ -53,7 +53,7 @@ from engine.pay.lines import (
     vector_lines,
 )
 from engine.pay.math import PayoutIssue
-from engine.pay.payments import settle
+from engine.pay.payments import PaymentLine, settle
 from engine.pay.schedule import Assignment, schedule
 from engine.pay.spec import Limit, MeasureSpec, PlanBook, PlanSpec
 from engine.periods import PayPeriod, proration_factor
@@ -615,7 +615,7 @@ def _payments(
         for row in rows:
             slot = by_rep.setdefault(row["rep_id"], [None] * len(windows))
             slot[index] = (slot[index] or _ZERO) + row["_due"]
-    found: list[dict[str, Any]] = []
+    lines: list[PaymentLine] = []
     none = [_ZERO] * len(windows)
     unasked: list[Decimal | None] = [None] * len(windows)
     for rep_id, amounts in by_rep.items():
@@ -624,8 +624,8 @@ def _payments(
         if new is not None and plan.pays == plan.unit:
             own = unasked
         steps = list(zip(windows, amounts, clawed, own, strict=True))
-        found.extend(payment_row(line) for line in settle(plan, rep_id, steps) if line.shown)
-    return found
+        lines.extend(line for line in settle(plan, rep_id, steps) if line.shown)
+    return payment_rows(lines)
 
 
 # ============================================================================ quotas
