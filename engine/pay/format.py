@@ -18,6 +18,7 @@ __all__ = [
     "effective_rate",
     "measure_entries",
     "measure_entry",
+    "money_texts",
     "payment_row",
     "payment_rows",
     "payout_row",
@@ -115,7 +116,6 @@ def measure_entries(
     none: list[None] = [None] * n
     quota_texts = none if quota is None else _column(quota, _amounts)
     attainment_texts = none if attainment is None else _column(attainment, _ratios)
-    rates = {value: show_ratio(value) for value in dict.fromkeys(rate)}  # a few bands
     payout_texts = _amounts(payout, show_money)
     credited_texts = _amounts(credited)
     known = [i for i, c in enumerate(credited) if c]
@@ -132,7 +132,7 @@ def measure_entries(
             credited_texts,
             quota_texts,
             attainment_texts,
-            [rates[r] for r in rate],
+            _column(rate, _ratios),
             payout_texts,
             effective,
             strict=True,
@@ -158,6 +158,11 @@ def _amounts(
         t if m else show(v)  # type: ignore[misc]
         for t, m, v in zip(texts, map(_CENTS.match, texts), values, strict=True)
     ]
+
+
+def money_texts(values: Sequence[Decimal]) -> list[str]:
+    """`show_money` of each amount of a column."""
+    return _amounts(values, show_money)
 
 
 def _ratios(values: Sequence[Decimal]) -> list[str]:

@@ -35,7 +35,13 @@ from engine.ir import Compiled
 from engine.money import EXACT, exact_div, exact_mul, scaled
 from engine.pay.clawback import Cancellation, cancellations_of, claw, deal_pay, unclaimed
 from engine.pay.credit import Crediting, column_texts
-from engine.pay.format import measure_entries, payment_rows, show_money, show_ratio
+from engine.pay.format import (
+    measure_entries,
+    money_texts,
+    payment_rows,
+    show_money,
+    show_ratio,
+)
 from engine.pay.inputs import (
     adjust_quota,
     as_date,
@@ -67,7 +73,7 @@ from engine.results import (
     text_or_none,
 )
 from engine.vector import Compiler
-from engine.vector.values import group_sums
+from engine.vector.values import group_sums, object_array
 
 __all__ = [
     "PAYOUT_ERROR_COLUMNS",
@@ -879,7 +885,7 @@ def _measure_vector(
     rate = _where(open_, rate, None)
     if spec.cap is not None:
         raw = _capped(plan, spec.cap, raw, t)
-    payout = np.asarray([plan.round(x) for x in raw.tolist()], dtype=object)
+    payout = object_array(plan.round_all(raw.tolist()))
     return raw, payout, rate, extras
 
 
@@ -891,9 +897,13 @@ def _capped(plan: PlanSpec, cap: Limit, values: Obj, target: Obj | None) -> Obj:
     if target is None:
         return values  # a share of no target caps nothing (the checker refuses it anyway)
     if plan.quantum:
-        # A quantized cap depends on the target's value only: once per distinct target.
-        allowed = {t: plan.cap_of(cap, t) for t in dict.fromkeys(target.tolist())}
-        limits = np.asarray([allowed[t] for t in target.tolist()], dtype=object)
+        # A quantized cap depends on the target's value only: once per target (most reps
+        # share the plan's one target object; a Decimal's hash would cost more than the cap).
+        allowed: dict[int, Decimal | None] = {}
+        for t in target.tolist():
+            if id(t) not in allowed:
+                allowed[id(t)] = plan.cap_of(cap, t)
+        limits = np.asarray([allowed[id(t)] for t in target.tolist()], dtype=object)
     else:
         limits = np.asarray([plan.cap_of(cap, t) for t in target], dtype=object)
     return _where(values > limits, limits, values)
@@ -990,14 +1000,19 @@ def _pay_vector(
                 "rep_id": rep_id,
                 "plan": plan.name,
                 "period": period.id,
-                "payout": show_money(amount),
+                "payout": shown_total,
                 "measures": measures,
                 "paid": paid,
                 "_target": rep_target,
                 "_due": amount,
             }
-            for rep_id, amount, measures, rep_target in zip(
-                rep_ids.tolist(), total.tolist(), per_row, targets, strict=True
+            for rep_id, amount, shown_total, measures, rep_target in zip(
+                rep_ids.tolist(),
+                total.tolist(),
+                money_texts(total.tolist()),
+                per_row,
+                targets,
+                strict=True,
             )
         ]
     return rows
