@@ -234,7 +234,9 @@ def payment_rows(lines: Sequence[PaymentLine]) -> list[dict[str, Any]]:
         "through": [line.through.isoformat() for line in lines],
     }
     for column, name in _PAYMENT_MONEY:
-        columns[column] = _amounts([getattr(line, name) for line in lines], _money_or_zero)
+        values = [getattr(line, name) for line in lines]
+        # Most balances are zero on every line: nothing to format then.
+        columns[column] = _amounts(values, _money_or_zero) if any(values) else ["0.00"] * len(lines)
     keys = list(columns)
     return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 

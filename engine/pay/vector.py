@@ -24,6 +24,7 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -406,11 +407,24 @@ class PayoutEngine:
                 elif ramp[0] != _ONE:  # a full share changes nothing
                     ramps[i] = ramp
         quotas: dict[str, Array] = {}
+        # Reps whose quota row is their quota as it is: not prorated, ramped or relieved.
+        as_given = np.asarray([f == _ONE for f in factors.tolist()], dtype=bool)
+        as_given[list(ramps)] = False
+        if quota_rows.reliefs:
+            as_given &= ~_isin(rep_ids, object_array(list(quota_rows.reliefs)))
+        positions = members.tolist()
         for spec in plan.measures:
             column = np.full(len(members), None, dtype=object)
             if spec.has_quota:
                 fast = quota_rows.lookup(spec, period, rep_ids) if spec.quota_measure else None
-                for i, position in enumerate(members.tolist()):
+                others: Sequence[int] = range(len(members))
+                if fast is not None:
+                    listed = np.fromiter((v is not None for v in fast), bool, len(fast))
+                    easy = employed & as_given & listed
+                    column[easy] = fast[easy]
+                    others = np.flatnonzero(~easy).tolist()
+                for i in others:
+                    position = positions[i]
                     if not employed[i]:
                         continue
                     if fast is not None and fast[i] is not None:
@@ -897,16 +911,26 @@ def _capped(plan: PlanSpec, cap: Limit, values: Obj, target: Obj | None) -> Obj:
     if target is None:
         return values  # a share of no target caps nothing (the checker refuses it anyway)
     if plan.quantum:
-        # A quantized cap depends on the target's value only: once per target (most reps
-        # share the plan's one target object; a Decimal's hash would cost more than the cap).
-        allowed: dict[int, Decimal | None] = {}
-        for t in target.tolist():
-            if id(t) not in allowed:
-                allowed[id(t)] = plan.cap_of(cap, t)
-        limits = np.asarray([allowed[id(t)] for t in target.tolist()], dtype=object)
+        # A quantized cap depends on the target's value only.
+        limits = _each_once(target, lambda t: plan.cap_of(cap, t))
     else:
         limits = np.asarray([plan.cap_of(cap, t) for t in target], dtype=object)
     return _where(values > limits, limits, values)
+
+
+def _each_once(values: Obj, function: Callable[[Any], Any]) -> Obj:
+    """`function` of each value, worked out once per value object: the reps of a plan share
+    its target (one Decimal object) unless prorated, and a Decimal's hash would cost more than
+    the function."""
+    done: dict[int, Any] = {}
+    out = []
+    for value in values.tolist():
+        key = id(value)
+        found = done.get(key, done)
+        if found is done:
+            found = done[key] = function(value)
+        out.append(found)
+    return object_array(out)
 
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -950,11 +974,7 @@ def _pay_vector(
         for spec in plan.measures:
             c = np.asarray(credited[spec.name], dtype=object)
             q = quotas[spec.name] if spec.has_quota else None
-            t = (
-                None
-                if target is None
-                else np.asarray([exact_mul(x, spec.weight) for x in target], object)
-            )
+            t = None if target is None else _each_once(target, partial(exact_mul, spec.weight))
             _, payout, rate, extras = _measure_vector(spec, plan, c, q, t)
             total = total + payout
             lines.append((spec.name, c, q, rate, payout))
