@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -275,31 +275,23 @@ class Program:
             quota_relief=quota_relief,
             cancellations=cancellations,
         )
-        if inputs.valid.get("reps") is None or not (inputs.given & {"leads", "deals"}):
-            paid = self.pay(inputs, asked)
+        # Pay runs on a second thread while the leads and deals are evaluated: nothing of theirs
+        # reads an attainment (only reps do), so only the KPIs wait for pay. Much of both is
+        # numpy and Arrow, which let the other thread run meanwhile.
+        beside = inputs.valid.get("reps") is not None and bool(inputs.given & {"leads", "deals"})
+        with ThreadPoolExecutor(1, thread_name_prefix="koncept-pay") as pool:
+            paying = (
+                pool.submit(self.pay, inputs, asked) if beside else _done(self.pay(inputs, asked))
+            )
             found = evaluate_tables(
                 self.compiled,
                 inputs.valid,
                 inputs.codes,
                 day,
                 asked,
-                lambda: paid.attainments(asked),
+                lambda: paying.result().attainments(asked),
             )
-        else:
-            # Pay runs on a second thread while the leads and deals are evaluated: nothing of
-            # theirs reads an attainment (only reps do), so only the KPIs wait for pay. Much of
-            # both is numpy and Arrow, which let the other thread run meanwhile.
-            with ThreadPoolExecutor(1, thread_name_prefix="koncept-pay") as pool:
-                paying = pool.submit(self.pay, inputs, asked)
-                found = evaluate_tables(
-                    self.compiled,
-                    inputs.valid,
-                    inputs.codes,
-                    day,
-                    asked,
-                    lambda: paying.result().attainments(asked),
-                )
-                paid = paying.result()
+            paid = paying.result()
         row_errors = pd.DataFrame(
             [(e.table, e.row, e.column, e.value, e.message) for e in inputs.errors],
             columns=list(ERROR_COLUMNS),
@@ -320,6 +312,13 @@ class Program:
             payments=paid.payments,
             payout_lines=paid.lines,
         )
+
+
+def _done(value: PayoutResults) -> Future[PayoutResults]:
+    """A future already holding `value` (pay done on this thread)."""
+    future: Future[PayoutResults] = Future()
+    future.set_result(value)
+    return future
 
 
 # ----------------------------------------------------------------------------- arguments
