@@ -78,10 +78,14 @@ def evaluate_tables(
     deals, deal_frame, playbooks = deal_rows(context, valid.get("deals"), history, alerts)
     funnel = funnel_rows(context, history, alerts)
     win_rate_alerts(context, deal_frame, playbooks, alerts)
+    # The strategy reads the deals only: worked out before waiting for pay, its alerts listed
+    # last as ever.
+    strategy_alerts = Alerts()
+    strategy = strategy_rows(context, deal_frame, strategy_alerts)
     context.attainments = attainments()  # only reps' frames read them, from here on
     kpis = kpi_rows(context, valid, deal_frame, alerts)
     other_alerts(context, valid, alerts)
-    strategy = strategy_rows(context, deal_frame, alerts)
+    alerts.extend(strategy_alerts)
     return TableResults(leads, deals, funnel, kpis, alerts.frame(), strategy)
 
 

@@ -148,6 +148,10 @@ class Alerts:
                 )
             )
 
+    def extend(self, later: Alerts) -> None:
+        """The alerts of `later` (raised apart), after these."""
+        self._parts.extend(later._parts)
+
     def frame(self) -> pd.DataFrame:
         """All alerts as one table (columns of ALERT_COLUMNS, objects)."""
         frames: list[pd.DataFrame] = []
