@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import (
     ROUND_DOWN,
     ROUND_HALF_DOWN,
@@ -25,7 +25,7 @@ from decimal import (
     InvalidOperation,
     localcontext,
 )
-from functools import cache, partial
+from functools import cache
 from itertools import repeat
 
 from babel import Locale
@@ -92,11 +92,9 @@ def exact_div(a: Decimal, b: Decimal) -> Decimal:
     return EXACT.divide(a, b)
 
 
-#: A result of exact arithmetic snapped to 1e-30, before money rounding (`snap(value)`: the
-#: decimal module's own call, mapped over columns of payouts without a Python frame each).
-snap: Callable[[Decimal], Decimal] = partial(
-    Decimal.quantize, exp=_SNAP, rounding=ROUND_HALF_EVEN, context=EXACT
-)
+def snap(value: Decimal) -> Decimal:
+    """A result of exact arithmetic snapped to 1e-30, before money rounding."""
+    return value.quantize(_SNAP, rounding=ROUND_HALF_EVEN, context=EXACT)
 
 
 #: Rounding mode names of rulesets -> `decimal` rounding constants.

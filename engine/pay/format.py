@@ -3,16 +3,14 @@ shape of a payout row (both pay paths and the fixtures build it here)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal
-from functools import partial
 from typing import Any
 
 from engine.money import EXACT, format_money
 from engine.pay.math import PlanPayout
 from engine.pay.payments import PaymentLine
-from engine.results import MEASURE_FIELDS, FrozenDict
+from engine.results import FrozenDict
 
 __all__ = [
     "effective_rate",
@@ -109,82 +107,24 @@ def measure_entries(
     rate: Sequence[Decimal | None],
     payout: Sequence[Decimal],
 ) -> list[FrozenDict]:
-    """`measure_entry` of each rep of a measure: columns in, one entry per rep out. The same
-    texts as `measure_entry`, a column at a time: the decimal module's own calls mapped over
-    a column, the per-value functions only for the few values that need them."""
-    n = len(credited)
-    none: list[None] = [None] * n
-    quota_texts = none if quota is None else _column(quota, _amounts)
-    attainment_texts = none if attainment is None else _column(attainment, _ratios)
-    payout_texts = _amounts(payout, show_money)
-    credited_texts = _amounts(credited)
-    known = [i for i, c in enumerate(credited) if c]
-    effective: list[str | None] = list(none)
-    if known:
-        divided = map(EXACT.divide, [payout[i] for i in known], [credited[i] for i in known])
-        for i, text in zip(known, _ratios(list(divided)), strict=True):
-            effective[i] = text
-    keys = MEASURE_FIELDS
+    """`measure_entry` of each rep of a measure: columns in, one entry per rep out."""
+    none: list[None] = [None] * len(credited)
     return [
-        FrozenDict(zip(keys, row, strict=True))
-        for row in zip(
-            [name] * n,
-            credited_texts,
-            quota_texts,
-            attainment_texts,
-            _column(rate, _ratios),
-            payout_texts,
-            effective,
+        measure_entry(name, c, q, a, r, p)
+        for c, q, a, r, p in zip(
+            credited,
+            none if quota is None else quota,
+            none if attainment is None else attainment,
+            rate,
+            payout,
             strict=True,
         )
     ]
 
 
-#: Text `str` gives a Decimal that `show_amount` and `show_money` keep as it is.
-_CENTS = re.compile(r"(?!-0\.00$)-?\d+\.\d\d$")
-#: Text `str` gives a truncated ratio that `show_attainment` keeps as it is.
-_PLAIN = re.compile(r"(?!-?0$)-?\d+(?:\.\d+)?$")
-_TRUNCATE = partial(Decimal.quantize, exp=_MICRO, rounding=ROUND_FLOOR, context=EXACT)
-_NORMALIZE = partial(Decimal.normalize, context=EXACT)
-
-
-def _amounts(
-    values: Sequence[Decimal], show: Callable[[Decimal], str | None] = show_amount
-) -> list[str]:
-    """`show` (`show_amount` or `show_money`) of a column of amounts: both keep the text of
-    an amount with two places, as most are; the others go through `show`."""
-    texts = list(map(str, values))
-    return [
-        t if m else show(v)  # type: ignore[misc]
-        for t, m, v in zip(texts, map(_CENTS.match, texts), values, strict=True)
-    ]
-
-
 def money_texts(values: Sequence[Decimal]) -> list[str]:
     """`show_money` of each amount of a column."""
-    return _amounts(values, show_money)
-
-
-def _ratios(values: Sequence[Decimal]) -> list[str]:
-    """`show_attainment` of a column of ratios."""
-    texts = list(map(str, map(_NORMALIZE, map(_TRUNCATE, values))))
-    return [
-        t if m else show_attainment(v)  # type: ignore[misc]
-        for t, m, v in zip(texts, map(_PLAIN.match, texts), values, strict=True)
-    ]
-
-
-def _column(
-    values: Sequence[Decimal | None], show: Callable[[Sequence[Decimal]], list[str]]
-) -> list[str | None]:
-    """`show` of the known values of a column; None where a value is None."""
-    known = [i for i, v in enumerate(values) if v is not None]
-    if len(known) == len(values):
-        return list(show(values))  # type: ignore[arg-type]
-    out: list[str | None] = [None] * len(values)
-    for i, text in zip(known, show([values[i] for i in known]), strict=True):  # type: ignore[misc]
-        out[i] = text
-    return out
+    return [show_money(v) for v in values]
 
 
 def payout_row(payout: PlanPayout) -> Mapping[str, Any]:
@@ -236,7 +176,9 @@ def payment_rows(lines: Sequence[PaymentLine]) -> list[dict[str, Any]]:
     for column, name in _PAYMENT_MONEY:
         values = [getattr(line, name) for line in lines]
         # Most balances are zero on every line: nothing to format then.
-        columns[column] = _amounts(values, _money_or_zero) if any(values) else ["0.00"] * len(lines)
+        columns[column] = (
+            [_money_or_zero(v) for v in values] if any(values) else ["0.00"] * len(lines)
+        )
     keys = list(columns)
     return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 

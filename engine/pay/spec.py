@@ -13,7 +13,6 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from dsl import nodes as n
@@ -259,12 +258,11 @@ class PlanSpec:
         return self._round(value, self.rounding[0])
 
     def round_all(self, values: Iterable[Decimal]) -> list[Decimal]:
-        """`round` of each value (a column of payouts: the decimal module's calls mapped)."""
+        """`round` of each value (a column of payouts, with a Python call less per value)."""
         if not self.quantum:
             return [self.round(v) for v in values]
-        snapped = map(snap, values)
         step, mode = self.rounding[1], ROUNDING_MODES[self.rounding[0]]
-        return list(map(partial(Decimal.quantize, exp=step, rounding=mode, context=EXACT), snapped))
+        return [snap(v).quantize(step, rounding=mode, context=EXACT) for v in values]
 
     def cap_of(self, cap: Limit, target: Decimal | None) -> Decimal | None:
         """What a cap allows: its share of the target or its amount, rounded down to the step
