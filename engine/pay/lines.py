@@ -473,7 +473,13 @@ def _rate_texts(payout: Array, places: int, credited: Array, scale: int) -> pa.A
             for m, k in zip(micro.tolist(), known.tolist(), strict=True)
         ]
         return pa.array(texts, type=pa.string())
-    text = _decimal_texts(np.asarray(micro, dtype=np.int64), 6, 0)
+    micro = np.asarray(micro, dtype=np.int64)
+    codes, distinct = pd.factorize(micro)
+    if 4 * len(distinct) < len(micro):
+        # A rep's lines mostly share its rate (cents apart): each distinct rate written once.
+        text = _decimal_texts(np.asarray(distinct), 6, 0).take(pa.array(codes))
+    else:
+        text = _decimal_texts(micro, 6, 0)
     return pc.if_else(pa.array(known), text, pa.scalar(None, pa.string()))
 
 
