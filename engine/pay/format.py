@@ -10,7 +10,7 @@ from typing import Any
 from engine.money import EXACT, format_money
 from engine.pay.math import PlanPayout
 from engine.pay.payments import PaymentLine
-from engine.results import FrozenDict
+from engine.results import PAYMENT_COLUMNS, FrozenDict
 
 __all__ = [
     "effective_rate",
@@ -147,40 +147,22 @@ def payment_row(line: PaymentLine) -> dict[str, Any]:
     return payment_rows([line])[0]
 
 
-#: The money fields of a payment line, in the payments table's order.
-_PAYMENT_MONEY = (
-    ("due_to_date", "due"),
-    ("paid_before", "paid_before"),
-    ("earned", "earned"),
-    ("catch_up", "catch_up"),
-    ("clawbacks", "clawbacks"),
-    ("held", "held"),
-    ("recovered", "recovered"),
-    ("draw", "draw"),
-    ("payment", "payment"),
-    ("carried", "carried"),
-    ("advanced", "advanced"),
-    ("written_off", "written_off"),
-)
-
-
 def payment_rows(lines: Sequence[PaymentLine]) -> list[dict[str, Any]]:
     """`payment_row` of each line, the amounts formatted a column at a time."""
+    if not lines:
+        return []
+    fields = dict(zip(PaymentLine._fields, zip(*lines, strict=True), strict=True))
     columns: dict[str, Sequence[Any]] = {
-        "rep_id": [line.rep_id for line in lines],
-        "plan": [line.plan for line in lines],
-        "period": [line.period for line in lines],
-        "plan_period": [line.plan_period for line in lines],
-        "through": [line.through.isoformat() for line in lines],
+        name: fields[name] for name in ("rep_id", "plan", "period", "plan_period")
     }
-    for column, name in _PAYMENT_MONEY:
-        values = [getattr(line, name) for line in lines]
+    columns["through"] = [day.isoformat() for day in fields["through"]]
+    for column, name in (("due_to_date", "due"), *((c, c) for c in PAYMENT_COLUMNS[6:])):
+        values = fields[name]
         # Most balances are zero on every line: nothing to format then.
         columns[column] = (
             [_money_or_zero(v) for v in values] if any(values) else ["0.00"] * len(lines)
         )
-    keys = list(columns)
-    return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def _money_or_zero(value: Decimal) -> str:
