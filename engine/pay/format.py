@@ -16,7 +16,6 @@ __all__ = [
     "effective_rate",
     "measure_entries",
     "measure_entry",
-    "money_texts",
     "payment_row",
     "payment_rows",
     "payout_row",
@@ -120,11 +119,6 @@ def measure_entries(
             strict=True,
         )
     ]
-
-
-def money_texts(values: Sequence[Decimal]) -> list[str]:
-    """`show_money` of each amount of a column."""
-    return [show_money(v) for v in values]
 
 
 def payout_row(payout: PlanPayout) -> Mapping[str, Any]:

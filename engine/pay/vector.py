@@ -36,13 +36,7 @@ from engine.ir import Compiled
 from engine.money import EXACT, exact_div, exact_mul, scaled
 from engine.pay.clawback import Cancellation, cancellations_of, claw, deal_pay, unclaimed
 from engine.pay.credit import Crediting, column_texts
-from engine.pay.format import (
-    measure_entries,
-    money_texts,
-    payment_rows,
-    show_money,
-    show_ratio,
-)
+from engine.pay.format import measure_entries, payment_rows, show_money, show_ratio
 from engine.pay.inputs import (
     adjust_quota,
     as_date,
@@ -1020,19 +1014,14 @@ def _pay_vector(
                 "rep_id": rep_id,
                 "plan": plan.name,
                 "period": period.id,
-                "payout": shown_total,
+                "payout": show_money(amount),
                 "measures": measures,
                 "paid": paid,
                 "_target": rep_target,
                 "_due": amount,
             }
-            for rep_id, amount, shown_total, measures, rep_target in zip(
-                rep_ids.tolist(),
-                total.tolist(),
-                money_texts(total.tolist()),
-                per_row,
-                targets,
-                strict=True,
+            for rep_id, amount, measures, rep_target in zip(
+                rep_ids.tolist(), total.tolist(), per_row, targets, strict=True
             )
         ]
     return rows
