@@ -118,7 +118,7 @@ class Crediting:
         self._computed = False
         self._ids: pa.Array | None = None
         self._rank: Array | None = None
-        #: (to, dated, dated_stage, rep ids) -> (each row's rep slot, `_order`).
+        #: (to, dated, dated_stage, rep ids) -> `_slotted`: rep slots and pay-per-deal order.
         self._slots: dict[tuple[Any, ...], tuple[Array, Array]] = {}
         #: (rep id or "", period) -> deal positions credited to a rep missing from the reps table.
         self.unknown: dict[tuple[str, str], dict[int, None]] = {}

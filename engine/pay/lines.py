@@ -58,7 +58,7 @@ from engine.pay.format import show_amount, show_ratio
 from engine.pay.math import CreditedDeal, MeasurePayout, PlanPayout, marginal_amount
 from engine.pay.spec import MeasureSpec, PlanSpec
 from engine.results import PAYOUT_LINE_COLUMNS
-from engine.vector.values import group_sums
+from engine.vector.values import decimal_array, group_sums
 
 __all__ = [
     "PAYOUT_LINE_COLUMNS",
@@ -432,15 +432,9 @@ def _decimal_texts(units: Array, places: int, keep: int) -> pa.Array:
     if places < keep:  # counts (scale 0) shown with two places, as show_amount does
         units, places = units * 10 ** (keep - places), keep
     if places <= 6:
-        # Arrow writes a decimal128 as text in C++ (from the int64 as a 128-bit two's
-        # complement); it writes plain digits down to 6 places, not `5E-10`.
-        pairs = np.empty((len(units), 2), dtype=np.int64)
-        pairs[:, 0] = units
-        pairs[:, 1] = np.where(units < 0, -1, 0)
-        decimals = pa.Array.from_buffers(
-            pa.decimal128(38, places), len(units), [None, pa.py_buffer(pairs)]
-        )
-        text = decimals.cast(pa.string())
+        # Arrow writes a decimal128 as text in C++; it writes plain digits down to 6 places,
+        # not `5E-10`.
+        text = decimal_array(units, places).cast(pa.string())
         if places == keep:
             return text
         if keep == 0:
