@@ -6,8 +6,11 @@ straight-line code from the same IR, node by node, each node written exactly as 
 `engine.record.compile_node` builds for it (the same three-valued logic, the same first-match
 rule, the same value-case lookups from `engine.record.value_cases`, the same field coercers from
 `engine.record.RowReader`). What it saves is the calls: fields in local variables, no closure
-per node, no row dict. `tests/engine/test_codegen.py` checks it equal to the reference on every
-client ruleset (whose fixtures, `koncept test`, run through it too) and on generated leads.
+per node, no row dict; a condition on one field is a plain test once the field is known not to
+be missing, and the points and totals mappings are made once per combination and shared (a lead
+then allocates its result alone). `tests/engine/test_codegen.py` checks it equal to the
+reference on every client ruleset (whose fixtures, `koncept test`, run through it too) and on
+generated leads.
 
 A ruleset it cannot write (a node only deals use, a nesting too deep for Python's parser) keeps
 the reference evaluator: `lead_function` returns None and nothing else changes.
@@ -20,7 +23,7 @@ import datetime as dt
 import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from dsl.types import FieldType
@@ -79,9 +82,8 @@ def identity_guard(kind: FieldType, var: str, options: str | None) -> str | None
     if kind.kind == "date":
         return f"{var}.__class__ is _date"
     if kind.kind == "text":
-        # Text with nothing to strip (str.strip and str.isspace share one definition).
-        ends = f"{var}[0].isspace() or {var}[-1].isspace()"
-        return f"{var}.__class__ is str and {var} != '' and not ({ends})"
+        # Text with nothing to strip (the coercer strips it), not empty (which is missing).
+        return f"{var}.__class__ is str and {var} != '' and {var}.strip() == {var}"
     return None
 
 
@@ -103,21 +105,47 @@ def _result_maker() -> Callable[..., LeadResult]:
     return made
 
 
-class _SharedTotals(dict[int, FrozenDict]):
-    """`{score: total}` mappings of one score of whole points, by total: each made once."""
+class _Shared(dict[Any, FrozenDict]):
+    """`{name: value}` mappings of some names, keyed by their values (one name: the value
+    itself), each made once and shared (results are immutable), as the table path shares one
+    per combination. Only for values that equal keys cannot tell apart (`_unambiguous`)."""
 
-    #: Enough for any score of whole points a ruleset writes; past it, new totals are not kept.
+    #: Enough for the combinations a ruleset's points make; past it, new ones are not kept.
     LIMIT = 4096
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, names: tuple[str, ...]) -> None:
         super().__init__()
-        self.name = name
+        self.names = names
 
-    def make(self, total: int) -> FrozenDict:
-        made = FrozenDict({self.name: total})
+    def make(self, key: Any) -> FrozenDict:
+        values = key if len(self.names) != 1 else (key,)
+        made = FrozenDict(zip(self.names, values, strict=True))
         if len(self) < self.LIMIT:
-            self[total] = made
+            self[key] = made
         return made
+
+
+def _unambiguous(values: list[Any]) -> bool:
+    """No two of these values are equal (so one key) yet differ in type or in how they show:
+    `1 == 1.0`, `Decimal('2.5') == Decimal('2.50')`, `0.0 == -0.0`."""
+    shown: dict[Any, Any] = {}
+    for value in values:
+        try:
+            seen = shown.setdefault(value, value)
+        except TypeError:  # unhashable
+            return False
+        if type(seen) is not type(value) or repr(seen) != repr(value):
+            return False
+    return True
+
+
+def _shared(w: _Writer, names: tuple[str, ...], values: list[str], out: str) -> None:
+    """`out` = the shared `{name: value}` mapping of these names and value variables."""
+    shared = w.const(_Shared(names))
+    key = values[0] if len(values) == 1 else f"({', '.join(values)})"
+    w.line(f"{out} = {shared}.get({key})")
+    with w.block(f"if {out} is None:"):
+        w.line(f"{out} = {shared}.make({key})")
 
 
 class _Writer:
@@ -139,6 +167,9 @@ class _Writer:
         }
         self._constants: dict[int, str] = {}
         self._count = 0
+        #: Variables never None once assigned (totals, points once undecided ones count 0,
+        #: required fields once checked): their tests skip the unknown case.
+        self.known: set[str] = set()
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -157,6 +188,14 @@ class _Writer:
     def temp(self) -> str:
         self._count += 1
         return f"t{self._count}"
+
+    def literal(self, value: Any) -> str:
+        """A number or a text written out (it reads better), any other constant by name.
+        Never in an `is` test: `70 is None` is a SyntaxWarning."""
+        if value.__class__ in (int, str) or (value.__class__ is float and math.isfinite(value)):
+            with suppress(ValueError):  # an int too long to write out
+                return repr(value)  # as Python reads it back: the same value
+        return self.const(value)
 
     def const(self, value: Any) -> str:
         """A name for a constant (kept as the object itself: Decimals, dates, sets)."""
@@ -180,6 +219,56 @@ class _Expressions:
         self.w = writer
         self.fields = fields
         self.stages = stages
+
+    def _operand(self, node: Node) -> tuple[str, str] | None:
+        """A field read as it is or as a float: its variable and the expression of its value
+        once known. None for anything else."""
+        inner = node.operand if isinstance(node, ToFloat) else node
+        if not isinstance(inner, FieldRef) or inner.name not in self.fields:
+            return None
+        var = self.fields[inner.name]
+        return var, f"float({var})" if inner is not node else var
+
+    def simple(self, node: Node) -> tuple[str | None, str] | None:
+        """A condition unknown exactly when one variable is None, as that variable (None: never
+        unknown) and a Python test equal to the condition once the variable is known; None
+        when the condition is not that simple (it is then computed by `value`)."""
+        if isinstance(node, Not):
+            inner = self.simple(node.operand)
+            return None if inner is None else (inner[0], f"not ({inner[1]})")
+        w = self.w
+        if isinstance(node, IsMissing):
+            found = self._operand(node.operand)
+            if found is None:
+                return None
+            return None, f"{found[0]} is {'not ' if node.negated else ''}None"
+        if isinstance(node, Compare) and node.op in _COMPARE and isinstance(node.right, Const):
+            found = self._operand(node.left)
+            # record's `field_const`: the constant is compared as it is, even None.
+            shape = f"{{}} {node.op} {w.literal(node.right.value)}"
+        elif isinstance(node, Member):
+            found = self._operand(node.value)
+            items = w.const(frozenset(i.value for i in node.items))
+            shape = f"{{}} {'not in' if node.negated else 'in'} {items}"
+        elif isinstance(node, Between):
+            found = self._operand(node.value)
+            low, high = w.literal(node.low.value), w.literal(node.high.value)
+            shape = f"not ({low} <= {{}} <= {high})" if node.negated else f"{low} <= {{}} <= {high}"
+        else:
+            return None
+        if found is None:
+            return None
+        var, value = found
+        return (None if var in w.known else var), shape.format(value)
+
+    def holds(self, node: Node) -> str:
+        """A Python test true exactly when the condition holds (not False, not unknown),
+        emitting the statements it needs first."""
+        simple = self.simple(node)
+        if simple is None:
+            return f"{self.value(node)} is True"
+        var, test = simple
+        return test if var is None else f"{var} is not None and {test}"
 
     def value(self, node: Node) -> str:
         """Emit the statements computing `node`; return the name (or constant) holding it."""
@@ -227,10 +316,14 @@ class _Expressions:
         raise Unsupported(type(node).__name__)  # deal-only nodes, aggregates
 
     def _unary(self, operand: Node, shape: str) -> str:
-        """`None if v is None else f(v)`."""
+        """`None if v is None else f(v)` (`f(v)` when `v` is never None)."""
         inner = self.value(operand)
         out = self.w.temp()
-        self.w.line(f"{out} = None if {inner} is None else {shape.format(inner)}")
+        if inner in self.w.known:
+            self.w.line(f"{out} = {shape.format(inner)}")
+            self.w.known.add(out)
+        else:
+            self.w.line(f"{out} = None if {inner} is None else {shape.format(inner)}")
         return out
 
     def _guarded(self, left: Node, right: Node, shape: str) -> str:
@@ -298,23 +391,39 @@ class _Expressions:
         return out
 
 
-def _first_match(w: _Writer, exprs: _Expressions, conditions: list[Node | None], out: str) -> None:
-    """`engine.record.first_match`: `out` = the index of the first condition that holds (None
-    is `otherwise`), -1 when none does, None when one is unknown before one holds."""
+def _first_match(
+    w: _Writer, exprs: _Expressions, conditions: list[Node | None], choices: list[str], out: str
+) -> None:
+    """`engine.record.first_match`: `out` = the choice of the first condition that holds (None
+    is `otherwise`), the last choice when none does, None when one is unknown before one
+    holds."""
+    checked: set[str] = set()  # variables known not None further down the loop
     with w.block("while True:"):
-        for index, node in enumerate(conditions):
+        for node, choice in zip(conditions, choices, strict=False):
             if node is None:
-                w.line(f"{out} = {index}")
+                w.line(f"{out} = {choice}")
                 w.line("break")
                 return
-            holds = exprs.value(node)
-            with w.block(f"if {holds} is True:"):
-                w.line(f"{out} = {index}")
+            simple = exprs.simple(node)
+            if simple is None:
+                holds = exprs.value(node)
+                with w.block(f"if {holds} is True:"):
+                    w.line(f"{out} = {choice}")
+                    w.line("break")
+                with w.block(f"if {holds} is None:"):
+                    w.line(f"{out} = None")
+                    w.line("break")
+                continue
+            var, test = simple
+            if var is not None and var not in checked:
+                with w.block(f"if {var} is None:"):
+                    w.line(f"{out} = None")
+                    w.line("break")
+                checked.add(var)
+            with w.block(f"if {test}:"):
+                w.line(f"{out} = {choice}")
                 w.line("break")
-            with w.block(f"if {holds} is None:"):
-                w.line(f"{out} = None")
-                w.line("break")
-        w.line(f"{out} = -1")
+        w.line(f"{out} = {choices[-1]}")
         w.line("break")
 
 
@@ -329,19 +438,18 @@ def _criterion(w: _Writer, exprs: _Expressions, criterion: CriterionIR, out: str
         table = {value: points[index] for value, index in found.items() if index is not None}
         other = None if fallback is None else points[fallback]
         field = exprs.value(FieldRef(criterion.table_field, "text"))
-        lookup = f"{w.const(table)}.get({field}, {w.const(other)})"
+        lookup = f"{w.const(table)}.get({field}, {w.literal(other)})"
         w.line(f"{out} = None if {field} is None else {lookup}")
         return
-    index = w.temp()
-    _first_match(w, exprs, [c.condition for c in criterion.cases], index)
-    w.line(f"{out} = None if {index} is None else {w.const(points)}[{index}]")
+    choices = [w.literal(p) for p in points]
+    _first_match(w, exprs, [c.condition for c in criterion.cases], choices, out)
 
 
 def _totals(
     w: _Writer, fields: dict[str, str], compiled: Compiled, ir: ScoreIR
-) -> tuple[str, str, str]:
+) -> tuple[str, list[str], str]:
     """Points, total and missing criteria of one score (`ScoreRunner.points`): the names of
-    its total, its points mapping and its missing criteria. The total and each criterion's
+    its total, of its criteria's points and of its missing criteria. The total and each criterion's
     points become fields (`fit.score`, `fit.size`) for the statuses and alerts that read them."""
     exprs = _Expressions(w, fields, compiled.stages)
     values = [w.temp() for _ in ir.criteria]
@@ -365,8 +473,23 @@ def _totals(
     fields[f"{ir.name}.score"] = total
     for name, v in zip(names, values, strict=True):
         fields[f"{ir.name}.{name}"] = v
+    w.known.update([total, *values])
+    return total, values, missing
+
+
+def _points(w: _Writer, ir: ScoreIR, values: list[str]) -> str:
+    """The points mapping of a score from its criteria's variables: shared per combination
+    when every criterion's points are among its cases' (a few, told apart by their keys)."""
+    names = tuple(c.name for c in ir.criteria)
+    if all(
+        c.field is None and _unambiguous([*(case.points for case in c.cases), 0])
+        for c in ir.criteria
+    ):
+        points = w.temp()
+        _shared(w, names, values, points)
+        return points
     pairs = ", ".join(f"{name!r}: {v}" for name, v in zip(names, values, strict=True))
-    return total, f"FrozenDict({{{pairs}}})", missing
+    return f"FrozenDict({{{pairs}}})"
 
 
 def _status(w: _Writer, fields: dict[str, str], compiled: Compiled, ir: ScoreIR, total: str) -> str:
@@ -384,8 +507,7 @@ def _status(w: _Writer, fields: dict[str, str], compiled: Compiled, ir: ScoreIR,
                 w.line(f"{status} = {rule.name!r}")
                 w.line("break")
                 break
-            holds = exprs.value(rule.condition)
-            with w.block(f"if {holds} is True:"):
+            with w.block(f"if {exprs.holds(rule.condition)}:"):
                 w.line(f"{status} = {rule.name!r}")
                 w.line("break")
         else:
@@ -400,9 +522,9 @@ def _alerts(w: _Writer, fields: dict[str, str], compiled: Compiled) -> str:
     names = []
     for alert in compiled.alerts:
         if alert.subject == "lead":
-            holds = exprs.value(alert.condition)
+            holds = exprs.holds(alert.condition)
             # In parentheses: `a if x else b + c if y else d` would add inside the else.
-            names.append(f"(({alert.name!r},) if {holds} is True else ())")
+            names.append(f"(({alert.name!r},) if {holds} else ())")
     alerts = w.temp()
     w.line(f"{alerts} = {' + '.join(names) if names else '()'}")
     return alerts
@@ -439,27 +561,27 @@ def lead_source(compiled: Compiled, reader: RowReader) -> tuple[str, dict[str, A
         with w.block(f"if {fields[name]} is None:"):
             w.line("_fail(record)")
             w.line("raise AssertionError('the reader let a missing required field through')")
+        w.known.add(fields[name])
     lead_id = fields.get("id", "None")
     # Every score first: a status may read any of them.
     scores = [ir for _, ir in sorted(compiled.scores.items()) if ir.subject == "lead"]
     found = {ir.name: _totals(w, fields, compiled, ir) for ir in scores}
-    totals = w.temp()
-    pairs = ", ".join(f"{name!r}: {total}" for name, (total, _, _) in found.items())
-    if len(scores) == 1 and scores[0].kind == "fixed" and scores[0].scale == 0:
-        # One score of whole points: few totals, each mapping made once and shared (results
-        # are immutable), as the table path shares one per combination.
-        ((total, _, _),) = found.values()
-        maker = w.const(_SharedTotals(scores[0].name))
-        w.line(f"{totals} = {maker}.get({total})")
-        with w.block(f"if {totals} is None:"):
-            w.line(f"{totals} = {maker}.make({total})")
+    if not scores:
+        totals = w.const(FrozenDict())
+    elif all(ir.kind == "fixed" and ir.scale == 0 for ir in scores):
+        # Scores of whole points: few totals, each mapping made once and shared.
+        totals = w.temp()
+        _shared(w, tuple(found), [total for total, _, _ in found.values()], totals)
     else:
+        totals = w.temp()
+        pairs = ", ".join(f"{name!r}: {total}" for name, (total, _, _) in found.items())
         w.line(f"{totals} = FrozenDict({{{pairs}}})")
     routes = compiled.routes["lead"]
 
     def qualified(index: int) -> None:
         ir = compiled.scores[routes[index].score]
-        total, points, missing = found[ir.name]
+        total, values, missing = found[ir.name]
+        points = _points(w, ir, values)
         status = _status(w, fields, compiled, ir, total)
         fields["status"], fields["score"] = status, total
         alerts = _alerts(w, fields, compiled)
@@ -471,9 +593,9 @@ def lead_source(compiled: Compiled, reader: RowReader) -> tuple[str, dict[str, A
         qualified(0)
     elif routes:
         route = w.temp()
-        _first_match(
-            w, _Expressions(w, fields, compiled.stages), [r.condition for r in routes], route
-        )
+        exprs = _Expressions(w, fields, compiled.stages)
+        indexes = [str(index) for index in range(len(routes))]
+        _first_match(w, exprs, [r.condition for r in routes], [*indexes, "-1"], route)
         for index in range(len(routes)):
             with w.block(f"if {route} == {index}:"):
                 qualified(index)
@@ -482,7 +604,8 @@ def lead_source(compiled: Compiled, reader: RowReader) -> tuple[str, dict[str, A
         if scores:
             fields["status"] = fields["score"] = "None"
         alerts = _alerts(w, fields, compiled)
-        w.line(f"return _result({lead_id}, None, None, FrozenDict(), (), {alerts}, {totals})")
+        nothing = w.const(FrozenDict())
+        w.line(f"return _result({lead_id}, None, None, {nothing}, (), {alerts}, {totals})")
     return "\n".join(w.lines) + "\n", w.namespace
 
 

@@ -13,7 +13,14 @@ import pytest
 
 from dsl.types import FieldType
 from engine import cells
-from engine.codegen import Unsupported, _Expressions, _Writer, identity_guard, lead_function
+from engine.codegen import (
+    Unsupported,
+    _Expressions,
+    _unambiguous,
+    _Writer,
+    identity_guard,
+    lead_function,
+)
 from engine.demo import demo_tables
 from engine.ir import FieldRef
 from engine.loader import load, load_text
@@ -26,18 +33,19 @@ CLIENTS = sorted(p.name for p in (ROOT / "rulesets").iterdir() if (p / "tests").
 
 
 def _typed(result: LeadResult) -> Any:
-    """A result with the type of every value, for a strict comparison (5 != Decimal(5))."""
+    """A result with the type and the text of every value, for a strict comparison
+    (5 != Decimal(5), Decimal('2.5') != Decimal('2.50'))."""
 
     def kind(value: Any) -> Any:
         if isinstance(value, Mapping):
             return {k: kind(v) for k, v in value.items()}
         if isinstance(value, tuple):
             return tuple(kind(v) for v in value)
-        return (type(value).__name__, value)
+        return (type(value).__name__, repr(value))
 
     return kind(
         (result.id, result.score, result.status, dict(result.points), result.missing,
-         result.alerts)
+         result.alerts, dict(result.scores))
     )  # fmt: skip
 
 
@@ -202,3 +210,105 @@ def test_every_lead_alert_that_holds_is_raised() -> None:
     assert_same(program, leads)
     assert program.evaluate_lead(leads[0]).alerts == ("first", "second", "third")
     assert program.evaluate_lead(leads[3]).alerts == ()
+
+
+# Conditions the generated code writes as plain tests (one field, unknown when it is missing),
+# beside ones it computes (and/or, arithmetic); routes, statuses and alerts reading them.
+ROUTED = """
+ruleset routed "Routed" { currency EUR }
+
+record lead {
+  budget one_of confirmed, to_validate, blocking
+  employees integer
+  timing_months number
+  revenue money
+  vip boolean
+}
+
+score small "Small" on lead {
+  budget { confirmed -> 20, to_validate -> 10 }
+  size { when employees not in [1, 2, 3] -> 5, when employees not in 10..20 -> 2 }
+  timing { when not (timing_months > 6) -> 4, when timing_months is not missing -> 1 }
+  rich { when revenue >= 1K and employees * 2 > 20 -> 3, otherwise -> 1 }
+  half { when vip -> 2.50, when budget == confirmed -> 2.5, otherwise -> 0.5 }
+  status {
+    knockout out when budget == blocking
+    hot when small.budget == 20 and score >= 25
+    warm when employees not in 5..9 or vip
+    cold otherwise
+  }
+}
+
+score big "Big" on lead {
+  size { when employees >= 500 -> 50, when employees is missing -> 1 }
+  status {
+    whale when big.score >= 50 and revenue is not missing
+    fish otherwise
+  }
+}
+
+qualify lead {
+  use big when employees >= 100
+  use small when timing_months < 24
+}
+
+alert no_size on lead when employees is missing
+alert odd on lead when not (employees in 5..9) and status != cold
+"""
+
+ROUTED_VALUES: dict[str, list[Any]] = {
+    "budget": ["confirmed", "to_validate", "blocking", None],
+    "employees": [1, 4, 7, 15, 25, 100, 600, None],
+    "timing_months": [2.0, 6.0, 7.5, 30.0, None],
+    "revenue": [Decimal("999.99"), Decimal("1000"), None],
+    "vip": [True, False, None],
+}
+
+
+def test_plain_tests_routes_statuses_and_alerts_on_every_combination() -> None:
+    program = load_text(ROUTED, "routed.krl")
+    names = list(ROUTED_VALUES)
+    leads = [{"id": "L1"}]
+    for budget in ROUTED_VALUES["budget"]:
+        for employees in ROUTED_VALUES["employees"]:
+            for timing in ROUTED_VALUES["timing_months"]:
+                for revenue in ROUTED_VALUES["revenue"]:
+                    for vip in ROUTED_VALUES["vip"]:
+                        values = (budget, employees, timing, revenue, vip)
+                        leads.append({"id": "L1", **dict(zip(names, values, strict=True))})
+    assert_same(program, leads)
+    # Each outcome is reached: the combinations do test every branch written.
+    found = [program.evaluate_lead(lead) for lead in leads]
+    assert {r.status for r in found} == {None, "out", "hot", "warm", "cold", "whale", "fish"}
+    assert {r.alerts for r in found} == {(), ("no_size",), ("odd",)}
+
+
+def test_points_equal_yet_written_differently_are_kept_apart() -> None:
+    # 2.50 and 2.5 are equal keys: one shared mapping for both would show the first's places.
+    program = load_text(ROUTED, "routed.krl")
+    lead = {"id": "L1", "budget": "confirmed", "employees": 4, "timing_months": 2.0}
+    for vip in (True, False, True):
+        found = program.evaluate_lead({**lead, "vip": vip})
+        want = program._lead({**lead, "vip": vip})
+        assert str(found.points["half"]) == str(want.points["half"]) == ("2.50" if vip else "2.5")
+
+
+def test_equal_keys_of_another_type_or_text_are_ambiguous() -> None:
+    assert _unambiguous([20, 10, 0, 0])
+    assert _unambiguous([Decimal("2.5"), Decimal("1.5"), 0])
+    assert not _unambiguous([1, 1.0])
+    assert not _unambiguous([Decimal("2.5"), Decimal("2.50")])
+    assert not _unambiguous([0.0, -0.0])
+    assert not _unambiguous([1, True])
+
+
+def test_leads_with_the_same_points_share_their_mappings() -> None:
+    # Results are immutable: one mapping per combination, not one per lead (contech-saas's
+    # criteria all score from their cases; its one score is of whole points).
+    program = load(ROOT / "rulesets" / "contech-saas")
+    lead = {"id": "L1", "budget": "confirmed", "sector": "industrie", "timing_months": 2.0}
+    first, second = program.evaluate_lead(lead), program.evaluate_lead({**lead, "id": "L2"})
+    assert first.points is second.points and first.scores is second.scores
+    assert first.points == program._lead(lead).points
+    other = program.evaluate_lead({**lead, "budget": "to_validate"})
+    assert other.points["budget"] == 10 and first.points["budget"] == 20

@@ -24,7 +24,7 @@ def _outcome(evaluate: Any, lead: dict[str, Any]) -> Any:
         return ("RecordError", error.errors)
     return paths.typed(
         [result.id, result.score, result.status, dict(result.points), result.missing,
-         result.alerts]
+         result.alerts, dict(result.scores)]
     )  # fmt: skip
 
 
