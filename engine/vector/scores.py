@@ -121,7 +121,9 @@ class Bits:
         word, bit = divmod(number, self.WIDTH)
         while len(self.words) <= word:
             self.words.append(np.zeros(self.n, dtype=np.int64))
-        self.words[word] |= rows.astype(np.int64) << bit
+        where = np.flatnonzero(rows)  # most sets are sparse: only their rows are written
+        if len(where):
+            self.words[word][where] |= 1 << bit
 
     def empty(self) -> Bools:
         """Rows whose set is empty."""

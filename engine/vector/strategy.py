@@ -68,8 +68,10 @@ def strategy_rows(ctx: Context, deals: Frame | None, alerts: Alerts) -> pd.DataF
     compile_ = ctx.compiler("deal").compile
 
     def total(mask: Bools) -> int:
-        # Python ints: a sum of many int64 cents could overflow int64, these cannot.
-        return sum(cents[mask & won].tolist())
+        picked = cents[mask & won]
+        if len(picked) and max(-int(picked.min()), int(picked.max())) * len(picked) >= 2**63:
+            return sum(picked.tolist())  # Python ints: an int64 sum could overflow
+        return int(picked.sum())
 
     rows: list[dict[str, Any]] = []
     for strategy in strategies:
