@@ -402,15 +402,20 @@ def combine_values(x: V, y: V, function: Callable[[Any, Any], Any]) -> V:
 def text_lookup(node: Node, ref: FieldRef, closure: Fn) -> VFn:
     """A condition on one text field: the record closure once per distinct value."""
     name = ref.name
+    last: list[Any] = [None, None]  # the last frame and its answer: KPIs ask it again
 
     def lookup(frame: Frame) -> V:
+        if last[0] is frame:
+            return last[1]  # type: ignore[no-any-return]
         codes, uniques = frame.codes(name)
         answers = [closure({name: u}) for u in uniques]
         answers.append(closure({name: None}))
         values = np.asarray([a is True for a in answers], dtype=bool)
         known = np.asarray([a is not None for a in answers], dtype=bool)
         values_at, known_at = values[codes], known[codes]
-        return V(values_at, None if known.all() else known_at)
+        found = V(values_at, None if known.all() else known_at)
+        last[:] = [frame, found]
+        return found
 
     return lookup
 
