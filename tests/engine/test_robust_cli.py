@@ -90,7 +90,8 @@ def test_sigint_during_csv_output_leaves_all_files_or_none(tmp_path: Path) -> No
     process.communicate(timeout=120)
     left = sorted(os.listdir(out))
     whole = ["alerts.csv", "budget.csv", "counts.csv", "deals.csv", "errors.csv", "funnel.csv"]
-    whole += ["kpis.csv", "leads.csv", "payouts.csv", "payouts_measures.csv", "strategy.csv"]
+    whole += ["kpis.csv", "leads.csv", "payments.csv", "payout_lines.csv", "payouts.csv"]
+    whole += ["payouts_measures.csv", "strategy.csv"]
     if process.returncode == 130:
         assert left == []  # no partial set, no temporary file or folder
     else:  # the signal came after the last rename: the whole set
