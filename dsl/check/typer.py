@@ -338,12 +338,9 @@ class Typer:
                 self.names.append(unavailable)
                 return wrong
             return t.Field(name, scope.fields[name], span=span)
-        if name in scope.computed:
-            return self._computed(name, span)
-        refused = not_available(name, span, scope)
-        if refused is not None:
-            self.names.append(refused)
-            return wrong
+        found = self._result(name, span, wrong)
+        if found is not None:
+            return found
         if name in scope.expressions:
             return self._expand(ref, scope.expressions[name], hint)
         if hint is not None:
@@ -362,6 +359,17 @@ class Typer:
                 return wrong
         self.names.append(unknown_field(name, span, scope.record, [*scope.fields, *scope.extras]))
         return wrong
+
+    def _result(self, name: str, span: Span, wrong: t.TExpr) -> t.TExpr | None:
+        """A computed result read by name, or `wrong` (reported) when this place may not read
+        it; None when the name is neither."""
+        if name in self.scope.computed:
+            return self._computed(name, span)
+        refused = not_available(name, span, self.scope)
+        if refused is not None:
+            self.names.append(refused)
+            return wrong
+        return None
 
     def _computed(self, name: str, span: Span) -> t.TExpr:
         """A result the engine computes on each record (`status`, `fit.score`)."""
@@ -389,12 +397,9 @@ class Typer:
                 )
             )
             return wrong
-        if dotted in scope.computed:
-            return self._computed(dotted, span)
-        refused = not_available(dotted, span, scope)
-        if refused is not None:
-            self.names.append(refused)
-            return wrong
+        found = self._result(dotted, span, wrong)
+        if found is not None:
+            return found
         parts = [k.partition(".")[2] for k in [*scope.computed, *scope.unavailable]]
         known = [p for k, p in zip([*scope.computed, *scope.unavailable], parts, strict=True)
                  if k.startswith(name + ".")]  # fmt: skip

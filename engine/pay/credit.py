@@ -371,33 +371,25 @@ class Crediting:
         issues: list[PayoutIssue],
         through: dt.date | None = None,
         since: dt.date | None = None,
-    ) -> Obj:
+        *,
+        deals: bool = False,
+    ) -> tuple[Obj, DealRows | None]:
         """The credited value (Decimal) of each rep of `rep_ids`, of the deals dated in the
-        period (from `since` up to `through` when given); issues for deals left out."""
+        period (from `since` up to `through` when given), and with `deals` the credited deals
+        behind it (pay per deal, `engine.pay.lines`); issues for deals left out."""
         c, slot, take = self._taken(spec, plan, period, rep_ids, issues, through, since)
-        return _sums(c, slot, take, len(rep_ids))
+        rows = None
+        if deals:
+            assert spec.credit is not None
+            order = self._slotted(spec.credit, c, rep_ids)[1]
+            rows = self._deal_rows(c, slot, take, order)
+        return _sums(c, slot, take, len(rep_ids)), rows
 
     def deal_ids(self) -> pa.Array:
         """The id of every deal, by position, as Arrow text."""
         if self._ids is None:
             self._ids = pa.array(self.deals["id"], type=pa.string())
         return self._ids
-
-    def credited_deals(
-        self,
-        spec: MeasureSpec,
-        plan: PlanSpec,
-        period: PayPeriod,
-        rep_ids: Array,
-        issues: list[PayoutIssue],
-        through: dt.date | None = None,
-        since: dt.date | None = None,
-    ) -> tuple[Obj, DealRows]:
-        """`credited`, and the credited deals behind it (pay per deal, `engine.pay.lines`)."""
-        c, slot, take = self._taken(spec, plan, period, rep_ids, issues, through, since)
-        assert spec.credit is not None
-        order = self._slotted(spec.credit, c, rep_ids)[1]
-        return _sums(c, slot, take, len(rep_ids)), self._deal_rows(c, slot, take, order)
 
     def _taken(
         self,

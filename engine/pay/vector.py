@@ -14,7 +14,7 @@ paid), `budget` (per plan and period: what was paid against the target variables
 guardrail alert) and `errors` (rep, plan, period, measure, deal, reason): every rep that is not
 paid and every deal that is not credited is there, never silently dropped. `lines` is pay per
 deal (`engine.pay.lines`): each credited deal's share of each measure's payout, from the
-credited deals' rows (`Crediting.credited_deals`) in integers.
+credited deals' rows (`Crediting.credited`) in integers.
 """
 
 from __future__ import annotations
@@ -377,14 +377,12 @@ class PayoutEngine:
         credited: dict[str, Array] = {}
         behind: dict[str, DealRows] = {}
         for spec in plan.measures:
-            if lines is None:  # no pay per deal wanted (a payment window's running total)
-                credited[spec.name] = credits.credited(
-                    spec, plan, period, rep_ids, issues, through, since
-                )
-                continue
-            credited[spec.name], behind[spec.name] = credits.credited_deals(
-                spec, plan, period, rep_ids, issues, through, since
+            # No pay per deal wanted without `lines` (a payment window's running total).
+            credited[spec.name], deal_rows = credits.credited(
+                spec, plan, period, rep_ids, issues, through, since, deals=lines is not None
             )
+            if deal_rows is not None:
+                behind[spec.name] = deal_rows
         employed = keep.copy()  # every missing quota of an employed rep is reported
         # The ramp's share of quota per rep, as `pay_rep` finds it (reported once when none).
         ramps: dict[int, tuple[Decimal, tuple[int, ...]]] = {}

@@ -78,6 +78,18 @@ plan p "P" for AE {{{HEAD}
 """
 
 
+#: A bonus under 50% of quota: paid on no deal when nothing is credited.
+BONUS_ONLY = f"""role AE "AE" {{ plan p }}
+plan p "P" for AE {{{HEAD}
+  measure b "B" {{
+    credit amount of deals where status == won
+    quota bookings
+    bonus 500 when attainment < 50%
+  }}
+}}
+"""
+
+
 @cache
 def compiled(text: str) -> Program:
     return load_text(HEADER + text)
@@ -194,17 +206,7 @@ def test_a_count_measure_and_a_measure_with_no_deal() -> None:
 
 
 def test_a_bonus_paid_on_no_deal_has_a_line_without_deal() -> None:
-    program = compiled(
-        f"""role AE "AE" {{ plan p }}
-plan p "P" for AE {{{HEAD}
-  measure b "B" {{
-    credit amount of deals where status == won
-    quota bookings
-    bonus 500 when attainment < 50%
-  }}
-}}
-"""
-    )
+    program = compiled(BONUS_ONLY)
     quotas = "rep_id,period,measure,quota\nA1,2026-Q1,bookings,1000\n"
     lines = lines_of(program, reps="id,name,role\nA1,Ann,AE\n", quotas=quotas)
     assert [(r["deal_id"], r["date"], r["credited"], r["rate"], r["payout"]) for r in lines] == [
@@ -369,17 +371,7 @@ def test_the_statement_shows_each_deal_under_its_measure() -> None:
     lines = lines_of(compiled(EVERYTHING), reps=REPS, deals=deals, quotas=quotas)
     assert [r["payout"] for r in lines if r["measure"] == "count"] == ["16.02"] * 3
     assert sum(Decimal(r["payout"]) for r in lines) == Decimal("12000.00")
-    bonus = compiled(
-        f"""role AE "AE" {{ plan p }}
-plan p "P" for AE {{{HEAD}
-  measure b "B" {{
-    credit amount of deals where status == won
-    quota bookings
-    bonus 500 when attainment < 50%
-  }}
-}}
-"""
-    )
+    bonus = compiled(BONUS_ONLY)
     alone = {
         "reps": frame("id,name,role\nA1,Ann,AE\n"),
         "quotas": frame("rep_id,period,measure,quota\nA1,2026-Q1,bookings,1000\n"),
