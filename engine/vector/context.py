@@ -72,8 +72,6 @@ class Context:
         #: The evaluated frames of leads and deals, with what was computed on them (scores,
         #: statuses...), for the KPIs that read it.
         self.frames: dict[str, Frame] = {}
-        #: What `engine.vector.kpis.in_period` found per (record, frame).
-        self.in_period: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def table_frame(self, record: str, data: pd.DataFrame) -> Frame:
         """A frame of another table; reps see the evaluated `period` and their attainment."""

@@ -34,16 +34,7 @@ from engine.vector.values import (
 
 
 def in_period(ctx: Context, subject: str, frame: Frame) -> Bools:
-    """Rows a period covers: leads created in it; deals closed in it, or open then (once per
-    frame: every KPI of a record reads it)."""
-    key = (subject, id(frame))
-    found = ctx.in_period.get(key)
-    if found is None or found[0] is not frame:
-        found = ctx.in_period[key] = (frame, _in_period(ctx, subject, frame))
-    return found[1]
-
-
-def _in_period(ctx: Context, subject: str, frame: Frame) -> Bools:
+    """Rows a period covers: leads created in it; deals closed in it, or open then."""
     n = frame.n
     if ctx.bounds is None:
         return np.ones(n, dtype=bool)
@@ -81,6 +72,13 @@ def kpi_rows(
             frames[record] = (
                 evaluated if evaluated is not None else ctx.table_frame(record, valid[table])
             )
+    inside: dict[str, Bools] = {}  # each record's rows in the period, for all its KPIs
+
+    def rows(record: str) -> tuple[Frame, Bools]:
+        if record not in inside:
+            inside[record] = in_period(ctx, record, frames[record])
+        return frames[record], inside[record]
+
     members_of = _members(reps)
     for role, names in compiled.roles.items():
         members = members_of.get(role, [])
@@ -89,10 +87,10 @@ def kpi_rows(
             if kpi is None or kpi.subject not in frames:
                 continue
             used.add(name)
-            _kpi_rows(ctx, kpi, role, members, frames[kpi.subject], reps, columns)
+            _kpi_rows(ctx, kpi, role, members, *rows(kpi.subject), reps, columns)
     for name, kpi in compiled.kpis.items():
         if name not in used and kpi.subject in frames:
-            _kpi_rows(ctx, kpi, None, [], frames[kpi.subject], None, columns)
+            _kpi_rows(ctx, kpi, None, [], *rows(kpi.subject), None, columns)
     for kpi_name, role, rep_id, value, target, met in zip(
         *(columns[name] for name in KPI_COLUMNS), strict=True
     ):
@@ -136,11 +134,12 @@ def _kpi_rows(
     role: str | None,
     members: list[str],
     frame: Frame,
+    inside: Bools,
     reps: pd.DataFrame | None,
     columns: dict[str, list[Any]],
 ) -> None:
-    """The rows of one KPI (each member of the role, then the team), added to `columns`."""
-    inside = in_period(ctx, kpi.subject, frame)
+    """The rows of one KPI (each member of the role, then the team), added to `columns`;
+    `inside`: the frame's rows in the period."""
     function = ctx.compiler(kpi.subject).compile(kpi.value)
 
     def values(codes: Array, count: int) -> list[Any]:
