@@ -10,7 +10,7 @@ compiling a checked plan cannot fail.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -256,13 +256,6 @@ class PlanSpec:
     def round(self, value: Decimal) -> Decimal:
         """Round an amount the way the ruleset says."""
         return self._round(value, self.rounding[0])
-
-    def round_all(self, values: Iterable[Decimal]) -> list[Decimal]:
-        """`round` of each value (a column of payouts, with a Python call less per value)."""
-        if not self.quantum:
-            return [self.round(v) for v in values]
-        step, mode = self.rounding[1], ROUNDING_MODES[self.rounding[0]]
-        return [snap(v).quantize(step, rounding=mode, context=EXACT) for v in values]
 
     def cap_of(self, cap: Limit, target: Decimal | None) -> Decimal | None:
         """What a cap allows: its share of the target or its amount, rounded down to the step

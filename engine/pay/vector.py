@@ -891,7 +891,7 @@ def _measure_vector(
     rate = _where(open_, rate, None)
     if spec.cap is not None:
         raw = _capped(plan, spec.cap, raw, t)
-    payout = object_array(plan.round_all(raw.tolist()))
+    payout = object_array([plan.round(x) for x in raw.tolist()])
     return raw, payout, rate, extras
 
 
